@@ -1,0 +1,254 @@
+// Command icedeck is a terminal workstation for live audio streaming: an
+// Icecast-compatible relay with an interface over it, or (--headless) the
+// relay alone, logging every event.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/icedeck/icedeck/engine"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command line, parsed.
+type options struct {
+	cfg       engine.Config
+	headless  bool
+	logFormat string
+	logLevel  string
+	report    string
+	genSource bool
+	genAdmin  bool
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			*l = append(*l, a)
+		}
+	}
+	return nil
+}
+
+// sizeFlag takes bytes with an optional k/m suffix (binary: 64k = 65536).
+type sizeFlag struct{ n *int }
+
+func (s sizeFlag) String() string {
+	if s.n == nil {
+		return ""
+	}
+	return strconv.Itoa(*s.n)
+}
+func (s sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s.n = n
+	return nil
+}
+
+func parseSize(v string) (int, error) {
+	t := strings.ToLower(strings.TrimSpace(v))
+	mult := 1
+	for _, suf := range []struct {
+		s string
+		m int
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"k", 1 << 10}, {"m", 1 << 20}, {"b", 1}} {
+		if strings.HasSuffix(t, suf.s) {
+			t, mult = strings.TrimSuffix(t, suf.s), suf.m
+			break
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(t))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (bytes, or with k or m: 64k)", v)
+	}
+	return n * mult, nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{cfg: engine.Defaults()}
+	c := &o.cfg
+	fs := flag.NewFlagSet("icedeck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: icedeck [flags]            interface with the relay running\n"+
+			"       icedeck --headless [flags] the relay alone, logging every event\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var listen listFlag
+	fs.BoolVar(&o.headless, "headless", false, "run the relay without the interface")
+	fs.Var(&listen, "listen", "address to listen on, repeatable or comma-separated (default :8000)")
+	fs.StringVar(&c.SourcePassword, "source-password", os.Getenv("ICEDECK_SOURCE_PASSWORD"), "password for sources, user 'source' (env ICEDECK_SOURCE_PASSWORD; random if unset)")
+	fs.StringVar(&c.AdminUser, "admin-user", c.AdminUser, "admin user name")
+	fs.StringVar(&c.AdminPassword, "admin-password", os.Getenv("ICEDECK_ADMIN_PASSWORD"), "admin password (env ICEDECK_ADMIN_PASSWORD; random if unset)")
+	fs.IntVar(&c.MaxListeners, "max-listeners", 0, "listeners per mount (0: no per-mount limit)")
+	fs.IntVar(&c.MaxClients, "max-clients", c.MaxClients, "sources and listeners at once, all mounts")
+	fs.IntVar(&c.MaxSources, "max-sources", c.MaxSources, "sources at once")
+	fs.Var(sizeFlag{&c.BurstSize}, "burst-size", "bytes sent to a new listener at once, from a frame boundary (64k)")
+	fs.Var(sizeFlag{&c.QueueSize}, "queue-size", "bytes kept per mount; a listener further behind is too slow (512k)")
+	fs.DurationVar(&c.SourceTimeout, "source-timeout", c.SourceTimeout, "drop a source silent this long")
+	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "a request head must arrive within this")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "drop a listener that takes no data this long")
+	fs.DurationVar(&c.Grace, "grace", 0, "hold listeners this long when a source leaves, resuming them if it returns")
+	slow := fs.String("slow-listener", "drop", "what to do with a listener that falls behind: drop or skip (to live)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.report, "report", "", "write a JSON report of every source session to this file at exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if len(listen) > 0 {
+		c.Listen = listen
+	}
+	c.SlowListener = engine.SlowPolicy(*slow)
+	if c.SlowListener != engine.SlowDrop && c.SlowListener != engine.SlowSkip {
+		return nil, fmt.Errorf("--slow-listener is drop or skip, not %q", *slow)
+	}
+	if c.BurstSize > c.QueueSize {
+		return nil, fmt.Errorf("--burst-size (%d) must not exceed --queue-size (%d)", c.BurstSize, c.QueueSize)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format is text or json, not %q", o.logFormat)
+	}
+	if c.SourcePassword == "" {
+		c.SourcePassword, o.genSource = randomPassword(), true
+	}
+	if c.AdminPassword == "" {
+		c.AdminPassword, o.genAdmin = randomPassword(), true
+	}
+	return o, nil
+}
+
+// randomPassword is used when none is configured: never a well-known default.
+func randomPassword() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if !o.headless {
+		fmt.Fprintln(stderr, "icedeck: the interface is not built yet; run with --headless")
+		return 2
+	}
+	return runHeadless(ctx, o, stderr)
+}
+
+func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 2
+	}
+	o.cfg.Logger = log
+	srv, err := engine.New(o.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 2
+	}
+	if o.genSource {
+		log.Warn("no source password configured: generated one for this run", "source_user", o.cfg.SourceUser, "source_password", o.cfg.SourcePassword)
+	}
+	if o.genAdmin {
+		log.Warn("no admin password configured: generated one for this run", "admin_user", o.cfg.AdminUser, "admin_password", o.cfg.AdminPassword)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx) }()
+	// Say where we listen once the sockets are open.
+	for i := 0; i < 200 && srv.Addr() == nil; i++ {
+		select {
+		case err := <-errc:
+			fmt.Fprintln(stderr, "icedeck:", err)
+			return 1
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	addrs := make([]string, 0)
+	for _, a := range srv.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	log.Info("icedeck relay listening", "addrs", strings.Join(addrs, " "))
+	err = <-errc
+	code := 0
+	if err != nil {
+		log.Error("server stopped", "err", err)
+		code = 1
+	} else {
+		log.Info("shut down cleanly")
+	}
+	if o.report != "" {
+		if rerr := writeReport(o.report, srv); rerr != nil {
+			log.Error("could not write report", "file", o.report, "err", rerr)
+			code = 1
+		}
+	}
+	return code
+}
+
+// writeReport saves every source session as JSON, for scripts that check
+// what a source client delivered.
+func writeReport(path string, srv *engine.Server) error {
+	report := struct {
+		Server   string           `json:"server"`
+		Written  time.Time        `json:"written"`
+		Sessions []engine.Session `json:"sessions"`
+	}{Server: srv.Config().ServerID, Written: time.Now(), Sessions: srv.Sessions()}
+	if report.Sessions == nil {
+		report.Sessions = []engine.Session{}
+	}
+	b, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/icedeck/icedeck/engine/frame"
+)
+
+// SlowPolicy says what happens to a listener that falls behind the oldest
+// data still buffered for its mount.
+type SlowPolicy string
+
+const (
+	SlowDrop SlowPolicy = "drop" // disconnect it (Icecast's behaviour)
+	SlowSkip SlowPolicy = "skip" // jump it to live at the next frame boundary
+)
+
+// Config is everything the engine needs; zero fields take the defaults
+// listed in Defaults.
+type Config struct {
+	Listen         []string // addresses for ListenAndServe, e.g. ":8000"
+	SourceUser     string   // user name sources authenticate with ("source")
+	SourcePassword string
+	AdminUser      string
+	AdminPassword  string
+
+	MaxClients   int // listeners + sources at once, all mounts
+	MaxSources   int
+	MaxListeners int // per mount; 0 = no per-mount limit
+
+	BurstSize      int           // bytes sent on connect, from a frame boundary
+	QueueSize      int           // bytes kept per mount; a listener further behind is too slow
+	MetaInt        int           // ICY metadata interval in audio bytes
+	SourceTimeout  time.Duration // a source silent this long is dropped
+	HeaderTimeout  time.Duration // a request head must be complete within this
+	WriteTimeout   time.Duration // a listener that accepts no byte for this long is dropped
+	MaxHeaderBytes int           // request heads larger than this get 431
+
+	// Grace and SlowListener are the defaults for mounts that set none.
+	Grace        time.Duration
+	SlowListener SlowPolicy
+
+	// Headers are added to every listener response (CORS and the like).
+	Headers map[string]string
+	// Mounts holds per-mount settings; a mount not listed uses the globals.
+	Mounts map[string]MountConfig
+	// Handler serves every request that is not a stream (admin, API, status).
+	// nil answers 404.
+	Handler http.Handler
+
+	ServerID string // Server header and status documents
+	Logger   *slog.Logger
+}
+
+// MountConfig overrides the global settings for one mount.
+type MountConfig struct {
+	Username     string // source user for this mount ("" = global)
+	Password     string // source password for this mount ("" = global)
+	MaxListeners int
+	BurstSize    int
+	SlowListener SlowPolicy
+	// Grace keeps listeners connected this long after the source leaves,
+	// resuming them if a source with the same format comes back in time.
+	Grace time.Duration
+	// Hidden mounts are left out of public listings.
+	Hidden bool
+}
+
+// Defaults returns the built-in configuration, with no passwords set.
+func Defaults() Config {
+	return Config{
+		Listen:         []string{":8000"},
+		SourceUser:     "source",
+		AdminUser:      "admin",
+		MaxClients:     20000,
+		MaxSources:     32,
+		BurstSize:      64 << 10,
+		QueueSize:      512 << 10,
+		MetaInt:        16000,
+		SourceTimeout:  10 * time.Second,
+		HeaderTimeout:  15 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		MaxHeaderBytes: 8 << 10,
+		Headers:        map[string]string{"Access-Control-Allow-Origin": "*"},
+		ServerID:       "icedeck",
+	}
+}
+
+// Reason names why a connection ended. Every disconnect has one.
+type Reason string
+
+const (
+	ReasonClientClosed Reason = "client closed"
+	ReasonTooSlow      Reason = "too slow"
+	ReasonKicked       Reason = "kicked"
+	ReasonSourceEnded  Reason = "source ended"
+	ReasonTimeout      Reason = "timeout"
+	ReasonWriteError   Reason = "write error"
+	ReasonShutdown     Reason = "shutdown"
+	ReasonMoved        Reason = "moved"
+	ReasonReadError    Reason = "read error"
+)
+
+// MountState is what a mount is doing right now.
+type MountState string
+
+const (
+	StateLive    MountState = "live"    // a source is sending
+	StateStalled MountState = "stalled" // a source is connected but has sent nothing for 500 ms
+	StateGrace   MountState = "grace"   // no source; listeners held for the grace period
+)
+
+// Snapshot is an immutable copy of the server's state.
+type Snapshot struct {
+	Time      time.Time
+	Started   time.Time
+	Addrs     []string
+	ServerID  string
+	Sources   int
+	Listeners int // network listeners, all mounts
+	Taps      int
+	BytesIn   uint64 // all sources, since start
+	BytesOut  uint64 // all listeners, since start
+	Mounts    []MountSnapshot
+}
+
+// MountSnapshot is one mount. Mounts are sorted by name.
+type MountSnapshot struct {
+	Name          string
+	State         MountState
+	ContentType   string
+	Title         string
+	Source        *SourceSnapshot // nil while held in grace
+	GraceUntil    time.Time       // set in StateGrace
+	Listeners     []ListenerSnapshot
+	ListenerCount int
+	ListenerPeak  int
+	Taps          int
+	BytesOut      uint64
+	SlowDrops     uint64
+	Hidden        bool
+	Disconnects   []Disconnect // recent, newest last
+}
+
+// SourceSnapshot is the source feeding a mount and what has arrived from it.
+type SourceSnapshot struct {
+	ID          uint64
+	Addr        string
+	UserAgent   string
+	Method      string // SOURCE or PUT
+	Connected   time.Time
+	ContentType string
+	Known       bool              // the content type is one the frame analysis understands
+	Headers     map[string]string // every request header, canonical names
+	Ice         IceInfo
+
+	BytesIn    uint64
+	SHA256     string // of every byte received so far, hex
+	LastData   time.Time
+	Stalls     int           // gaps over 500 ms between reads
+	LongestGap time.Duration // longest gap between reads
+	Bitrate1s  int           // measured bits/s over the last second
+	Bitrate10s int           // over the last ten seconds
+	History    []int         // measured bits/s per second, oldest first (up to 10 min)
+	Realtime   float64       // audio duration received / wall time; 1.0 is real time
+	Frames     frame.Stats
+}
+
+// IceInfo holds what the source declared about its stream.
+type IceInfo struct {
+	Name, Description, URL, Genre string
+	Public                        string
+	Bitrate                       int // bits/s, from ice-bitrate or ice-audio-info
+	AudioInfo                     string
+	SampleRate, Channels          int // from ice-audio-info
+}
+
+// ListenerSnapshot is one network listener.
+type ListenerSnapshot struct {
+	ID        uint64
+	Addr      string
+	UserAgent string
+	Connected time.Time
+	BytesSent uint64
+	Lag       int64 // bytes between what it has been sent and live
+	ICY       bool
+}
+
+// Disconnect records how a listener or source ended.
+type Disconnect struct {
+	Time     time.Time
+	ID       uint64
+	Addr     string
+	Source   bool // the source, not a listener
+	Reason   Reason
+	Duration time.Duration
+	Bytes    uint64
+}
+
+// EventType names a kind of Event.
+type EventType string
+
+const (
+	EventSourceConnected EventType = "source.connected"
+	EventSourceLeft      EventType = "source.left"
+	EventSourceRejected  EventType = "source.rejected" // bad credentials, busy mount, limits, bad request
+	EventListenerJoined  EventType = "listener.joined"
+	EventListenerLeft    EventType = "listener.left"
+	EventListenerRefused EventType = "listener.refused" // no such mount, limits
+	EventMetadata        EventType = "metadata.changed"
+	EventMountGrace      EventType = "mount.grace"   // source left, listeners held
+	EventMountResumed    EventType = "mount.resumed" // a source came back during grace
+	EventMountRemoved    EventType = "mount.removed"
+	EventRequestRejected EventType = "request.rejected" // malformed or oversized head, header timeout
+	EventWarning         EventType = "warning"
+)
+
+// Event is something that happened, for logs and live views. Seq increases
+// by one per event, so a subscriber can tell it missed some.
+type Event struct {
+	Seq     uint64
+	Time    time.Time
+	Type    EventType
+	Level   slog.Level
+	Mount   string
+	ID      uint64 // listener or source id, 0 if none
+	Addr    string
+	Reason  string
+	Message string // one line, for people
+}

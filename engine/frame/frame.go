@@ -1,0 +1,173 @@
+// Package frame analyses a source's byte stream as it is relayed, to prove
+// that the audio arrived intact: it finds MPEG audio / ADTS frames and Ogg
+// pages, counts them, notices lost sync, CRC errors and skipped bytes, and
+// keeps the Ogg codec header pages a late listener needs.
+//
+// An Analyzer is fed the stream chunk by chunk, split anywhere. It never
+// copies audio payload (only header bytes, and Ogg codec-header pages), never
+// allocates in steady state and never panics, whatever it is fed.
+//
+// Accounting rules shared by the MPEG and ADTS parsers:
+//   - A frame is counted (Frames, bitrate range) when its header is checked;
+//     its samples are added to Duration when its last byte has arrived.
+//   - Sync is acquired only after three consecutive, consistent headers
+//     (same version/layer/sample rate/mono-ness for MPEG; same
+//     profile/rate/channel configuration for ADTS). Those frames are counted
+//     retroactively; the bytes before the first of them are SkippedBytes.
+//   - Once synced, any valid header exactly where the next frame must start is
+//     accepted (a sample-rate change between tracks is not a loss). Anything
+//     else there is one SyncLoss; hunting restarts at that position, and the
+//     bytes from there to the re-acquired frame are SkippedBytes. So junk
+//     inserted into a stream costs one loss and exactly the junk's length in
+//     SkippedBytes; the frame the junk was inserted into ("the broken frame")
+//     has already been counted and is not counted as skipped.
+//   - ID3v2 tags (at the start or later) are TagBytes, not SkippedBytes and not
+//     a loss. ID3v1 "TAG" blocks are recognised only where a frame was
+//     expected while synced (that is where they occur: after the last frame);
+//     a "TAG" found while hunting is junk, since three letters are too weak a
+//     signature.
+package frame
+
+import (
+	"strings"
+	"time"
+)
+
+// Analyzer is a streaming parser for one source. See the package comment.
+type Analyzer interface {
+	// Feed parses the next bytes of the stream. It returns the offset in p of
+	// the first frame (MPEG/ADTS frame or Ogg page) that begins inside p and
+	// that a player can start decoding at, or -1. For Ogg, only pages after
+	// the codec header pages count, and only pages that do not begin with a
+	// continued packet. A boundary that can only be confirmed after later
+	// bytes arrive may go unreported. p is not modified or retained.
+	Feed(p []byte) int
+	// Stats returns a copy of the counters.
+	Stats() Stats
+	// Headers returns the concatenated Ogg codec-header pages of the current
+	// logical stream(s) and a generation number that increases each time they
+	// are replaced. nil, 0 for non-Ogg or before headers are complete. If a
+	// generation's header pages exceed MaxHeaderBytes they are not stored:
+	// Headers returns nil with that generation's number and
+	// Stats.HeadersTruncated is set. The returned slice is never modified.
+	Headers() ([]byte, uint64)
+}
+
+// MaxHeaderBytes caps the stored Ogg codec-header pages of one generation
+// (a Vorbis comment with cover art can be large; a listener must not be
+// sent megabytes before audio).
+const MaxHeaderBytes = 1 << 20
+
+// Stats are the counters of one analysed stream.
+type Stats struct {
+	Container    string // "mpeg", "adts", "ogg", "" (opaque)
+	Codec        string // "MP3", "MP2", "MP1", "AAC-LC", "AAC-Main", "AAC-SSR", "AAC-LTP", "Vorbis", "Opus", "FLAC", "Speex", "" unknown
+	Version      string // MPEG: "1", "2", "2.5"; else ""
+	SampleRate   int    // Hz of the latest frame / current Ogg stream (Opus: OpusHead input rate, else 48000)
+	Channels     int    // of the latest frame / current Ogg stream; ADTS channel config 0 gives 0
+	Bitrate      int    // nominal bits/s: MPEG first frame's, ADTS average so far, Vorbis nominal, else 0
+	MinBitrate   int    // per-frame bitrate range seen (MPEG, ADTS); 0 if n/a
+	MaxBitrate   int    //
+	Frames       uint64 // MPEG/ADTS frames, or Ogg pages (including header pages and pages with a bad CRC)
+	SyncLosses   uint64 // times sync was lost after having been acquired
+	SkippedBytes uint64 // bytes not part of any valid frame/page (not counting tags)
+	TagBytes     uint64 // ID3v2 / ID3v1 tag bytes skipped knowingly
+	CRCErrors    uint64 // Ogg pages whose CRC-32 did not match (these pages are still counted in Frames)
+	Duration     time.Duration
+	Streams      int    // Ogg: chain links seen (a link's multiplexed streams count once); others: 1 once synced
+	Title        string // Ogg: "ARTIST - TITLE" or "TITLE" from the current link's comment header
+	Bytes        uint64 // bytes fed
+
+	// HeadersTruncated reports that the current Ogg header generation
+	// exceeded MaxHeaderBytes and was not stored (Headers returns nil).
+	HeadersTruncated bool
+}
+
+const (
+	kindOpaque = iota
+	kindMPEG
+	kindADTS
+	kindOgg
+)
+
+func kindOf(contentType string) int {
+	ct := contentType
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	switch ct {
+	case "audio/mpeg", "audio/mp3", "audio/mpeg3":
+		return kindMPEG
+	case "audio/aac", "audio/aacp", "audio/x-aac":
+		return kindADTS
+	case "application/ogg", "audio/ogg", "audio/opus", "audio/vorbis", "audio/flac+ogg", "video/ogg":
+		return kindOgg
+	}
+	return kindOpaque
+}
+
+// Known reports whether NewAnalyzer recognises the content type.
+func Known(contentType string) bool { return kindOf(contentType) != kindOpaque }
+
+// NewAnalyzer picks a parser from the source's Content-Type (parameters
+// ignored, case-insensitive). Unknown types get an analyzer that only counts
+// bytes.
+func NewAnalyzer(contentType string) Analyzer {
+	switch kindOf(contentType) {
+	case kindMPEG:
+		return newSyncParser(kindMPEG)
+	case kindADTS:
+		return newSyncParser(kindADTS)
+	case kindOgg:
+		return newOggParser()
+	}
+	return &opaque{}
+}
+
+type opaque struct{ bytes uint64 }
+
+func (o *opaque) Feed(p []byte) int         { o.bytes += uint64(len(p)); return -1 }
+func (o *opaque) Stats() Stats              { return Stats{Bytes: o.bytes} }
+func (o *opaque) Headers() ([]byte, uint64) { return nil, 0 }
+
+// samplesToDur converts a sample count at rate Hz to a duration without
+// overflowing for streams that run for years.
+func samplesToDur(samples uint64, rate int) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	r := uint64(rate)
+	return time.Duration(samples/r)*time.Second + time.Duration((samples%r)*uint64(time.Second)/r)
+}
+
+// durAcc sums samples per sample rate, so rate changes are accounted exactly.
+type durAcc struct {
+	base    time.Duration
+	rate    int
+	samples uint64
+}
+
+func (d *durAcc) add(samples, rate int) {
+	if rate != d.rate {
+		d.base = d.total()
+		d.rate = rate
+		d.samples = 0
+	}
+	d.samples += uint64(samples)
+}
+
+func (d *durAcc) total() time.Duration { return d.base + samplesToDur(d.samples, d.rate) }
+
+// replay holds bytes already consumed that must be parsed again after a
+// false start (a header that turned out invalid). Its content is never more
+// than one Ogg page header, so the fixed array always suffices.
+type replay struct {
+	buf [2 * (27 + 255)]byte
+	n   int
+}
+
+// add appends b to the pending replay bytes.
+func (r *replay) add(b []byte) {
+	r.n += copy(r.buf[r.n:], b)
+}

@@ -1,0 +1,495 @@
+package frame
+
+// syncParser handles the two self-synchronising frame formats (MPEG audio
+// and ADTS): a header with a length, then the next header. While synced it
+// only looks at header bytes and skips frame bodies arithmetically; while
+// hunting it examines every byte, following several candidate chains at once
+// so that nothing has to be buffered or looked back at.
+
+const (
+	modeHunt = iota // looking for sync
+	modeHead        // at an expected frame boundary, gathering header bytes
+	modeSkip        // inside a frame body or a tag
+)
+
+const (
+	afterFrame     = iota // skip ends a frame: add its duration, expect a header
+	afterTagSynced        // skip ends a tag found where a frame was expected
+	afterTagHunt          // skip ends a tag found while hunting: keep hunting
+)
+
+// confirmFrames is how many consecutive consistent headers establish sync.
+const confirmFrames = 3
+
+// maxCands bounds the chains followed while hunting; random data yields a
+// valid-looking header about once per few thousand bytes, so a handful are
+// pending at a time. When full, new candidates are ignored.
+const maxCands = 32
+
+type frameInfo struct {
+	length   int
+	samples  int
+	rate     int
+	channels int
+	bitrate  int    // bits/s of this frame
+	key      uint32 // fields that must not change between consecutive frames while hunting
+	codec    string
+	version  string
+}
+
+// cand is a chain of consistent headers being followed while hunting.
+type cand struct {
+	start, expect uint64 // first header; where the next one must be
+	n             int    // headers in the chain
+	done          int    // samples of frames before the last one
+	bytes         uint64
+	minBR, maxBR  int
+	firstBR       int
+	last          frameInfo
+}
+
+type syncParser struct {
+	kind int
+	hlen int // header bytes needed to parse a frame header (4 MPEG, 7 ADTS)
+	st   Stats
+
+	pos      uint64 // absolute stream position of the next byte to parse
+	feedBase uint64 // absolute position of the current Feed's p[0]
+	result   int
+	rp       replay
+
+	mode     int
+	acquired bool
+
+	// modeHead / modeSkip
+	hb         [10]byte
+	hn         int
+	skip       int
+	after      int
+	pendSample int // samples of the frame being skipped, added when it completes
+	pendRate   int
+
+	// modeHunt
+	huntStart uint64
+	w, wh     uint64 // last 16 bytes seen, most recent in the low byte of w
+	wn        int    // bytes seen since hunting (re)started
+	cands     [maxCands]cand
+	nc        int
+
+	dur        durAcc
+	haveFirst  bool
+	adtsBytes  uint64
+	adtsSample uint64
+}
+
+func newSyncParser(kind int) *syncParser {
+	s := &syncParser{kind: kind, hlen: 4}
+	s.st.Container = "mpeg"
+	if kind == kindADTS {
+		s.hlen = 7
+		s.st.Container = "adts"
+	}
+	s.startHunt(0)
+	return s
+}
+
+func (s *syncParser) Headers() ([]byte, uint64) { return nil, 0 }
+
+func (s *syncParser) Stats() Stats {
+	st := s.st
+	st.Duration = s.dur.total()
+	if s.kind == kindADTS && s.adtsSample > 0 {
+		st.Bitrate = int(s.adtsBytes * 8 * uint64(st.SampleRate) / s.adtsSample)
+	}
+	return st
+}
+
+func (s *syncParser) Feed(p []byte) int {
+	s.st.Bytes += uint64(len(p))
+	s.feedBase = s.pos
+	s.result = -1
+	for len(p) > 0 || s.rp.n > 0 {
+		if s.rp.n > 0 {
+			var tmp [len(s.rp.buf)]byte
+			n := copy(tmp[:], s.rp.buf[:s.rp.n])
+			s.rp.n = 0
+			c := s.step(tmp[:n])
+			s.rp.add(tmp[c:n])
+			continue
+		}
+		c := s.step(p)
+		p = p[c:]
+	}
+	return s.result
+}
+
+// step parses p until it is consumed or a false start schedules a replay;
+// it returns the bytes consumed.
+func (s *syncParser) step(p []byte) int {
+	i := 0
+	for {
+		switch s.mode {
+		case modeSkip:
+			if s.skip == 0 {
+				s.endSkip()
+				continue
+			}
+			if i == len(p) {
+				return i
+			}
+			n := len(p) - i
+			if n > s.skip {
+				n = s.skip
+			}
+			i += n
+			s.pos += uint64(n)
+			s.skip -= n
+		case modeHead:
+			need := s.hlen
+			if s.hn >= 3 && s.hb[0] == 'I' && s.hb[1] == 'D' && s.hb[2] == '3' {
+				need = 10
+			}
+			if s.hn < need {
+				if i == len(p) {
+					return i
+				}
+				n := copy(s.hb[s.hn:need], p[i:])
+				s.hn += n
+				i += n
+				s.pos += uint64(n)
+				continue
+			}
+			if !s.decide() {
+				return i
+			}
+		default:
+			if i == len(p) {
+				return i
+			}
+			i += s.hunt(p[i:])
+		}
+	}
+}
+
+func beUint(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+func (s *syncParser) parse(w uint64) (frameInfo, bool) {
+	if s.kind == kindMPEG {
+		return parseMPEG(uint32(w))
+	}
+	return parseADTS(w & (1<<56 - 1))
+}
+
+// decide classifies the header bytes gathered at an expected boundary. It
+// returns false when sync is lost (a replay of the bytes is then scheduled).
+func (s *syncParser) decide() bool {
+	h := s.hb[:s.hn]
+	start := s.pos - uint64(s.hn)
+	switch {
+	case h[0] == 'I' && h[1] == 'D' && h[2] == '3':
+		if size, ok := id3Size(h); ok {
+			s.st.TagBytes += uint64(size)
+			s.beginSkip(size-s.hn, afterTagSynced)
+			return true
+		}
+	case h[0] == 'T' && h[1] == 'A' && h[2] == 'G':
+		s.st.TagBytes += 128
+		s.beginSkip(128-s.hn, afterTagSynced)
+		return true
+	default:
+		if fi, ok := s.parse(beUint(h[:s.hlen])); ok {
+			s.countFrame(fi)
+			s.report(start)
+			s.pendSample, s.pendRate = fi.samples, fi.rate
+			s.beginSkip(fi.length-s.hn, afterFrame)
+			return true
+		}
+	}
+	s.st.SyncLosses++
+	s.startHunt(start)
+	// The byte at start cannot begin a frame or tag; everything after it must
+	// be examined again by the hunter.
+	s.pos = start + 1
+	s.rp.add(h[1:])
+	s.hn = 0
+	return false
+}
+
+func (s *syncParser) beginSkip(n, after int) {
+	s.mode = modeSkip
+	s.skip = n
+	s.after = after
+	s.hn = 0
+}
+
+func (s *syncParser) endSkip() {
+	switch s.after {
+	case afterFrame:
+		s.dur.add(s.pendSample, s.pendRate)
+		s.mode = modeHead
+	case afterTagSynced:
+		s.mode = modeHead
+	default:
+		s.startHunt(s.pos)
+	}
+	s.hn = 0
+}
+
+func (s *syncParser) startHunt(at uint64) {
+	s.mode = modeHunt
+	s.huntStart = at
+	s.w, s.wh, s.wn = 0, 0, 0
+	s.nc = 0
+}
+
+func (s *syncParser) report(start uint64) {
+	if s.result < 0 && start >= s.feedBase {
+		s.result = int(start - s.feedBase)
+	}
+}
+
+func (s *syncParser) setInfo(fi frameInfo) {
+	s.st.Codec = fi.codec
+	s.st.Version = fi.version
+	s.st.SampleRate = fi.rate
+	s.st.Channels = fi.channels
+}
+
+func (s *syncParser) countFrame(fi frameInfo) {
+	s.st.Frames++
+	s.setInfo(fi)
+	s.rangeBR(fi.bitrate, fi.bitrate)
+	if !s.haveFirst {
+		s.haveFirst = true
+		s.st.Bitrate = fi.bitrate
+	}
+	s.adtsBytes += uint64(fi.length)
+	s.adtsSample += uint64(fi.samples)
+}
+
+func (s *syncParser) rangeBR(lo, hi int) {
+	if s.st.MinBitrate == 0 || lo < s.st.MinBitrate {
+		s.st.MinBitrate = lo
+	}
+	if hi > s.st.MaxBitrate {
+		s.st.MaxBitrate = hi
+	}
+}
+
+// hunt examines bytes one at a time until sync is confirmed or a tag starts;
+// it returns the bytes consumed.
+func (s *syncParser) hunt(p []byte) int {
+	hl := s.hlen
+	sh := uint(8 * (hl - 1))
+	for i, b := range p {
+		s.wh = s.wh<<8 | s.w>>56
+		s.w = s.w<<8 | uint64(b)
+		s.pos++
+		s.wn++
+		if s.wn >= hl && byte(s.w>>sh) == 0xFF {
+			if fi, ok := s.parse(s.w); ok && s.candidate(s.pos-uint64(hl), fi) {
+				return i + 1
+			}
+		}
+		if s.wn >= 10 && byte(s.wh>>8) == 'I' && byte(s.wh) == 'D' && byte(s.w>>56) == '3' {
+			var t [10]byte
+			t[0], t[1] = byte(s.wh>>8), byte(s.wh)
+			for k := 0; k < 8; k++ {
+				t[2+k] = byte(s.w >> (56 - 8*k))
+			}
+			if size, ok := id3Size(t[:]); ok {
+				start := s.pos - 10
+				s.st.SkippedBytes += start - s.huntStart
+				s.st.TagBytes += uint64(size)
+				s.nc = 0
+				s.beginSkip(size-10, afterTagHunt)
+				return i + 1
+			}
+		}
+	}
+	return len(p)
+}
+
+// candidate records a valid header seen at start while hunting, extending
+// the chains that expected it. It returns true when a chain is confirmed
+// (the parser is then synced, inside the confirming frame).
+func (s *syncParser) candidate(start uint64, fi frameInfo) bool {
+	matched := false
+	for k := 0; k < s.nc; {
+		c := &s.cands[k]
+		if c.expect < start || (c.expect == start && c.last.key != fi.key) {
+			s.nc--
+			s.cands[k] = s.cands[s.nc]
+			continue
+		}
+		if c.expect == start {
+			matched = true
+			c.n++
+			c.done += c.last.samples
+			c.last = fi
+			c.bytes += uint64(fi.length)
+			c.minBR = min(c.minBR, fi.bitrate)
+			c.maxBR = max(c.maxBR, fi.bitrate)
+			c.expect = start + uint64(fi.length)
+			if c.n >= confirmFrames {
+				s.confirm(c, start)
+				return true
+			}
+		}
+		k++
+	}
+	if !matched && s.nc < len(s.cands) {
+		s.cands[s.nc] = cand{
+			start: start, expect: start + uint64(fi.length), n: 1,
+			bytes: uint64(fi.length), minBR: fi.bitrate, maxBR: fi.bitrate, firstBR: fi.bitrate, last: fi,
+		}
+		s.nc++
+	}
+	return false
+}
+
+func (s *syncParser) confirm(c *cand, start uint64) {
+	fi := c.last
+	s.st.SkippedBytes += c.start - s.huntStart
+	s.st.Frames += uint64(c.n)
+	s.rangeBR(c.minBR, c.maxBR)
+	if !s.haveFirst {
+		s.haveFirst = true
+		s.st.Bitrate = c.firstBR
+	}
+	s.setInfo(fi)
+	s.dur.add(c.done, fi.rate)
+	s.adtsBytes += c.bytes
+	s.adtsSample += uint64(c.done + fi.samples)
+	s.acquired = true
+	s.st.Streams = 1
+	s.report(start)
+	s.nc = 0
+	s.pendSample, s.pendRate = fi.samples, fi.rate
+	s.beginSkip(fi.length-s.hlen, afterFrame)
+}
+
+// id3Size validates a 10-byte ID3v2 header and returns the whole tag's size.
+func id3Size(b []byte) (int, bool) {
+	if len(b) < 10 || b[0] != 'I' || b[1] != 'D' || b[2] != '3' {
+		return 0, false
+	}
+	if b[3] < 2 || b[3] > 4 || b[4] == 0xFF || b[5]&0x0F != 0 {
+		return 0, false
+	}
+	if b[6]|b[7]|b[8]|b[9] >= 0x80 {
+		return 0, false
+	}
+	size := 10 + (int(b[6])<<21 | int(b[7])<<14 | int(b[8])<<7 | int(b[9]))
+	if b[3] == 4 && b[5]&0x10 != 0 { // footer
+		size += 10
+	}
+	return size, true
+}
+
+// Bit rates in kbit/s, [MPEG-1 ? 0 : 1][layer-1][index].
+var mpegBitrates = [2][3][16]int16{
+	{
+		{0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 0},
+		{0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 0},
+		{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0},
+	},
+	{
+		{0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256, 0},
+		{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0},
+		{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0},
+	},
+}
+
+// Sample rates by version bits (0 = 2.5, 2 = 2, 3 = 1) and index.
+var mpegRates = [4][3]int32{
+	{11025, 12000, 8000},
+	{},
+	{22050, 24000, 16000},
+	{44100, 48000, 32000},
+}
+
+var mpegCodecs = [4]string{"", "MP3", "MP2", "MP1"} // by layer bits
+var mpegVersions = [4]string{"2.5", "", "2", "1"}
+
+func parseMPEG(h uint32) (frameInfo, bool) {
+	ver := h >> 19 & 3
+	layerBits := h >> 17 & 3
+	bri := h >> 12 & 15
+	sri := h >> 10 & 3
+	if h>>21 != 0x7FF || ver == 1 || layerBits == 0 || bri == 0 || bri == 15 || sri == 3 || h&3 == 2 {
+		return frameInfo{}, false
+	}
+	layer := 4 - int(layerBits)
+	v := 1
+	if ver == 3 {
+		v = 0
+	}
+	rate := int(mpegRates[ver][sri])
+	br := int(mpegBitrates[v][layer-1][bri]) * 1000
+	pad := int(h >> 9 & 1)
+	fi := frameInfo{rate: rate, bitrate: br, codec: mpegCodecs[layerBits], version: mpegVersions[ver], channels: 2}
+	switch {
+	case layer == 1:
+		fi.length = (12*br/rate + pad) * 4
+		fi.samples = 384
+	case layer == 2 || v == 0:
+		fi.length = 144*br/rate + pad
+		fi.samples = 1152
+	default:
+		fi.length = 72*br/rate + pad
+		fi.samples = 576
+	}
+	mono := uint32(0)
+	if h>>6&3 == 3 {
+		fi.channels = 1
+		mono = 1
+	}
+	fi.key = (h>>17&15)<<3 | sri<<1 | mono
+	return fi, true
+}
+
+var adtsRates = [13]int32{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+var adtsCodecs = [4]string{"AAC-Main", "AAC-LC", "AAC-SSR", "AAC-LTP"}
+
+// parseADTS parses the 7 header bytes held in the low 56 bits of w.
+func parseADTS(w uint64) (frameInfo, bool) {
+	b0, b1, b2, b3 := byte(w>>48), byte(w>>40), byte(w>>32), byte(w>>24)
+	b4, b5, b6 := byte(w>>16), byte(w>>8), byte(w)
+	if b0 != 0xFF || b1&0xF6 != 0xF0 { // sync, layer 0
+		return frameInfo{}, false
+	}
+	sfi := b2 >> 2 & 15
+	if sfi >= 13 {
+		return frameInfo{}, false
+	}
+	hdr := 7
+	if b1&1 == 0 {
+		hdr = 9 // CRC follows
+	}
+	length := int(b3&3)<<11 | int(b4)<<3 | int(b5>>5)
+	if length < hdr {
+		return frameInfo{}, false
+	}
+	profile := b2 >> 6
+	chcfg := (b2&1)<<2 | b3>>6
+	channels := int(chcfg)
+	if chcfg == 7 {
+		channels = 8
+	}
+	rate := int(adtsRates[sfi])
+	samples := 1024 * (int(b6&3) + 1)
+	fi := frameInfo{
+		length: length, samples: samples, rate: rate, channels: channels,
+		bitrate: int(int64(length) * 8 * int64(rate) / int64(samples)),
+		key:     uint32(b1>>3&1)<<9 | uint32(profile)<<7 | uint32(sfi)<<3 | uint32(chcfg),
+		codec:   adtsCodecs[profile],
+	}
+	return fi, true
+}

@@ -1,0 +1,514 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/icedeck/icedeck/engine/frame"
+)
+
+var errTooManyFiles = syscall.EMFILE
+
+// listenerSendBuffer is SO_SNDBUF for listeners (Linux doubles it): about
+// eight seconds of 128 kb/s, room for the burst on connect.
+const listenerSendBuffer = 64 << 10
+
+// headReader limits and records what is read while a request head is
+// parsed: past the limit it reports EOF, and the record lets a plain HTTP
+// request be replayed to net/http.
+type headReader struct {
+	r      io.Reader
+	left   int
+	record []byte
+	done   bool // head parsed: no limit, no record
+}
+
+func (h *headReader) Read(p []byte) (int, error) {
+	if h.done {
+		return h.r.Read(p)
+	}
+	if h.left <= 0 {
+		return 0, io.EOF
+	}
+	if len(p) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	h.left -= n
+	h.record = append(h.record, p[:n]...)
+	return n, err
+}
+
+// handleConn reads one request head and routes it: sources and listeners
+// are served here on raw connections; anything else goes to net/http.
+func (s *Server) handleConn(c net.Conn) {
+	addr := c.RemoteAddr().String()
+	hr := &headReader{r: c, left: s.cfg.MaxHeaderBytes}
+	br := bufio.NewReaderSize(hr, 4096)
+	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+	req, err := http.ReadRequest(br)
+	s.untrack(c)
+	if err != nil {
+		if s.isClosing() {
+			c.Close()
+			return
+		}
+		s.badHead(c, addr, hr, err)
+		return
+	}
+	hr.done = true
+	_ = c.SetReadDeadline(time.Time{})
+	switch req.Method {
+	case "SOURCE", "PUT":
+		s.handleSource(c, br, req, addr)
+		return
+	case http.MethodGet, http.MethodHead:
+		if m := s.lookup(req.URL.Path); m != nil {
+			s.handleListener(c, req, m, addr)
+			return
+		}
+	}
+	if s.cfg.Handler == nil {
+		s.notFound(c, req, addr)
+		return
+	}
+	rc := &replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(hr.record), c)}
+	if !s.handoff.push(rc) {
+		c.Close()
+	}
+}
+
+func (s *Server) badHead(c net.Conn, addr string, hr *headReader, err error) {
+	defer c.Close()
+	reject := func(reason string, level slog.Level) {
+		s.emit(Event{Type: EventRequestRejected, Level: level, Addr: addr, Reason: reason,
+			Message: fmt.Sprintf("request from %s rejected: %s", addr, reason)})
+	}
+	switch {
+	case hr.left <= 0:
+		writeStatus(c, http.StatusRequestHeaderFieldsTooLarge, "Request head larger than "+strconv.Itoa(s.cfg.MaxHeaderBytes)+" bytes\n")
+		reject("request head too large", slog.LevelWarn)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		reject("request head not complete within "+s.cfg.HeaderTimeout.String(), slog.LevelWarn)
+	case len(hr.record) == 0 && (errors.Is(err, io.EOF) || isClosedErr(err)):
+		// Connected and left without a word: a port probe or health check.
+		reject("closed before sending a request", slog.LevelDebug)
+	default:
+		writeStatus(c, http.StatusBadRequest, "Malformed request\n")
+		reject("malformed request: "+err.Error(), slog.LevelWarn)
+	}
+}
+
+func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
+	defer c.Close()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		writeStatus(c, http.StatusMethodNotAllowed, "Method not allowed\n")
+		return
+	}
+	writeStatus(c, http.StatusNotFound, "Mount not found\n")
+	s.emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Mount: req.URL.Path, Addr: addr, Reason: "no such mount",
+		Message: fmt.Sprintf("%s asked for %s: no such mount (404)", addr, req.URL.Path)})
+}
+
+// serveHTTP is net/http's handler: mounts reached over a kept-alive
+// connection are still served as streams; the rest goes to cfg.Handler.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if m := s.lookup(r.URL.Path); m != nil {
+			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				s.handleListener(c, r, m, r.RemoteAddr)
+				return
+			}
+		}
+	}
+	if s.cfg.Handler != nil {
+		s.cfg.Handler.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// writeStatus writes a short text response. Answers go out in HTTP/1.0
+// like Icecast's, so every source client parses them.
+func writeStatus(c net.Conn, code int, body string, extra ...string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP/1.0 %d %s\r\n", code, http.StatusText(code))
+	for i := 0; i+1 < len(extra); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", extra[i], extra[i+1])
+	}
+	fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, b.String())
+}
+
+var reservedPrefixes = []string{"/admin", "/api/", "/status", "/metrics", "/server_version"}
+
+func checkMountName(name string) error {
+	if !strings.HasPrefix(name, "/") || len(name) < 2 {
+		return errors.New("a mount path starts with / and names something")
+	}
+	if len(name) > 255 {
+		return errors.New("mount path longer than 255 bytes")
+	}
+	for _, r := range name {
+		if r < 0x21 || r == 0x7f || r == '\\' {
+			return errors.New("mount path has a space or control character")
+		}
+	}
+	if strings.Contains(name, "/../") || strings.HasSuffix(name, "/..") || strings.Contains(name, "//") {
+		return errors.New("mount path has an empty or .. segment")
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("mount path under %s is reserved", p)
+		}
+	}
+	return nil
+}
+
+func equalSecret(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// handleSource authenticates a source and relays its stream until it ends.
+func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, addr string) {
+	name := req.URL.Path
+	reject := func(code int, body, reason string, level slog.Level, extra ...string) {
+		writeStatus(c, code, body+"\n", extra...)
+		c.Close()
+		s.emit(Event{Type: EventSourceRejected, Level: level, Mount: name, Addr: addr, Reason: reason,
+			Message: fmt.Sprintf("source %s on %s refused (%d): %s", addr, name, code, reason)})
+	}
+	if err := checkMountName(name); err != nil {
+		reject(http.StatusBadRequest, "Bad mount path", "bad mount path: "+err.Error(), slog.LevelWarn)
+		return
+	}
+	user, pass, ok := req.BasicAuth()
+	if !ok {
+		// libshout asks without credentials first and expects this challenge.
+		reject(http.StatusUnauthorized, "Authentication required", "no credentials", slog.LevelInfo,
+			"WWW-Authenticate", `Basic realm="icedeck"`)
+		return
+	}
+	wantUser, wantPass := s.cfg.SourceUser, s.cfg.SourcePassword
+	if mc, ok := s.cfg.Mounts[name]; ok && mc.Password != "" {
+		wantPass = mc.Password
+		if mc.Username != "" {
+			wantUser = mc.Username
+		}
+	}
+	if !equalSecret(user, wantUser) || !equalSecret(pass, wantPass) {
+		reject(http.StatusUnauthorized, "Authentication failed", "wrong credentials for user "+strconv.Quote(user), slog.LevelWarn,
+			"WWW-Authenticate", `Basic realm="icedeck"`)
+		return
+	}
+	ct := req.Header.Get("Content-Type")
+	if ct == "" {
+		if req.Method == "PUT" {
+			reject(http.StatusBadRequest, "No Content-Type given", "PUT without Content-Type", slog.LevelWarn)
+			return
+		}
+		ct = "audio/mpeg" // Icecast assumes MP3 for a bare SOURCE
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		ct = mt
+	}
+	src := &source{
+		id: s.nextID.Add(1), conn: c, br: br, method: req.Method, addr: addr,
+		ua: req.UserAgent(), contentType: ct, known: frame.Known(ct),
+		headers: flatHeaders(req.Header), ice: parseIce(req.Header.Get),
+		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(),
+	}
+	m, code, why := s.attachSource(src, name)
+	if m == nil {
+		body := map[int]string{http.StatusForbidden: "Mountpoint in use", http.StatusServiceUnavailable: "Too many sources connected"}[code]
+		reject(code, body, why, slog.LevelWarn)
+		return
+	}
+	if strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+		_, _ = io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+	}
+	_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nServer: "+s.cfg.ServerID+"\r\n\r\n")
+	if !src.known {
+		s.emit(Event{Type: EventWarning, Level: slog.LevelWarn, Mount: name, ID: src.id, Addr: addr, Reason: "unknown content type",
+			Message: fmt.Sprintf("%s: content type %q is not analysed; relayed as opaque bytes", name, ct)})
+	}
+
+	reason := s.ingest(src)
+	s.detachSource(src, reason)
+}
+
+func flatHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if k == "Authorization" {
+			continue
+		}
+		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// attachSource puts src on mount name, creating the mount or resuming one
+// held in grace. It returns the HTTP code and reason when it cannot.
+func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable, "server shutting down"
+	}
+	if s.sources >= s.cfg.MaxSources {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many sources (limit %d)", s.cfg.MaxSources)
+	}
+	if s.clients.Load() >= int64(s.cfg.MaxClients) {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many clients (limit %d)", s.cfg.MaxClients)
+	}
+	var ended *mount
+	resumed := false
+	m := s.mounts[name]
+	if m != nil {
+		m.mu.Lock()
+		switch {
+		case m.source != nil:
+			m.mu.Unlock()
+			s.mu.Unlock()
+			return nil, http.StatusForbidden, "mount busy: a source is already connected"
+		case m.contentType != src.contentType:
+			// Held listeners cannot follow a change of format.
+			m.graceTimer.Stop()
+			m.mu.Unlock()
+			delete(s.mounts, name)
+			ended, m = m, nil
+		default:
+			m.graceTimer.Stop()
+			m.graceUntil = time.Time{}
+			m.source = src
+			m.setHeads(s, src)
+			m.mu.Unlock()
+			resumed = true
+		}
+	}
+	if m == nil {
+		m = newMount(s, name)
+		m.source = src
+		m.contentType = src.contentType
+		m.setHeads(s, src)
+		s.mounts[name] = m
+	}
+	src.mount = m
+	s.sources++
+	s.clients.Add(1)
+	s.mu.Unlock()
+
+	if ended != nil {
+		ended.finish()
+	}
+	if t := src.headers["Ice-Title"]; t != "" {
+		s.setTitle(m, t, "", "source headers")
+	}
+	msg := fmt.Sprintf("source %d connected to %s from %s (%s %s, %q)", src.id, name, src.addr, src.method, src.contentType, src.ua)
+	s.emit(Event{Type: EventSourceConnected, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr, Message: msg})
+	if resumed {
+		s.emit(Event{Type: EventMountResumed, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr,
+			Message: fmt.Sprintf("%s resumed: held listeners continue", name)})
+	}
+	return m, 0, ""
+}
+
+// detachSource takes a finished source off its mount: the listeners are
+// held for the mount's grace period, or drain what is buffered and go.
+func (s *Server) detachSource(src *source, reason Reason) {
+	_ = src.conn.Close()
+	m := src.mount
+	s.mu.Lock()
+	s.sources--
+	closing := s.closing
+	s.mu.Unlock()
+	s.clients.Add(-1)
+	now := time.Now()
+	ss := src.snapshot(now)
+	m.recordDisconnect(Disconnect{Time: now, ID: src.id, Addr: src.addr, Source: true, Reason: reason, Duration: now.Sub(src.connected), Bytes: ss.BytesIn})
+	s.recordSession(m, ss, now, reason)
+	level := slog.LevelInfo
+	if reason != ReasonClientClosed && reason != ReasonShutdown {
+		level = slog.LevelWarn
+	}
+	s.emit(Event{Type: EventSourceLeft, Level: level, Mount: m.name, ID: src.id, Addr: src.addr, Reason: string(reason),
+		Message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
+			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256)})
+
+	m.mu.Lock()
+	m.source = nil
+	if grace := m.cfg.Grace; grace > 0 && !closing {
+		m.graceUntil = now.Add(grace)
+		m.graceTimer = time.AfterFunc(grace, func() { s.expireGrace(m) })
+		n := len(m.listeners)
+		m.mu.Unlock()
+		m.wake()
+		s.emit(Event{Type: EventMountGrace, Level: slog.LevelWarn, Mount: m.name,
+			Message: fmt.Sprintf("%s has no source: holding %d listeners for %s", m.name, n, grace)})
+		return
+	}
+	m.mu.Unlock()
+	s.removeMount(m)
+}
+
+func (s *Server) expireGrace(m *mount) {
+	s.mu.Lock()
+	m.mu.Lock()
+	if m.source != nil || s.mounts[m.name] != m {
+		m.mu.Unlock()
+		s.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	s.mu.Unlock()
+	s.removeMount(m)
+}
+
+func (s *Server) removeMount(m *mount) {
+	s.mu.Lock()
+	if s.mounts[m.name] == m {
+		delete(s.mounts, m.name)
+	}
+	s.mu.Unlock()
+	m.finish()
+	s.emit(Event{Type: EventMountRemoved, Level: slog.LevelInfo, Mount: m.name,
+		Message: fmt.Sprintf("%s removed; its listeners get what is buffered, then close", m.name)})
+}
+
+// handleListener answers a GET or HEAD on a live mount and hands the
+// connection to one of the mount's shards.
+func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr string) {
+	icy := req.Header.Get("Icy-MetaData") == "1"
+	m.mu.Lock()
+	head := m.headPlain
+	if icy && m.headICY != nil {
+		head = m.headICY
+	} else {
+		icy = false
+	}
+	m.mu.Unlock()
+	if req.Method == http.MethodHead {
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Write(head)
+		c.Close()
+		return
+	}
+	refuse := func(code int, body, reason string) {
+		writeStatus(c, code, body+"\n")
+		c.Close()
+		s.emit(Event{Type: EventListenerRefused, Level: slog.LevelWarn, Mount: m.name, Addr: addr, Reason: reason,
+			Message: fmt.Sprintf("listener %s refused on %s (%d): %s", addr, m.name, code, reason)})
+	}
+	if s.clients.Add(1) > int64(s.cfg.MaxClients) {
+		s.clients.Add(-1)
+		refuse(http.StatusServiceUnavailable, "Server full", fmt.Sprintf("too many clients (limit %d)", s.cfg.MaxClients))
+		return
+	}
+	now := time.Now()
+	l := &listener{
+		id: s.nextID.Add(1), conn: c, addr: addr, ua: req.UserAgent(), connected: now,
+		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now,
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		// A fixed send buffer bounds kernel memory per listener (autotuning
+		// allows megabytes each) and lets a stalled client show as slow
+		// while the data it misses is still in the mount's queue.
+		_ = tc.SetWriteBuffer(listenerSendBuffer)
+	}
+	if sc, ok := c.(syscall.Conn); ok {
+		l.raw, _ = sc.SyscallConn()
+	}
+	l.pending[0] = head
+	seq, off, ok, fromStart := m.ring.syncPoint(m.burst, m.headerGen())
+	if !fromStart {
+		if h := m.hdrs.Load(); h != nil {
+			l.pending[1] = h.pages
+		}
+	}
+	if ok {
+		l.seq, l.off = seq, off
+		if ch := m.ring.get(seq); ch != nil {
+			l.pos.Store(ch.pos + uint64(off))
+		}
+	} else {
+		l.seq, l.waitSync = m.ring.head.Load(), true
+		l.pos.Store(m.ring.end.Load())
+	}
+	if why := m.addListener(l); why != "" {
+		s.clients.Add(-1)
+		code := http.StatusServiceUnavailable
+		if why == "source ended" {
+			code = http.StatusNotFound
+		}
+		refuse(code, "Mount full or gone: "+why, why)
+		return
+	}
+	s.emit(Event{Type: EventListenerJoined, Level: slog.LevelInfo, Mount: m.name, ID: l.id, Addr: addr,
+		Message: fmt.Sprintf("listener %d joined %s from %s (%q, icy %v)", l.id, m.name, addr, l.ua, icy)})
+}
+
+var noCRLF = strings.NewReplacer("\r", " ", "\n", " ")
+
+// setHeads builds the response heads every listener of the source shares.
+func (m *mount) setHeads(s *Server, src *source) {
+	var b strings.Builder
+	b.WriteString("HTTP/1.0 200 OK\r\nServer: " + s.cfg.ServerID + "\r\nContent-Type: " + noCRLF.Replace(src.contentType) +
+		"\r\nCache-Control: no-cache, no-store\r\nPragma: no-cache\r\nExpires: Mon, 26 Jul 1997 05:00:00 GMT\r\nConnection: close\r\n")
+	keys := make([]string, 0, len(s.cfg.Headers))
+	for k := range s.cfg.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(k + ": " + noCRLF.Replace(s.cfg.Headers[k]) + "\r\n")
+	}
+	ice := src.ice
+	for _, h := range [][2]string{
+		{"icy-name", ice.Name}, {"icy-description", ice.Description}, {"icy-url", ice.URL},
+		{"icy-genre", ice.Genre}, {"icy-pub", ice.Public}, {"ice-audio-info", ice.AudioInfo},
+	} {
+		if h[1] != "" {
+			b.WriteString(h[0] + ": " + noCRLF.Replace(h[1]) + "\r\n")
+		}
+	}
+	if ice.Bitrate > 0 {
+		b.WriteString("icy-br: " + strconv.Itoa(ice.Bitrate/1000) + "\r\n")
+	}
+	plain := b.String()
+	m.headPlain = []byte(plain + "\r\n")
+	m.headICY = nil
+	if icyCapable(src.contentType) {
+		m.headICY = []byte(plain + "icy-metaint: " + strconv.Itoa(m.metaInt) + "\r\n\r\n")
+	}
+}
+
+// icyCapable says whether ICY blocks may be spliced into this type. Like
+// Icecast, never into Ogg or WebM: their players do not expect them.
+func icyCapable(ct string) bool {
+	for _, k := range []string{"ogg", "webm", "opus", "vorbis", "flac"} {
+		if strings.Contains(ct, k) {
+			return false
+		}
+	}
+	return true
+}

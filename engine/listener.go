@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// listener is one network client of a mount. It holds a cursor into the
+// mount's ring, never a copy of the audio. Fields below "shard-owned" are
+// touched only by the shard goroutine once the listener is handed over.
+type listener struct {
+	id        uint64
+	conn      net.Conn
+	raw       syscall.RawConn
+	addr, ua  string
+	connected time.Time
+	icy       bool
+	mount     *mount
+
+	// shard-owned
+	seq          uint64
+	off          int
+	waitSync     bool // start (or restart) at the next frame boundary
+	metaLeft     int  // audio bytes before the next ICY block
+	metaGen      uint64
+	pending      [2][]byte // response head, Ogg headers, or the rest of a metadata block
+	lastProgress time.Time
+
+	bytesSent atomic.Uint64
+	pos       atomic.Uint64 // stream offset of the cursor
+	kicked    atomic.Value  // Reason requested from outside
+}
+
+func (l *listener) kick(r Reason) { l.kicked.CompareAndSwap(nil, r) }
+
+func (l *listener) kickReason() Reason {
+	r, _ := l.kicked.Load().(Reason)
+	return r
+}
+
+func (l *listener) snapshot(end uint64) ListenerSnapshot {
+	lag := int64(end) - int64(l.pos.Load())
+	if lag < 0 {
+		lag = 0
+	}
+	return ListenerSnapshot{
+		ID: l.id, Addr: l.addr, UserAgent: l.ua, Connected: l.connected,
+		BytesSent: l.bytesSent.Load(), Lag: lag, ICY: l.icy,
+	}
+}
+
+const (
+	maxVecs      = 64
+	maxPassBytes = 256 << 10
+	// passGap bounds how often a big shard sweeps its listeners, so a
+	// source that writes in tiny pieces costs one vectored write per
+	// listener per gap rather than one per piece. Small shards sweep at
+	// once: their sweeps are cheap, and a source far faster than real time
+	// (a file pushed as fast as it goes) must not outrun them.
+	passGap   = 20 * time.Millisecond
+	gapFrom   = 64 // listeners in a shard
+	idleSweep = 250 * time.Millisecond
+)
+
+type segKind uint8
+
+const (
+	segPending segKind = iota
+	segAudio
+	segMeta
+)
+
+// seg describes one entry of a vectored write, so that a partial write
+// can be applied to the listener's cursor afterwards.
+type seg struct {
+	kind segKind
+	idx  uint8 // pending index
+	n    int
+	seq  uint64
+	pos  uint64 // stream offset of the chunk
+	clen int    // chunk length
+	meta *metaBlock
+}
+
+// shard serves a share of a mount's listeners from one goroutine, with
+// non-blocking vectored writes: a listener that cannot take more now is
+// retried on the next sweep, and never holds up the others.
+type shard struct {
+	m      *mount
+	wakeCh chan struct{}
+
+	mu       sync.Mutex
+	incoming []*listener
+	count    atomic.Int32
+
+	list []*listener
+	bufs [][]byte
+	segs []seg
+	w    vecWriter
+}
+
+func newShard(m *mount) *shard {
+	return &shard{m: m, wakeCh: make(chan struct{}, 1), bufs: make([][]byte, 0, maxVecs), segs: make([]seg, 0, maxVecs)}
+}
+
+func (sh *shard) poke() {
+	select {
+	case sh.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (sh *shard) add(l *listener) {
+	sh.count.Add(1)
+	sh.mu.Lock()
+	sh.incoming = append(sh.incoming, l)
+	sh.mu.Unlock()
+	sh.poke()
+}
+
+func (sh *shard) run() {
+	defer sh.m.srv.wg.Done()
+	tick := time.NewTicker(idleSweep)
+	defer tick.Stop()
+	for {
+		select {
+		case <-sh.wakeCh:
+		case <-tick.C:
+		}
+		sh.mu.Lock()
+		sh.list = append(sh.list, sh.incoming...)
+		clear(sh.incoming)
+		sh.incoming = sh.incoming[:0]
+		sh.mu.Unlock()
+
+		start := time.Now()
+		sh.sweep(start)
+		if sh.m.ended.Load() && sh.count.Load() == 0 {
+			return
+		}
+		if d := passGap - time.Since(start); d > 0 && len(sh.list) >= gapFrom {
+			time.Sleep(d)
+		}
+	}
+}
+
+func (sh *shard) sweep(now time.Time) {
+	for i := 0; i < len(sh.list); {
+		l := sh.list[i]
+		if reason, done := sh.service(l, now); done {
+			last := len(sh.list) - 1
+			sh.list[i] = sh.list[last]
+			sh.list[last] = nil
+			sh.list = sh.list[:last]
+			sh.count.Add(-1)
+			sh.m.srv.closeListener(l, reason)
+			continue
+		}
+		i++
+	}
+}
+
+// service moves one listener forward. It reports done with a reason when
+// the listener must go.
+func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
+	if r := l.kickReason(); r != "" {
+		return r, true
+	}
+	m := sh.m
+	r := m.ring
+	head := r.head.Load()
+	if l.waitSync {
+		sh.findSync(l, head)
+	} else if l.seq < r.tail.Load() {
+		if m.slow != SlowSkip {
+			m.slowDrops.Add(1)
+			return ReasonTooSlow, true
+		}
+		// Skip to live: the newest frame boundary buffered.
+		l.waitSync = true
+		l.seq = r.tail.Load()
+		if seq, off, ok, _ := r.syncPoint(1, m.headerGen()); ok {
+			l.seq, l.off, l.waitSync = seq, off, false
+		}
+		if l.waitSync {
+			sh.findSync(l, head)
+		}
+	}
+
+	sh.bufs, sh.segs = sh.bufs[:0], sh.segs[:0]
+	for i, p := range l.pending {
+		if len(p) > 0 {
+			sh.bufs = append(sh.bufs, p)
+			sh.segs = append(sh.segs, seg{kind: segPending, idx: uint8(i), n: len(p)})
+		}
+	}
+	if !l.waitSync {
+		sh.gather(l, head)
+	}
+	if len(sh.bufs) == 0 {
+		l.lastProgress = now
+		if m.ended.Load() && head == r.head.Load() {
+			return ReasonSourceEnded, true
+		}
+		return "", false
+	}
+
+	n, err := sh.w.write(l, sh.bufs)
+	if n > 0 {
+		sh.apply(l, n)
+		l.lastProgress = now
+		l.bytesSent.Add(uint64(n))
+		m.bytesOut.Add(uint64(n))
+		m.srv.bytesOut.Add(uint64(n))
+	}
+	if err != nil {
+		if isClosedErr(err) {
+			return ReasonClientClosed, true
+		}
+		return ReasonWriteError, true
+	}
+	if now.Sub(l.lastProgress) > m.srv.cfg.WriteTimeout {
+		return ReasonTimeout, true
+	}
+	return "", false
+}
+
+// findSync moves a waiting listener to the first frame boundary published
+// since it started waiting, if there is one yet.
+func (sh *shard) findSync(l *listener, head uint64) {
+	r := sh.m.ring
+	if t := r.tail.Load(); l.seq < t {
+		l.seq = t
+	}
+	gen := sh.m.headerGen()
+	for ; l.seq < head; l.seq++ {
+		c := r.get(l.seq)
+		if c == nil {
+			continue
+		}
+		if c.first || (c.sync >= 0 && c.gen == gen) {
+			l.off = int(c.sync)
+			if c.first {
+				l.off = 0
+			}
+			l.waitSync = false
+			l.pos.Store(c.pos + uint64(l.off))
+			return
+		}
+	}
+}
+
+// gather appends the audio a listener is owed, with ICY blocks spliced in.
+func (sh *shard) gather(l *listener, head uint64) {
+	m := sh.m
+	r := m.ring
+	seq, off, metaLeft, metaGen := l.seq, l.off, l.metaLeft, l.metaGen
+	total := 0
+	for seq < head && len(sh.bufs) < maxVecs-2 && total < maxPassBytes {
+		c := r.get(seq)
+		if c == nil {
+			return // overwritten: noticed as too slow next sweep
+		}
+		data := c.data[off:]
+		for len(data) > 0 {
+			n := len(data)
+			if l.icy && n > metaLeft {
+				n = metaLeft
+			}
+			sh.bufs = append(sh.bufs, data[:n])
+			sh.segs = append(sh.segs, seg{kind: segAudio, n: n, seq: seq, pos: c.pos, clen: len(c.data)})
+			data = data[n:]
+			total += n
+			if l.icy {
+				metaLeft -= n
+				if metaLeft == 0 {
+					blk := m.meta.Load()
+					b := blk.bytes
+					if blk.gen == metaGen {
+						b = zeroMeta
+					}
+					metaGen = blk.gen
+					sh.bufs = append(sh.bufs, b)
+					sh.segs = append(sh.segs, seg{kind: segMeta, n: len(b), meta: blk})
+					metaLeft = m.metaInt
+				}
+			}
+			if len(data) > 0 && len(sh.bufs) >= maxVecs-2 {
+				return
+			}
+		}
+		seq++
+		off = 0
+	}
+}
+
+var zeroMeta = []byte{0}
+
+// apply advances the listener by the n bytes the kernel accepted.
+func (sh *shard) apply(l *listener, n int) {
+	for _, s := range sh.segs {
+		k := min(n, s.n)
+		switch s.kind {
+		case segPending:
+			l.pending[s.idx] = l.pending[s.idx][k:]
+		case segAudio:
+			l.off += k
+			if l.icy {
+				l.metaLeft -= k
+			}
+			if l.off >= s.clen {
+				l.seq, l.off = s.seq+1, 0
+				l.pos.Store(s.pos + uint64(s.clen))
+			} else {
+				l.pos.Store(s.pos + uint64(l.off))
+			}
+		case segMeta:
+			l.metaLeft = sh.m.metaInt
+			l.metaGen = s.meta.gen
+			if k < s.n {
+				// Only a title block can be cut (the empty one is one byte):
+				// the rest of it goes out first next time.
+				l.pending[0] = s.meta.bytes[k:]
+			}
+		}
+		n -= k
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}

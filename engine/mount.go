@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// metaBlock is one ICY metadata block, shared by every listener of a mount.
+type metaBlock struct {
+	gen   uint64
+	title string
+	bytes []byte // length byte + padded text
+}
+
+type headerSet struct {
+	gen   uint64
+	pages []byte
+}
+
+// mount is a stream: a ring of chunks fed by at most one source and read
+// by listener shards and taps. It outlives its source while listeners are
+// held in grace or still draining the tail.
+type mount struct {
+	name string
+	srv  *Server
+	cfg  MountConfig
+	ring *ring
+
+	burst   int
+	slow    SlowPolicy
+	metaInt int
+
+	meta atomic.Pointer[metaBlock]
+	hdrs atomic.Pointer[headerSet] // Ogg codec headers, replayed to each new reader
+
+	ended atomic.Bool // no source will feed it again; listeners drain and go
+
+	mu          sync.Mutex
+	source      *source // nil in grace
+	contentType string
+	headPlain   []byte // response head for listeners, shared
+	headICY     []byte // the same with icy-metaint; nil where ICY does not apply
+	graceUntil  time.Time
+	graceTimer  *time.Timer
+	listeners   map[uint64]*listener
+	peak        int
+	served      int // listeners ever accepted
+	taps        map[*Tap]struct{}
+	disconnects []Disconnect
+	bytesOut    atomic.Uint64
+	slowDrops   atomic.Uint64
+
+	shards []*shard
+}
+
+const recentDisconnects = 50
+
+func newMount(s *Server, name string) *mount {
+	cfg := s.cfg.Mounts[name]
+	m := &mount{
+		name:      name,
+		srv:       s,
+		cfg:       cfg,
+		ring:      newRing(s.cfg.QueueSize),
+		burst:     s.cfg.BurstSize,
+		slow:      cfg.SlowListener,
+		metaInt:   s.cfg.MetaInt,
+		listeners: map[uint64]*listener{},
+		taps:      map[*Tap]struct{}{},
+	}
+	if cfg.BurstSize > 0 {
+		m.burst = cfg.BurstSize
+	}
+	if m.burst > s.cfg.QueueSize {
+		m.burst = s.cfg.QueueSize
+	}
+	if m.slow == "" {
+		m.slow = s.cfg.SlowListener
+	}
+	if m.slow == "" {
+		m.slow = SlowDrop
+	}
+	if m.cfg.Grace == 0 {
+		m.cfg.Grace = s.cfg.Grace
+	}
+	m.meta.Store(&metaBlock{bytes: []byte{0}})
+	m.shards = make([]*shard, s.shardCount)
+	for i := range m.shards {
+		m.shards[i] = newShard(m)
+		s.wg.Add(1)
+		go m.shards[i].run()
+	}
+	return m
+}
+
+func (m *mount) headerGen() uint64 {
+	if h := m.hdrs.Load(); h != nil {
+		return h.gen
+	}
+	return 0
+}
+
+func (m *mount) maxListeners() int {
+	if m.cfg.MaxListeners > 0 {
+		return m.cfg.MaxListeners
+	}
+	return m.srv.cfg.MaxListeners
+}
+
+// publish hands a chunk to every reader. Called only by the source goroutine.
+func (m *mount) publish(c *chunk) {
+	m.ring.publish(c)
+	m.wake()
+}
+
+func (m *mount) wake() {
+	for _, sh := range m.shards {
+		sh.poke()
+	}
+	m.mu.Lock()
+	for t := range m.taps {
+		t.poke()
+	}
+	m.mu.Unlock()
+}
+
+// setTitle makes title the StreamTitle sent in the next metadata block.
+func (m *mount) setTitle(title, url string) bool {
+	old := m.meta.Load()
+	if old.title == title && old.gen != 0 {
+		return false
+	}
+	m.meta.Store(&metaBlock{gen: old.gen + 1, title: title, bytes: icyBlock(title, url)})
+	return true
+}
+
+// icyBlock frames StreamTitle (and StreamUrl) as one ICY metadata block:
+// a length byte L, then L*16 bytes padded with NULs.
+func icyBlock(title, url string) []byte {
+	const maxText = 255 * 16
+	text := "StreamTitle='" + title + "';"
+	if url != "" {
+		text += "StreamUrl='" + url + "';"
+	}
+	if len(text) > maxText {
+		// Cut on a UTF-8 boundary and close the quote so players still parse it.
+		cut := maxText - 2
+		for cut > 0 && text[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		text = text[:cut] + "';"
+	}
+	n := (len(text) + 15) / 16
+	b := make([]byte, 1+n*16)
+	b[0] = byte(n)
+	copy(b[1:], text)
+	return b
+}
+
+func (m *mount) recordDisconnect(d Disconnect) {
+	m.mu.Lock()
+	if len(m.disconnects) >= recentDisconnects {
+		copy(m.disconnects, m.disconnects[1:])
+		m.disconnects = m.disconnects[:len(m.disconnects)-1]
+	}
+	m.disconnects = append(m.disconnects, d)
+	m.mu.Unlock()
+}
+
+// addListener registers l and gives it to the least loaded shard. It
+// returns why it could not.
+func (m *mount) addListener(l *listener) string {
+	m.mu.Lock()
+	if m.ended.Load() {
+		m.mu.Unlock()
+		return "source ended"
+	}
+	if max := m.maxListeners(); max > 0 && len(m.listeners) >= max {
+		m.mu.Unlock()
+		return fmt.Sprintf("mount full (limit %d)", max)
+	}
+	m.listeners[l.id] = l
+	m.served++
+	if len(m.listeners) > m.peak {
+		m.peak = len(m.listeners)
+	}
+	m.mu.Unlock()
+	best := m.shards[0]
+	for _, sh := range m.shards[1:] {
+		if sh.count.Load() < best.count.Load() {
+			best = sh
+		}
+	}
+	best.add(l)
+	return ""
+}
+
+func (m *mount) removeListener(l *listener) {
+	m.mu.Lock()
+	delete(m.listeners, l.id)
+	m.mu.Unlock()
+}
+
+func (m *mount) listenerCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.listeners)
+}
+
+// finish marks the mount as fed by nobody ever again: listeners get what is
+// buffered, then close with reason source ended.
+func (m *mount) finish() {
+	m.mu.Lock()
+	was := m.ended.Swap(true)
+	m.mu.Unlock()
+	if !was {
+		m.wake()
+	}
+}
+
+// stop closes every listener at once with reason (shutdown).
+func (m *mount) stop(reason Reason) {
+	m.mu.Lock()
+	for _, l := range m.listeners {
+		l.kick(reason)
+	}
+	m.mu.Unlock()
+	m.finish()
+	for _, sh := range m.shards {
+		sh.poke()
+	}
+}
+
+func (m *mount) listenerSnapshots(now time.Time) []ListenerSnapshot {
+	m.mu.Lock()
+	out := make([]ListenerSnapshot, 0, len(m.listeners))
+	end := m.ring.end.Load()
+	for _, l := range m.listeners {
+		out = append(out, l.snapshot(end))
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

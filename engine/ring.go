@@ -1,0 +1,111 @@
+package engine
+
+import "sync/atomic"
+
+// chunk is one piece of a mount's stream as the source delivered it. It is
+// never modified after publication, so any number of readers share it.
+type chunk struct {
+	seq  uint64
+	pos  uint64 // stream offset of data[0]
+	data []byte
+	sync int32  // offset of the first frame a decoder can start at, or -1
+	gen  uint64 // Ogg header generation in force for this chunk
+	// first marks the first chunk a source sent, so a listener whose burst
+	// reaches back that far gets the stream from its very first byte.
+	first bool
+}
+
+// ring holds a mount's recent chunks. One goroutine publishes; any number
+// read without locks: a reader loads a slot and checks its seq, so a slot
+// reused under it reads as gone.
+type ring struct {
+	slots []atomic.Pointer[chunk]
+	mask  uint64
+	head  atomic.Uint64 // seq of the next chunk to publish
+	tail  atomic.Uint64 // oldest seq still readable
+	end   atomic.Uint64 // stream offset after the newest chunk
+
+	limit int // bytes kept (queue size)
+	bytes int // bytes between tail and head; publisher only
+}
+
+const ringSlots = 4096
+
+func newRing(limit int) *ring {
+	return &ring{slots: make([]atomic.Pointer[chunk], ringSlots), mask: ringSlots - 1, limit: limit}
+}
+
+func (r *ring) get(seq uint64) *chunk {
+	c := r.slots[seq&r.mask].Load()
+	if c == nil || c.seq != seq {
+		return nil
+	}
+	return c
+}
+
+// publish appends c and trims the oldest chunks beyond the byte limit,
+// keeping at least the newest one whatever its size.
+func (r *ring) publish(c *chunk) {
+	seq := r.head.Load()
+	c.seq = seq
+	c.pos = r.end.Load()
+	// Trim the slot we are about to reuse before overwriting it.
+	if seq-r.tail.Load() >= uint64(len(r.slots)) {
+		r.drop()
+	}
+	r.slots[seq&r.mask].Store(c)
+	r.bytes += len(c.data)
+	r.end.Add(uint64(len(c.data)))
+	r.head.Store(seq + 1)
+	for r.bytes > r.limit && r.tail.Load() < seq {
+		r.drop()
+	}
+}
+
+func (r *ring) drop() {
+	t := r.tail.Load()
+	if c := r.get(t); c != nil {
+		r.bytes -= len(c.data)
+	}
+	r.tail.Store(t + 1)
+}
+
+// syncPoint finds where a reader should start to get about want bytes
+// before live: the first decodable frame at or after that point, in a chunk
+// of Ogg header generation gen. ok is false when no such frame is buffered.
+// fromStart says the point is a source's first byte, so the stream carries
+// its own codec headers.
+func (r *ring) syncPoint(want int, gen uint64) (seq uint64, off int, ok, fromStart bool) {
+	head, tail := r.head.Load(), r.tail.Load()
+	if head == tail {
+		return head, 0, false, false
+	}
+	// Walk back over whole chunks while they fit in want; a chunk bigger
+	// than want on its own is still taken, rather than waiting.
+	start, total := head, 0
+	for start > tail {
+		c := r.get(start - 1)
+		if c == nil || (total > 0 && total+len(c.data) > want) {
+			break
+		}
+		total += len(c.data)
+		start--
+		if c.first {
+			// A source's first byte is the best start of all: the whole stream.
+			return start, 0, true, true
+		}
+	}
+	for s := start; s < head; s++ {
+		c := r.get(s)
+		if c == nil {
+			continue
+		}
+		if c.first {
+			return s, 0, true, true
+		}
+		if c.sync >= 0 && c.gen == gen {
+			return s, int(c.sync), true, false
+		}
+	}
+	return head, 0, false, false
+}

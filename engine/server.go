@@ -1,0 +1,480 @@
+// Package engine is icedeck's Icecast-compatible relay: sources push with
+// SOURCE or PUT, listeners pull with GET, and everything that arrives is
+// measured on the way through.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server is the relay. Create it with New.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	events     *eventBus
+	started    time.Time
+	shardCount int
+
+	mu        sync.Mutex
+	mounts    map[string]*mount
+	sources   int
+	lns       []net.Listener
+	heads     map[net.Conn]struct{} // connections still sending a request head
+	closing   bool
+	handoff   *connQueue
+	httpSrv   *http.Server
+	serveOnce sync.Once
+
+	sessions sessionLog
+
+	clients  atomic.Int64 // sources + network listeners
+	taps     atomic.Int64
+	nextID   atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	wg       sync.WaitGroup
+}
+
+// New checks cfg, fills in defaults and returns a server that is not yet
+// listening. A source password is required.
+func New(cfg Config) (*Server, error) {
+	def := Defaults()
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = def.Listen
+	}
+	setDefault(&cfg.SourceUser, def.SourceUser)
+	setDefault(&cfg.AdminUser, def.AdminUser)
+	setDefault(&cfg.ServerID, def.ServerID)
+	setDefault(&cfg.MaxClients, def.MaxClients)
+	setDefault(&cfg.MaxSources, def.MaxSources)
+	setDefault(&cfg.BurstSize, def.BurstSize)
+	setDefault(&cfg.QueueSize, def.QueueSize)
+	setDefault(&cfg.MetaInt, def.MetaInt)
+	setDefault(&cfg.SourceTimeout, def.SourceTimeout)
+	setDefault(&cfg.HeaderTimeout, def.HeaderTimeout)
+	setDefault(&cfg.WriteTimeout, def.WriteTimeout)
+	setDefault(&cfg.MaxHeaderBytes, def.MaxHeaderBytes)
+	if cfg.Headers == nil {
+		cfg.Headers = def.Headers
+	}
+	if cfg.SourcePassword == "" {
+		return nil, errors.New("engine: a source password is required")
+	}
+	if cfg.BurstSize > cfg.QueueSize {
+		return nil, fmt.Errorf("engine: burst size %d is larger than queue size %d", cfg.BurstSize, cfg.QueueSize)
+	}
+	if cfg.SlowListener != "" && cfg.SlowListener != SlowDrop && cfg.SlowListener != SlowSkip {
+		return nil, fmt.Errorf("engine: slow listener policy %q is neither drop nor skip", cfg.SlowListener)
+	}
+	for name, mc := range cfg.Mounts {
+		if err := checkMountName(name); err != nil {
+			return nil, fmt.Errorf("engine: mount %q: %v", name, err)
+		}
+		if mc.SlowListener != "" && mc.SlowListener != SlowDrop && mc.SlowListener != SlowSkip {
+			return nil, fmt.Errorf("engine: mount %q: slow listener policy %q is neither drop nor skip", name, mc.SlowListener)
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        log,
+		events:     newEventBus(log),
+		started:    time.Now(),
+		shardCount: max(1, runtime.GOMAXPROCS(0)),
+		mounts:     map[string]*mount{},
+		heads:      map[net.Conn]struct{}{},
+		handoff:    newConnQueue(),
+	}
+	s.httpSrv = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: cfg.HeaderTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// ListenAndServe listens on every configured address and serves until ctx
+// is done, then shuts down, giving connections five seconds to finish.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	var lns []net.Listener
+	for _, a := range s.cfg.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", a, err)
+		}
+		lns = append(lns, ln)
+	}
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errc <- s.Serve(ln) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := s.Shutdown(sctx); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	s.serveOnce.Do(func() {
+		go func() { _ = s.httpSrv.Serve(s.handoff) }()
+	})
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed, retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if !s.track(c) {
+			c.Close()
+			return nil
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handleConn(c)
+		}()
+	}
+}
+
+// Addrs returns the addresses the server is listening on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, len(s.lns))
+	for i, ln := range s.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Addr returns the first listening address, or nil.
+func (s *Server) Addr() net.Addr {
+	if a := s.Addrs(); len(a) > 0 {
+		return a[0]
+	}
+	return nil
+}
+
+// track notes a connection whose request head is being read, so that
+// Shutdown can close it; false once shutting down.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.heads[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.heads, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting, ends every source and listener with reason
+// shutdown, and waits for them until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for c := range s.heads {
+		c.Close()
+	}
+	mounts := make([]*mount, 0, len(s.mounts))
+	for _, m := range s.mounts {
+		mounts = append(mounts, m)
+	}
+	s.mu.Unlock()
+	for _, m := range mounts {
+		m.mu.Lock()
+		src := m.source
+		if m.graceTimer != nil {
+			m.graceTimer.Stop()
+		}
+		m.mu.Unlock()
+		if src != nil {
+			src.kick(ReasonShutdown)
+		}
+		m.stop(ReasonShutdown)
+	}
+	s.handoff.Close()
+	herr := s.httpSrv.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return herr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Snapshot returns a copy of the server's state. It takes no lock that a
+// source or a listener write waits on for long.
+func (s *Server) Snapshot() Snapshot {
+	now := time.Now()
+	s.mu.Lock()
+	mounts := make([]*mount, 0, len(s.mounts))
+	for _, m := range s.mounts {
+		mounts = append(mounts, m)
+	}
+	addrs := make([]string, len(s.lns))
+	for i, ln := range s.lns {
+		addrs[i] = ln.Addr().String()
+	}
+	s.mu.Unlock()
+	sort.Slice(mounts, func(i, j int) bool { return mounts[i].name < mounts[j].name })
+	snap := Snapshot{
+		Time: now, Started: s.started, Addrs: addrs, ServerID: s.cfg.ServerID,
+		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Taps: int(s.taps.Load()),
+		Mounts: make([]MountSnapshot, 0, len(mounts)),
+	}
+	for _, m := range mounts {
+		ms := m.snapshot(now)
+		if ms.Source != nil {
+			snap.Sources++
+		}
+		snap.Listeners += ms.ListenerCount
+		snap.Mounts = append(snap.Mounts, ms)
+	}
+	return snap
+}
+
+func (m *mount) snapshot(now time.Time) MountSnapshot {
+	m.mu.Lock()
+	ms := MountSnapshot{
+		Name: m.name, State: StateLive, ContentType: m.contentType, Title: m.meta.Load().title,
+		GraceUntil: m.graceUntil, ListenerPeak: m.peak, Taps: len(m.taps),
+		BytesOut: m.bytesOut.Load(), SlowDrops: m.slowDrops.Load(), Hidden: m.cfg.Hidden,
+		Disconnects: append([]Disconnect(nil), m.disconnects...),
+	}
+	src := m.source
+	m.mu.Unlock()
+	if src == nil {
+		ms.State = StateGrace
+	} else {
+		ms.Source = src.snapshot(now)
+		if now.Sub(ms.Source.LastData) > stallGap {
+			ms.State = StateStalled
+		}
+	}
+	ms.Listeners = m.listenerSnapshots(now)
+	ms.ListenerCount = len(ms.Listeners)
+	return ms
+}
+
+// Subscribe returns a channel of events from now on and a function that
+// ends the subscription. Events are never waited for: a subscriber that
+// falls buffer events behind misses some (Seq shows the gap).
+func (s *Server) Subscribe(buffer int) (<-chan Event, func()) {
+	return s.events.subscribe(buffer)
+}
+
+// Events returns up to n of the most recent events, oldest first.
+func (s *Server) Events(n int) []Event { return s.events.since(0, n) }
+
+// EventsSince returns the kept events with Seq greater than seq, oldest
+// first (for resuming a feed).
+func (s *Server) EventsSince(seq uint64) []Event { return s.events.since(seq, 0) }
+
+func (s *Server) emit(e Event) { s.events.emit(e) }
+
+// ErrNoMount is returned for operations on a mount that does not exist.
+var ErrNoMount = errors.New("no such mount")
+
+// ErrNoClient is returned when a listener id is not on the mount.
+var ErrNoClient = errors.New("no such listener")
+
+func (s *Server) lookup(name string) *mount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mounts[name]
+}
+
+// KickListener disconnects one listener with reason kicked.
+func (s *Server) KickListener(mountName string, id uint64) error {
+	m := s.lookup(mountName)
+	if m == nil {
+		return ErrNoMount
+	}
+	m.mu.Lock()
+	l := m.listeners[id]
+	m.mu.Unlock()
+	if l == nil {
+		return ErrNoClient
+	}
+	l.kick(ReasonKicked)
+	for _, sh := range m.shards {
+		sh.poke()
+	}
+	return nil
+}
+
+// KickSource disconnects the mount's source with reason kicked. Its
+// listeners then go as they would if the source had left by itself.
+func (s *Server) KickSource(mountName string) error {
+	m := s.lookup(mountName)
+	if m == nil {
+		return ErrNoMount
+	}
+	m.mu.Lock()
+	src := m.source
+	m.mu.Unlock()
+	if src == nil {
+		return errors.New("mount has no source")
+	}
+	src.kick(ReasonKicked)
+	return nil
+}
+
+// SetTitle sets the mount's StreamTitle (and StreamUrl), sent to ICY
+// listeners in their next metadata block.
+func (s *Server) SetTitle(mountName, title, url string) error {
+	m := s.lookup(mountName)
+	if m == nil {
+		return ErrNoMount
+	}
+	s.setTitle(m, title, url, "api")
+	return nil
+}
+
+func (s *Server) setTitle(m *mount, title, url, via string) {
+	if m.setTitle(title, url) {
+		s.emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Reason: via,
+			Message: fmt.Sprintf("title on %s: %q", m.name, title)})
+	}
+}
+
+// closeListener ends a listener's connection and records why.
+func (s *Server) closeListener(l *listener, reason Reason) {
+	if tc, ok := l.conn.(*net.TCPConn); ok {
+		_ = tc.CloseWrite() // send what is queued, then FIN
+	}
+	_ = l.conn.Close()
+	m := l.mount
+	m.removeListener(l)
+	s.clients.Add(-1)
+	dur := time.Since(l.connected)
+	m.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: reason, Duration: dur, Bytes: l.bytesSent.Load()})
+	level := slog.LevelInfo
+	if reason == ReasonTooSlow || reason == ReasonWriteError || reason == ReasonTimeout {
+		level = slog.LevelWarn
+	}
+	s.emit(Event{Type: EventListenerLeft, Level: level, Mount: m.name, ID: l.id, Addr: l.addr, Reason: string(reason),
+		Message: fmt.Sprintf("listener %d left %s: %s after %s, %d bytes", l.id, m.name, reason, dur.Round(time.Second), l.bytesSent.Load())})
+}
+
+// connQueue is a net.Listener fed with connections the front end has
+// decided are plain HTTP, for the standard library's server.
+type connQueue struct {
+	ch     chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newConnQueue() *connQueue {
+	return &connQueue{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (q *connQueue) push(c net.Conn) bool {
+	select {
+	case q.ch <- c:
+		return true
+	case <-q.done:
+		return false
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.closed.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return &net.TCPAddr{} }
+
+// replayConn gives back the bytes the front end already read.
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }

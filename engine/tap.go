@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+)
+
+// Tap is an in-process listener, for decoding a mount inside icedeck. It
+// starts on a frame boundary (Ogg: codec headers first), is counted apart
+// from network listeners, and skips to live rather than being dropped when
+// its reader falls behind.
+type Tap struct {
+	m       *mount
+	ct      string
+	seq     uint64
+	off     int
+	wait    bool
+	pending []byte
+	notify  chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+// ErrTapClosed is returned by Read after Close.
+var ErrTapClosed = errors.New("tap closed")
+
+// Tap opens an in-process reader on mount.
+func (s *Server) Tap(mountName string) (*Tap, error) {
+	m := s.lookup(mountName)
+	if m == nil {
+		return nil, ErrNoMount
+	}
+	t := &Tap{m: m, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	m.mu.Lock()
+	if m.ended.Load() {
+		m.mu.Unlock()
+		return nil, ErrNoMount
+	}
+	t.ct = m.contentType
+	m.taps[t] = struct{}{}
+	m.mu.Unlock()
+	s.taps.Add(1)
+	t.start(m.burst)
+	s.emit(Event{Type: EventListenerJoined, Level: slog.LevelDebug, Mount: m.name, Message: fmt.Sprintf("tap opened on %s", m.name)})
+	return t, nil
+}
+
+// start places the cursor like a new listener's: a burst back from live.
+func (t *Tap) start(burst int) {
+	r := t.m.ring
+	seq, off, ok, fromStart := r.syncPoint(burst, t.m.headerGen())
+	t.pending = nil
+	if !fromStart {
+		if h := t.m.hdrs.Load(); h != nil {
+			t.pending = h.pages
+		}
+	}
+	if ok {
+		t.seq, t.off, t.wait = seq, off, false
+	} else {
+		t.seq, t.off, t.wait = r.head.Load(), 0, true
+	}
+}
+
+// ContentType is the mount's content type when the tap opened.
+func (t *Tap) ContentType() string { return t.ct }
+
+// Mount is the mount's name.
+func (t *Tap) Mount() string { return t.m.name }
+
+func (t *Tap) poke() {
+	select {
+	case t.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Read blocks until audio is available. It returns io.EOF once the
+// mount's source is gone for good and everything buffered was read.
+func (t *Tap) Read(p []byte) (int, error) {
+	r := t.m.ring
+	for {
+		select {
+		case <-t.done:
+			return 0, ErrTapClosed
+		default:
+		}
+		if len(t.pending) > 0 {
+			n := copy(p, t.pending)
+			t.pending = t.pending[n:]
+			return n, nil
+		}
+		head := r.head.Load()
+		if t.seq < r.tail.Load() {
+			// Fell behind: jump to the newest boundary, headers again.
+			t.start(1)
+			continue
+		}
+		if t.wait {
+			gen := t.m.headerGen()
+			for ; t.seq < head; t.seq++ {
+				if c := r.get(t.seq); c != nil && (c.first || (c.sync >= 0 && c.gen == gen)) {
+					t.off, t.wait = max(int(c.sync), 0), false
+					if c.first {
+						t.off = 0
+					}
+					break
+				}
+			}
+		}
+		if !t.wait && t.seq < head {
+			c := r.get(t.seq)
+			if c == nil {
+				continue
+			}
+			n := copy(p, c.data[t.off:])
+			t.off += n
+			if t.off >= len(c.data) {
+				t.seq, t.off = t.seq+1, 0
+			}
+			return n, nil
+		}
+		if t.m.ended.Load() && t.seq >= r.head.Load() {
+			return 0, io.EOF
+		}
+		select {
+		case <-t.notify:
+		case <-t.done:
+			return 0, ErrTapClosed
+		}
+	}
+}
+
+// Close ends the tap; a blocked Read returns at once.
+func (t *Tap) Close() error {
+	t.once.Do(func() {
+		close(t.done)
+		t.m.mu.Lock()
+		delete(t.m.taps, t)
+		t.m.mu.Unlock()
+		t.m.srv.taps.Add(-1)
+	})
+	return nil
+}
+
+var _ io.ReadCloser = (*Tap)(nil)

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package engine
+
+// vecWriter falls back to net.Buffers with a short deadline where writev
+// through RawConn is not wired up.
+type vecWriter struct{}
+
+func (w *vecWriter) write(l *listener, bufs [][]byte) (int, error) {
+	return writeSlow(l, bufs)
+}
