@@ -308,6 +308,7 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 	}
 	if m == nil {
 		m = newMount(s, name)
+		m.start()
 		m.source = src
 		m.contentType = src.contentType
 		m.setHeads(s, src)
@@ -426,7 +427,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	}
 	now := time.Now()
 	l := &listener{
-		id: s.nextID.Add(1), conn: c, addr: addr, ua: req.UserAgent(), connected: now,
+		conn: c, addr: addr, ua: req.UserAgent(), connected: now,
 		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now,
 	}
 	if tc, ok := c.(*net.TCPConn); ok {

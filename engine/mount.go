@@ -1,8 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,7 @@ type mount struct {
 	headICY     []byte // the same with icy-metaint; nil where ICY does not apply
 	graceUntil  time.Time
 	graceTimer  *time.Timer
-	listeners   map[uint64]*listener
+	listeners   []*listener // ordered by id, so snapshots need no sort
 	peak        int
 	served      int // listeners ever accepted
 	taps        map[*Tap]struct{}
@@ -68,7 +69,6 @@ func newMount(s *Server, name string) *mount {
 		burst:     s.cfg.BurstSize,
 		slow:      cfg.SlowListener,
 		metaInt:   s.cfg.MetaInt,
-		listeners: map[uint64]*listener{},
 		taps:      map[*Tap]struct{}{},
 	}
 	if cfg.BurstSize > 0 {
@@ -90,10 +90,15 @@ func newMount(s *Server, name string) *mount {
 	m.shards = make([]*shard, s.shardCount)
 	for i := range m.shards {
 		m.shards[i] = newShard(m)
-		s.wg.Add(1)
-		go m.shards[i].run()
 	}
 	return m
+}
+
+func (m *mount) start() {
+	for _, sh := range m.shards {
+		m.srv.wg.Add(1)
+		go sh.run()
+	}
 }
 
 func (m *mount) headerGen() uint64 {
@@ -182,7 +187,9 @@ func (m *mount) addListener(l *listener) string {
 		m.mu.Unlock()
 		return fmt.Sprintf("mount full (limit %d)", max)
 	}
-	m.listeners[l.id] = l
+	// The id is taken under the lock, so appending keeps the order.
+	l.id = m.srv.nextID.Add(1)
+	m.insertListener(l)
 	m.served++
 	if len(m.listeners) > m.peak {
 		m.peak = len(m.listeners)
@@ -198,9 +205,26 @@ func (m *mount) addListener(l *listener) string {
 	return ""
 }
 
+func (m *mount) insertListener(l *listener) {
+	i, _ := slices.BinarySearchFunc(m.listeners, l.id, byID)
+	m.listeners = slices.Insert(m.listeners, i, l)
+}
+
+func byID(l *listener, id uint64) int { return cmp.Compare(l.id, id) }
+
+// findListener returns the listener with id; m.mu must be held.
+func (m *mount) findListener(id uint64) *listener {
+	if i, ok := slices.BinarySearchFunc(m.listeners, id, byID); ok {
+		return m.listeners[i]
+	}
+	return nil
+}
+
 func (m *mount) removeListener(l *listener) {
 	m.mu.Lock()
-	delete(m.listeners, l.id)
+	if i, ok := slices.BinarySearchFunc(m.listeners, l.id, byID); ok && m.listeners[i] == l {
+		m.listeners = slices.Delete(m.listeners, i, i+1)
+	}
 	m.mu.Unlock()
 }
 
@@ -242,6 +266,5 @@ func (m *mount) listenerSnapshots(now time.Time) []ListenerSnapshot {
 		out = append(out, l.snapshot(end))
 	}
 	m.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

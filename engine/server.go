@@ -368,7 +368,7 @@ func (s *Server) KickListener(mountName string, id uint64) error {
 		return ErrNoMount
 	}
 	m.mu.Lock()
-	l := m.listeners[id]
+	l := m.findListener(id)
 	m.mu.Unlock()
 	if l == nil {
 		return ErrNoClient

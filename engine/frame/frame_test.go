@@ -764,3 +764,34 @@ func FuzzFeed(f *testing.F) {
 		}
 	})
 }
+
+// TestTruncated: a stream cut anywhere (there is no end-of-stream call) has
+// no sync loss; the cut frame is counted in Frames (its header was checked)
+// but only complete frames are in Duration.
+func TestTruncated(t *testing.T) {
+	d := fixture(t, "layer2.mp2") // no tags; 576-byte frames of 1152 samples
+	bounds := walkMPEG(t, d)
+	for _, cut := range []int{bounds[10].off + 1, bounds[10].off + 3, bounds[10].off + 4, bounds[40].off + 300, bounds[41].off} {
+		st, _ := feedChunks(NewAnalyzer("audio/mpeg"), d[:cut], []int{100})
+		complete, started := 0, 0
+		for _, b := range bounds {
+			if b.off+576 <= cut {
+				complete++
+			}
+			if b.off+4 <= cut {
+				started++
+			}
+		}
+		if st.SyncLosses != 0 || st.SkippedBytes != 0 || st.Frames != uint64(started) || st.Duration != frames(complete, 1152, 48000) {
+			t.Errorf("cut %d: %+v (want %d frames, %d complete)", cut, st, started, complete)
+		}
+	}
+	o := fixture(t, "vorbis.ogg")
+	pages := walkOgg(t, o)
+	for _, cut := range []int{pages[5].off + 2, pages[5].off + 30, pages[6].off - 1} {
+		st, _ := feedChunks(NewAnalyzer("audio/ogg"), o[:cut], []int{100})
+		if st.SyncLosses != 0 || st.SkippedBytes != 0 || st.CRCErrors != 0 {
+			t.Errorf("ogg cut %d: %+v", cut, st)
+		}
+	}
+}

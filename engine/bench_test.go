@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// loopbackPair returns the server side of a real TCP connection whose
+// client side is drained as fast as it arrives.
+func loopbackPair(b *testing.B, ln net.Listener) net.Conn {
+	b.Helper()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, c) }()
+	sc, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(); sc.Close() })
+	return sc
+}
+
+// BenchmarkFanout publishes one 4 KiB chunk per op and sweeps it to n
+// listeners over real loopback sockets with one shard, as the shard
+// goroutine does. allocs/op must not grow with n: the fan-out allocates
+// nothing per listener per chunk (the one alloc is the chunk itself).
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		for _, icy := range []bool{false, true} {
+			b.Run(fmt.Sprintf("listeners=%d/icy=%v", n, icy), func(b *testing.B) {
+				s, err := New(Config{SourcePassword: "x", MetaInt: 8192})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m := newMount(s, "/bench.mp3")
+				m.setTitle("a title that every ICY listener gets once", "")
+				sh := m.shards[0]
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer ln.Close()
+				for i := 0; i < n; i++ {
+					c := loopbackPair(b, ln)
+					l := &listener{id: uint64(i + 1), conn: c, mount: m, icy: icy, metaLeft: m.metaInt, lastProgress: time.Now()}
+					l.raw, _ = c.(syscall.Conn).SyscallConn()
+					sh.list = append(sh.list, l)
+				}
+				data := make([]byte, 4096)
+				data[0], data[1] = 0xFF, 0xFB
+				b.SetBytes(int64(len(data) * n))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					m.ring.publish(&chunk{data: data, sync: 0})
+					sh.sweep(time.Now())
+				}
+				b.StopTimer()
+				if len(sh.list) != n {
+					b.Fatalf("%d of %d listeners dropped during the benchmark", n-len(sh.list), n)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/listener-chunk")
+			})
+		}
+	}
+}
+
+// BenchmarkSnapshot10k copies the state of a mount with 10,000 listeners,
+// as the interface does several times a second.
+func BenchmarkSnapshot10k(b *testing.B) {
+	s, err := New(Config{SourcePassword: "x"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := newMount(s, "/big.mp3")
+	for i := 0; i < 10000; i++ {
+		l := &listener{id: uint64(i + 1), addr: fmt.Sprintf("10.0.%d.%d:5000", i/256, i%256), ua: "VLC/3.0.20 LibVLC/3.0.20", connected: time.Now(), mount: m}
+		m.listeners = append(m.listeners, l)
+	}
+	s.mounts[m.name] = m
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if sn := s.Snapshot(); sn.Listeners != 10000 {
+			b.Fatal(sn.Listeners)
+		}
+	}
+}
