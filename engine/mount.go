@@ -62,14 +62,14 @@ const recentDisconnects = 50
 func newMount(s *Server, name string) *mount {
 	cfg := s.cfg.Mounts[name]
 	m := &mount{
-		name:      name,
-		srv:       s,
-		cfg:       cfg,
-		ring:      newRing(s.cfg.QueueSize),
-		burst:     s.cfg.BurstSize,
-		slow:      cfg.SlowListener,
-		metaInt:   s.cfg.MetaInt,
-		taps:      map[*Tap]struct{}{},
+		name:    name,
+		srv:     s,
+		cfg:     cfg,
+		ring:    newRing(s.cfg.QueueSize),
+		burst:   s.cfg.BurstSize,
+		slow:    cfg.SlowListener,
+		metaInt: s.cfg.MetaInt,
+		taps:    map[*Tap]struct{}{},
 	}
 	if cfg.BurstSize > 0 {
 		m.burst = cfg.BurstSize
