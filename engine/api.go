@@ -209,6 +209,7 @@ const (
 	EventListenerJoined  EventType = "listener.joined"
 	EventListenerLeft    EventType = "listener.left"
 	EventListenerRefused EventType = "listener.refused" // no such mount, limits
+	EventListenerMoved   EventType = "listener.moved"
 	EventMetadata        EventType = "metadata.changed"
 	EventMountGrace      EventType = "mount.grace"   // source left, listeners held
 	EventMountResumed    EventType = "mount.resumed" // a source came back during grace

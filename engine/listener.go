@@ -31,15 +31,18 @@ type listener struct {
 	lastProgress time.Time
 
 	bytesSent atomic.Uint64
-	pos       atomic.Uint64 // stream offset of the cursor
-	kicked    atomic.Value  // Reason requested from outside
+	pos       atomic.Uint64          // stream offset of the cursor
+	kicked    atomic.Pointer[Reason] // requested from outside
+	moveTo    atomic.Pointer[mount]  // MoveListeners' destination
 }
 
-func (l *listener) kick(r Reason) { l.kicked.CompareAndSwap(nil, r) }
+func (l *listener) kick(r Reason) { l.kicked.CompareAndSwap(nil, &r) }
 
 func (l *listener) kickReason() Reason {
-	r, _ := l.kicked.Load().(Reason)
-	return r
+	if r := l.kicked.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 func (l *listener) snapshot(end uint64) ListenerSnapshot {
@@ -61,7 +64,7 @@ const (
 	// listener per gap rather than one per piece. Small shards sweep at
 	// once: their sweeps are cheap, and a source far faster than real time
 	// (a file pushed as fast as it goes) must not outrun them.
-	passGap   = 20 * time.Millisecond
+	passGap   = 100 * time.Millisecond
 	gapFrom   = 64 // listeners in a shard
 	idleSweep = 250 * time.Millisecond
 )
@@ -157,7 +160,11 @@ func (sh *shard) sweep(now time.Time) {
 			sh.list[last] = nil
 			sh.list = sh.list[:last]
 			sh.count.Add(-1)
-			sh.m.srv.closeListener(l, reason)
+			if reason == ReasonMoved {
+				sh.m.srv.adopt(l)
+			} else {
+				sh.m.srv.closeListener(l, reason)
+			}
 			continue
 		}
 		i++
@@ -191,6 +198,11 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		}
 	}
 
+	moving := l.moveTo.Load() != nil
+	if moving && (l.waitSync || m.ended.Load() || sh.atFrame(l)) {
+		return ReasonMoved, true
+	}
+
 	sh.bufs, sh.segs = sh.bufs[:0], sh.segs[:0]
 	for i, p := range l.pending {
 		if len(p) > 0 {
@@ -199,7 +211,7 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		}
 	}
 	if !l.waitSync {
-		sh.gather(l, head)
+		sh.gather(l, head, moving)
 	}
 	if len(sh.bufs) == 0 {
 		l.lastProgress = now
@@ -254,8 +266,20 @@ func (sh *shard) findSync(l *listener, head uint64) {
 	}
 }
 
+// atFrame says the listener has nothing pending and its cursor sits on a
+// known frame boundary, where it can leave for another mount.
+func (sh *shard) atFrame(l *listener) bool {
+	if len(l.pending[0]) > 0 || len(l.pending[1]) > 0 {
+		return false
+	}
+	c := sh.m.ring.get(l.seq)
+	return c != nil && int(c.sync) == l.off
+}
+
 // gather appends the audio a listener is owed, with ICY blocks spliced in.
-func (sh *shard) gather(l *listener, head uint64) {
+// toFrame stops at the next known frame boundary, for a listener that is
+// to move to another mount.
+func (sh *shard) gather(l *listener, head uint64, toFrame bool) {
 	m := sh.m
 	r := m.ring
 	seq, off, metaLeft, metaGen := l.seq, l.off, l.metaLeft, l.metaGen
@@ -266,6 +290,10 @@ func (sh *shard) gather(l *listener, head uint64) {
 			return // overwritten: noticed as too slow next sweep
 		}
 		data := c.data[off:]
+		stop := false
+		if toFrame && int(c.sync) > off {
+			data, stop = c.data[off:c.sync], true
+		}
 		for len(data) > 0 {
 			n := len(data)
 			if l.icy && n > metaLeft {
@@ -292,6 +320,9 @@ func (sh *shard) gather(l *listener, head uint64) {
 			if len(data) > 0 && len(sh.bufs) >= maxVecs-2 {
 				return
 			}
+		}
+		if stop {
+			return
 		}
 		seq++
 		off = 0

@@ -405,3 +405,55 @@ func TestShutdownClosesEveryone(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// A moved listener keeps its connection: it gets the first mount up to a
+// frame boundary, then the second from one of its frame boundaries.
+func TestMoveListeners(t *testing.T) {
+	s, addr := startServer(t, func(c *Config) { c.BurstSize = 4096 })
+	a, b := fixture(t, "tone.mp3"), fixture(t, "tone440.mp3")
+	startsA, startsB := mpegFrameStarts(t, a), mpegFrameStarts(t, b)
+	srcA, _ := connectSource(t, addr, "PUT", "/a.mp3", "audio/mpeg")
+	srcB, _ := connectSource(t, addr, "PUT", "/b.mp3", "audio/mpeg")
+	srcA.send(a[:20000], 1000, time.Millisecond)
+	srcB.send(b[:10000], 1000, time.Millisecond)
+	l := listen(t, addr, "/a.mp3")
+	srcA.send(a[20000:30000], 1000, time.Millisecond)
+	n, err := s.MoveListeners("/a.mp3", "/b.mp3", nil)
+	if err != nil || n != 1 {
+		t.Fatalf("move: %d, %v", n, err)
+	}
+	srcA.send(a[30000:40000], 1000, time.Millisecond)
+	srcB.send(b[10000:], 1000, time.Millisecond)
+	srcB.close()
+	srcA.close()
+	got := l.wait(t, 5*time.Second)
+	// Split the body into the part of a and the part of b.
+	startA := bytes.Index(a, got[:64])
+	if startA < 0 || !startsA[startA] {
+		t.Fatalf("listener did not start on a frame of a (at %d)", startA)
+	}
+	k := 0
+	for k < len(got) && startA+k < len(a) && got[k] == a[startA+k] {
+		k++
+	}
+	// Both files' frames begin with the same header bytes, so the common
+	// run may reach a few bytes into b: find where a really ended.
+	split := -1
+	for d := 0; d <= 8 && d <= k && split < 0; d++ {
+		e := k - d
+		rest := got[e:]
+		if !startsA[startA+e] || len(rest) < 64 {
+			continue
+		}
+		if i := bytes.Index(b, rest[:64]); i >= 0 && startsB[i] && bytes.Equal(rest, b[i:]) {
+			split = e
+		}
+	}
+	if split < 0 {
+		t.Fatalf("listener's stream is not a up to a frame boundary then b from one (common run %d bytes)", k)
+	}
+	eventually(t, time.Second, "move event", func() bool { return findEvent(s, EventListenerMoved, "/b.mp3") != nil })
+	if _, err := s.MoveListeners("/a.mp3", "/nope", nil); err != ErrNoMount {
+		t.Fatalf("move to a missing mount: %v", err)
+	}
+}

@@ -187,8 +187,10 @@ func (m *mount) addListener(l *listener) string {
 		m.mu.Unlock()
 		return fmt.Sprintf("mount full (limit %d)", max)
 	}
-	// The id is taken under the lock, so appending keeps the order.
-	l.id = m.srv.nextID.Add(1)
+	if l.id == 0 {
+		// Taken under the lock, so the slice stays ordered.
+		l.id = m.srv.nextID.Add(1)
+	}
 	m.insertListener(l)
 	m.served++
 	if len(m.listeners) > m.peak {

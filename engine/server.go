@@ -397,6 +397,78 @@ func (s *Server) KickSource(mountName string) error {
 	return nil
 }
 
+// MoveListeners moves listeners of from (all of them when ids is nil) to
+// the mount to, without disconnecting them: each leaves at a frame boundary
+// and joins to's stream at its newest frame boundary. It returns how many
+// were asked to move.
+func (s *Server) MoveListeners(from, to string, ids []uint64) (int, error) {
+	src, dst := s.lookup(from), s.lookup(to)
+	if src == nil || dst == nil {
+		return 0, ErrNoMount
+	}
+	if src == dst {
+		return 0, errors.New("source and destination are the same mount")
+	}
+	dst.mu.Lock()
+	dstType := dst.contentType
+	dst.mu.Unlock()
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.contentType != dstType {
+		return 0, fmt.Errorf("cannot move %s listeners to a %s mount", src.contentType, dstType)
+	}
+	n := 0
+	move := func(l *listener) {
+		if l.moveTo.CompareAndSwap(nil, dst) {
+			n++
+		}
+	}
+	if ids == nil {
+		for _, l := range src.listeners {
+			move(l)
+		}
+	} else {
+		for _, id := range ids {
+			if l := src.findListener(id); l != nil {
+				move(l)
+			}
+		}
+	}
+	for _, sh := range src.shards {
+		sh.poke()
+	}
+	if n == 0 && ids != nil {
+		return 0, ErrNoClient
+	}
+	return n, nil
+}
+
+// adopt re-homes a listener that left its shard to move to another mount.
+func (s *Server) adopt(l *listener) {
+	from, to := l.mount, l.moveTo.Load()
+	from.removeListener(l)
+	from.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: ReasonMoved, Duration: time.Since(l.connected), Bytes: l.bytesSent.Load()})
+	l.mount = to
+	l.moveTo.Store(nil)
+	l.metaGen = 0 // send the new mount's title at the next block
+	l.pending[1] = nil
+	if h := to.hdrs.Load(); h != nil {
+		l.pending[1] = h.pages
+	}
+	if seq, off, ok, _ := to.ring.syncPoint(1, to.headerGen()); ok {
+		l.seq, l.off, l.waitSync = seq, off, false
+	} else {
+		l.seq, l.off, l.waitSync = to.ring.head.Load(), 0, true
+	}
+	l.lastProgress = time.Now()
+	if why := to.addListener(l); why != "" {
+		s.closeListener(l, ReasonSourceEnded)
+		return
+	}
+	s.emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: string(ReasonMoved),
+		Message: fmt.Sprintf("listener %d moved from %s to %s", l.id, from.name, to.name)})
+}
+
 // SetTitle sets the mount's StreamTitle (and StreamUrl), sent to ICY
 // listeners in their next metadata block.
 func (s *Server) SetTitle(mountName, title, url string) error {

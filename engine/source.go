@@ -41,7 +41,7 @@ type source struct {
 	ice         IceInfo
 	connected   time.Time
 	an          frame.Analyzer
-	kicked      atomic.Value // Reason
+	kicked      atomic.Pointer[Reason]
 
 	mu         sync.Mutex
 	hash       hash.Hash
@@ -55,7 +55,7 @@ type source struct {
 }
 
 func (src *source) kick(r Reason) {
-	src.kicked.CompareAndSwap(nil, r)
+	src.kicked.CompareAndSwap(nil, &r)
 	_ = src.conn.Close()
 }
 
@@ -106,8 +106,10 @@ func (s *Server) ingest(src *source) Reason {
 }
 
 func (src *source) kickReason() Reason {
-	r, _ := src.kicked.Load().(Reason)
-	return r
+	if r := src.kicked.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 func (src *source) account(data []byte) {

@@ -6,3 +6,4 @@ ffmpeg -v error -y -f lavfi -i "sine=f=1000:d=5" -ac 2 -c:a libmp3lame -b:a 128k
 ffmpeg -v error -y -f lavfi -i "sine=f=440:d=5" -ac 2 -c:a libvorbis -q:a 1 tone.ogg
 ffmpeg -v error -y -f lavfi -i "sine=f=440:d=5" -ac 2 -c:a libopus -b:a 48k tone.opus
 ffmpeg -v error -y -f lavfi -i "sine=f=440:d=5" -ac 2 -c:a aac -b:a 64k -f adts tone.aac
+ffmpeg -v error -y -f lavfi -i "sine=f=440:d=2" -ac 2 -c:a libmp3lame -b:a 128k -write_xing 0 tone440.mp3
