@@ -1,0 +1,233 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/frame"
+)
+
+// t0 is the fixed clock of every fixture: screens depend on it only.
+var t0 = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+
+// fixture is a deterministic snapshot: three mounts (live MP3 with n
+// listeners, stalled AAC, Ogg held in grace).
+func fixture(n int) engine.Snapshot {
+	uas := []string{"VLC/3.0.20 LibVLC/3.0.20", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "curl/8.5.0", "mpv 0.37.0"}
+	ls := make([]engine.ListenerSnapshot, n)
+	for i := range ls {
+		ls[i] = engine.ListenerSnapshot{
+			ID:        uint64(100 + i),
+			Addr:      fmt.Sprintf("192.0.2.%d:%d", 10+i%200, 40000+i),
+			UserAgent: uas[i%len(uas)],
+			Connected: t0.Add(-time.Duration(7*(i+1)) * time.Second),
+			BytesSent: uint64(16000 * 7 * (i + 1)),
+			Lag:       int64(i % 5 * 4096),
+			ICY:       i%2 == 0,
+		}
+	}
+	live := engine.MountSnapshot{
+		Name: "/live.mp3", State: engine.StateLive, ContentType: "audio/mpeg", Title: "Nina Simone - Sinnerman",
+		Listeners: ls, ListenerCount: n, ListenerPeak: n + 3, BytesOut: 123456789,
+		Source: &engine.SourceSnapshot{
+			ID: 1, Addr: "203.0.113.5:50312", UserAgent: "Lavf/60.16.100", Method: "PUT",
+			Connected: t0.Add(-(1*time.Hour + 2*time.Minute + 3*time.Second)), ContentType: "audio/mpeg", Known: true,
+			Headers: map[string]string{"Ice-Name": "Live Radio", "Ice-Genre": "Jazz", "Ice-Public": "0", "User-Agent": "Lavf/60.16.100"},
+			Ice:     engine.IceInfo{Name: "Live Radio", Genre: "Jazz", Bitrate: 128000},
+			BytesIn: 59548160, SHA256: strings.Repeat("3a4f", 16), LastData: t0.Add(-40 * time.Millisecond),
+			Stalls: 1, LongestGap: 620 * time.Millisecond, Bitrate1s: 127600, Bitrate10s: 128000,
+			History:  []int{128000, 127000, 129000, 64000, 128000, 130000, 128000, 127500},
+			Realtime: 1.0,
+			Frames: frame.Stats{Container: "mpeg", Codec: "MP3", Version: "1", SampleRate: 44100, Channels: 2,
+				Bitrate: 128000, MinBitrate: 128000, MaxBitrate: 128000, Frames: 142437, Duration: time.Hour + 2*time.Minute,
+				Streams: 1, Bytes: 59548160},
+		},
+	}
+	jazz := engine.MountSnapshot{
+		Name: "/jazz.aac", State: engine.StateStalled, ContentType: "audio/aac",
+		ListenerCount: 2, ListenerPeak: 5,
+		Listeners: []engine.ListenerSnapshot{
+			{ID: 7, Addr: "198.51.100.7:51000", UserAgent: "foobar2000/2.1", Connected: t0.Add(-5 * time.Minute), BytesSent: 3600000, ICY: true},
+			{ID: 8, Addr: "198.51.100.8:51001", UserAgent: "VLC/3.0.20", Connected: t0.Add(-90 * time.Second), BytesSent: 1080000},
+		},
+		Source: &engine.SourceSnapshot{
+			ID: 2, Addr: "203.0.113.9:40001", UserAgent: "butt/0.1.40", Method: "SOURCE",
+			Connected: t0.Add(-25 * time.Minute), ContentType: "audio/aac", Known: true,
+			Ice: engine.IceInfo{Bitrate: 96000}, Bitrate1s: 0, Bitrate10s: 88000, Stalls: 4, Realtime: 0.91,
+			Frames: frame.Stats{Container: "adts", Codec: "AAC-LC", SampleRate: 48000, Channels: 2, Frames: 70312},
+		},
+	}
+	talk := engine.MountSnapshot{
+		Name: "/talk.ogg", State: engine.StateGrace, ContentType: "application/ogg", Title: "Morning talk",
+		GraceUntil: t0.Add(12 * time.Second), ListenerCount: 1, ListenerPeak: 1,
+		Listeners: []engine.ListenerSnapshot{{ID: 9, Addr: "[2001:db8::9]:52000", UserAgent: "Lavf/60.16.100", Connected: t0.Add(-3 * time.Minute)}},
+	}
+	return engine.Snapshot{
+		Time: t0, Started: t0.Add(-(3*time.Hour + 4*time.Minute)), Addrs: []string{"[::]:8000"}, ServerID: "icedeck",
+		Sources: 2, Listeners: n + 3, BytesIn: 80 << 20, BytesOut: 1 << 30,
+		Mounts: []engine.MountSnapshot{jazz, live, talk},
+	}
+}
+
+func fixtureEvents() []engine.Event {
+	return []engine.Event{
+		{Seq: 1, Time: t0.Add(-25 * time.Minute), Type: engine.EventSourceConnected, Level: slog.LevelInfo, Mount: "/jazz.aac", ID: 2, Addr: "203.0.113.9:40001", Message: "source connected (butt/0.1.40)"},
+		{Seq: 2, Time: t0.Add(-2 * time.Minute), Type: engine.EventSourceRejected, Level: slog.LevelWarn, Mount: "/live.mp3", Addr: "198.51.100.66:1234", Reason: "bad credentials", Message: "source refused"},
+		{Seq: 3, Time: t0.Add(-30 * time.Second), Type: engine.EventMountGrace, Level: slog.LevelWarn, Mount: "/talk.ogg", Reason: "source ended", Message: "listeners held for 30s"},
+		{Seq: 4, Time: t0.Add(-10 * time.Second), Type: engine.EventListenerLeft, Level: slog.LevelInfo, Mount: "/live.mp3", ID: 42, Addr: "192.0.2.99:40999", Reason: "too slow", Message: "listener dropped"},
+		{Seq: 5, Time: t0.Add(-1 * time.Second), Type: engine.EventWarning, Level: slog.LevelError, Mount: "/jazz.aac", Message: "source stalled for 4 s"},
+	}
+}
+
+// testEngine implements Engine over a fixed snapshot and records the
+// commands it receives. It stands in for *engine.Server where the screen
+// must be deterministic; the commands are checked as data.
+type testEngine struct {
+	mu      sync.Mutex
+	snap    engine.Snapshot
+	cfg     engine.Config
+	evs     []engine.Event
+	ch      chan engine.Event
+	calls   []string
+	failAll bool
+}
+
+func newTestEngine(n int) *testEngine {
+	cfg := engine.Defaults()
+	cfg.SourcePassword = "hackme"
+	return &testEngine{snap: fixture(n), cfg: cfg, evs: fixtureEvents(), ch: make(chan engine.Event, 16)}
+}
+
+func (e *testEngine) Snapshot() engine.Snapshot { e.mu.Lock(); defer e.mu.Unlock(); return e.snap }
+func (e *testEngine) Config() engine.Config     { return e.cfg }
+func (e *testEngine) Events(n int) []engine.Event {
+	if n < len(e.evs) {
+		return e.evs[len(e.evs)-n:]
+	}
+	return e.evs
+}
+func (e *testEngine) Subscribe(int) (<-chan engine.Event, func()) { return e.ch, func() {} }
+func (e *testEngine) record(s string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = append(e.calls, s)
+	if e.failAll {
+		return errors.New("no such client")
+	}
+	return nil
+}
+func (e *testEngine) KickListener(mount string, id uint64) error {
+	return e.record(fmt.Sprintf("kick %s %d", mount, id))
+}
+func (e *testEngine) KickSource(mount string) error { return e.record("kick-source " + mount) }
+func (e *testEngine) MoveListeners(from, to string, ids []uint64) (int, error) {
+	n := len(ids)
+	if ids == nil {
+		n = -1
+	}
+	return max(n, 0), e.record(fmt.Sprintf("move %s %s %v n=%d", from, to, ids, n))
+}
+func (e *testEngine) Calls() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.calls...)
+}
+
+// newTestModel builds a model over a testEngine with n listeners on /live.mp3.
+func newTestModel(t testing.TB, n int, mod func(*Options)) (*Model, *testEngine) {
+	t.Helper()
+	e := newTestEngine(n)
+	opts := Options{Engine: e, NoColor: true}
+	if mod != nil {
+		mod(&opts)
+	}
+	m, err := NewModel(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	return m, e
+}
+
+// keyMsg turns a key name into the message a terminal would produce.
+func keyMsg(k string) tea.KeyPressMsg {
+	switch k {
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "shift+tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "up":
+		return tea.KeyPressMsg{Code: tea.KeyUp}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	}
+	r := []rune(k)
+	if len(r) != 1 {
+		panic("keyMsg: unknown key " + k)
+	}
+	return tea.KeyPressMsg{Code: r[0], Text: k}
+}
+
+// press sends keys one by one and runs the commands they return (requests
+// from panes, engine actions), feeding results back. It returns the
+// messages that were not for the model (tea.QuitMsg).
+func press(t testing.TB, m *Model, ks ...string) []tea.Msg {
+	t.Helper()
+	var out []tea.Msg
+	for _, k := range ks {
+		_, cmd := m.Update(keyMsg(k))
+		out = append(out, drain(t, m, cmd, 0)...)
+	}
+	return out
+}
+
+func drain(t testing.TB, m *Model, cmd tea.Cmd, depth int) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	if depth > 10 {
+		t.Fatal("command chain too deep")
+	}
+	msg := cmd()
+	switch msg := msg.(type) {
+	case nil:
+		return nil
+	case tea.QuitMsg:
+		return []tea.Msg{msg}
+	case tea.BatchMsg:
+		var out []tea.Msg
+		for _, c := range msg {
+			out = append(out, drain(t, m, c, depth+1)...)
+		}
+		return out
+	}
+	_, next := m.Update(msg)
+	return drain(t, m, next, depth+1)
+}
+
+// plain renders the model and strips escape sequences.
+func plain(m *Model) string { return ansi.Strip(m.render()) }
+
+func ansiWidth(s string) int { return ansi.StringWidth(s) }
+
+// refresh runs one poll, as a tick would, without scheduling the next tick.
+func refresh(m *Model) { m.Update(m.poll()()) }

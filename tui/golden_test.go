@@ -1,0 +1,95 @@
+package tui
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+	"github.com/charmbracelet/x/vt"
+)
+
+// screenOf runs the model in a real Bubble Tea program at w×h on the
+// alternate screen, as Run does, sends the messages, quits, and returns the
+// last screen as a terminal emulator shows it (text only). No WaitFor: the
+// whole output is read once at the end. The output is cut where the program
+// leaves the alternate screen, which is the screen the operator last saw.
+func screenOf(t *testing.T, m *Model, w, h int, msgs ...tea.Msg) string {
+	t.Helper()
+	m.altScreen = true
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	for _, msg := range msgs {
+		tm.Send(msg)
+	}
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(tm.FinalOutput(t, teatest.WithFinalTimeout(10*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := bytes.LastIndex(out, []byte(ansi.ResetModeAltScreenSaveCursor)); i >= 0 {
+		out = out[:i]
+	} else {
+		t.Fatalf("program never left the alternate screen; output %q", out)
+	}
+	emu := vt.NewEmulator(w, h)
+	// Drain the emulator's answers to terminal queries, or Write blocks on
+	// the pipe. The goroutine is left blocked when the test ends: vt's
+	// Close races with a pending Read (an unsynchronised flag), so it is
+	// not called.
+	go func() { _, _ = io.Copy(io.Discard, emu) }()
+	if _, err := emu.Write(bytes.ReplaceAll(out, []byte("\n"), []byte("\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	return emu.String()
+}
+
+// Golden screens: run with -update to rewrite testdata/*.golden.
+func TestGoldenScreens(t *testing.T) {
+	cases := []struct {
+		name string
+		w, h int
+		aud  bool
+		ro   bool
+		keys []string
+	}{
+		{"listeners", 80, 24, false, false, []string{"j"}},
+		{"listeners", 120, 40, true, false, []string{"j"}},
+		{"source", 80, 24, false, false, []string{"j", "tab", "l"}},
+		{"source", 120, 40, false, false, []string{"j", "tab", "l"}},
+		{"eventlog", 80, 24, false, false, []string{"e"}},
+		{"confirm", 80, 24, false, false, []string{"j", "tab", "j", "d"}},
+		{"move", 80, 24, false, false, []string{"j", "tab", "space", "m"}},
+		{"filter", 80, 24, false, false, []string{"/", "o", "g"}},
+		{"help_readonly", 80, 24, false, true, []string{"?"}},
+		{"tiny", 40, 10, false, false, []string{"j"}},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s_%dx%d", c.name, c.w, c.h), func(t *testing.T) {
+			m, _ := newTestModel(t, 10, func(o *Options) {
+				o.NoColor = false
+				o.ReadOnly = c.ro
+				if c.aud {
+					o.Auditioner = &testAuditioner{st: AuditionStatus{
+						Mount: "/live.mp3", Codec: "MP3", State: "playing", Output: "pulse", SampleRate: 44100, Channels: 2,
+						Levels:    AuditionLevels{PeakDB: [2]float64{-12, -3.5}, RMSDB: [2]float64{-18, -9}, HoldDB: [2]float64{-6, -1}},
+						SilentFor: 0, Clips: 3, Volume: 0.8,
+					}}
+				}
+			})
+			// Keys are applied before the program starts so that the
+			// commands they return (requests, prompts) have finished: the
+			// screen is then a function of the model state alone.
+			m.Update(tea.WindowSizeMsg{Width: c.w, Height: c.h})
+			press(t, m, c.keys...)
+			screen := screenOf(t, m, c.w, c.h)
+			golden.RequireEqual(t, screen)
+		})
+	}
+}

@@ -1,0 +1,231 @@
+// Package source is the Source tab: what the selected mount's source sent
+// and what the frame analysis made of it.
+package source
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/frame"
+	"github.com/icedeck/icedeck/themes"
+	"github.com/icedeck/icedeck/tui/common"
+	"github.com/icedeck/icedeck/tui/keys"
+)
+
+// Model is the source detail pane.
+type Model struct {
+	styles  *themes.Styles
+	keys    *keys.KeyMap
+	width   int
+	height  int
+	focused bool
+
+	mount  engine.MountSnapshot
+	has    bool
+	now    time.Time
+	offset int
+}
+
+// New returns an empty pane.
+func New(s *themes.Styles, k *keys.KeyMap) *Model { return &Model{styles: s, keys: k} }
+
+// SetSize implements common.Component.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+
+// SetStyles implements common.Component.
+func (m *Model) SetStyles(s *themes.Styles) { m.styles = s }
+
+// SetFocused implements common.Component.
+func (m *Model) SetFocused(f bool) { m.focused = f }
+
+// SetData shows ms (has = false: no mount selected).
+func (m *Model) SetData(ms engine.MountSnapshot, has bool, now time.Time) {
+	if ms.Name != m.mount.Name {
+		m.offset = 0
+	}
+	m.mount, m.has, m.now = ms, has, now
+}
+
+// Scroll moves the view by delta lines.
+func (m *Model) Scroll(delta int) { m.offset = max(m.offset+delta, 0) }
+
+// Update implements common.Component.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case key.Matches(k, m.keys.Up):
+		m.Scroll(-1)
+	case key.Matches(k, m.keys.Down):
+		m.Scroll(1)
+	case key.Matches(k, m.keys.PageUp):
+		m.Scroll(-max(m.height-1, 1))
+	case key.Matches(k, m.keys.PageDown):
+		m.Scroll(max(m.height-1, 1))
+	case key.Matches(k, m.keys.Home):
+		m.offset = 0
+	case key.Matches(k, m.keys.KickSource):
+		if m.has && m.mount.Source != nil {
+			return common.Send(common.KickSourceRequest{Mount: m.mount.Name, Addr: m.mount.Source.Addr})
+		}
+	}
+	return nil
+}
+
+// ShortHelp implements common.Component.
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.keys.KickSource} }
+
+const labelW = 11
+
+// View implements common.Component.
+func (m *Model) View() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	lines := m.lines()
+	m.offset = common.Clamp(m.offset, 0, max(len(lines)-m.height, 0))
+	return common.Lines(lines[m.offset:], m.width, m.height)
+}
+
+func (m *Model) lines() []string {
+	s := m.styles
+	var out []string
+	add := func(label, value string) {
+		out = append(out, s.TableHeader.Render(common.Fit(label, labelW))+" "+value)
+	}
+	if !m.has {
+		return []string{s.Dim.Render("  no mount selected")}
+	}
+	ms := &m.mount
+	src := ms.Source
+	if src == nil {
+		msg := "no source connected"
+		if ms.State == engine.StateGrace && !ms.GraceUntil.IsZero() {
+			msg += "; listeners held until " + ms.GraceUntil.Format("15:04:05") +
+				" (" + common.Duration(ms.GraceUntil.Sub(m.now)) + " left)"
+		}
+		return []string{s.Grace.Render("  " + msg)}
+	}
+	f := &src.Frames
+	codec := common.Join(" · ",
+		common.Join(" ", f.Codec, mpegVersion(f)),
+		hz(f.SampleRate), channels(f.Channels),
+		container(f.Container), src.ContentType)
+	if !src.Known {
+		codec = common.Join(" · ", src.ContentType, "not analysed (unknown format)")
+	}
+	add("Codec", s.Text.Render(codec))
+	frames := "frames " + strconv.FormatUint(f.Frames, 10)
+	if f.Container == "ogg" {
+		frames = "pages " + strconv.FormatUint(f.Frames, 10)
+	}
+	add("Frames", s.Text.Render(frames)+"  "+
+		count(s, "sync losses", f.SyncLosses)+"  "+count(s, "CRC errors", f.CRCErrors)+"  "+
+		s.Dim.Render("skipped "+common.Bytes(f.SkippedBytes)+"  tags "+common.Bytes(f.TagBytes)))
+	rt := strconv.FormatFloat(src.Realtime, 'f', 2, 64) + "×"
+	rtStyle := s.Text
+	if src.Realtime > 0 && (src.Realtime < 0.95 || src.Realtime > 1.10) {
+		rtStyle = s.Warn
+	}
+	stalls := s.Text
+	if src.Stalls > 0 {
+		stalls = s.Warn
+	}
+	add("Timing", s.Text.Render("audio "+common.Duration(f.Duration)+"  realtime ")+rtStyle.Render(rt)+"  "+
+		stalls.Render("stalls "+strconv.Itoa(src.Stalls))+
+		s.Dim.Render("  longest gap "+src.LongestGap.Round(time.Millisecond).String()))
+	rate := "declared " + kbps(src.Ice.Bitrate) + " · measured " + kbps(src.Bitrate1s) + " (1s) " + kbps(src.Bitrate10s) + " (10s)"
+	if f.MinBitrate > 0 {
+		rate += " · frames " + common.Kbps(f.MinBitrate) + "–" + common.Kbps(f.MaxBitrate) + " kb/s"
+	} else if f.Bitrate > 0 {
+		rate += " · nominal " + kbps(f.Bitrate)
+	}
+	add("Bitrate", s.Text.Render(rate))
+	if w := m.width - labelW - 1; w > 0 && len(src.History) > 0 {
+		peak := slices.Max(src.History)
+		tail := " peak " + kbps(peak)
+		spark := common.Sparkline(src.History, max(w-len(tail)-1, 1))
+		add("History", s.Accent.Render(spark)+s.Dim.Render(tail))
+	}
+	add("Received", s.Text.Render(common.Bytes(src.BytesIn)+" ("+strconv.FormatUint(src.BytesIn, 10)+" bytes)"))
+	add("SHA-256", s.Dim.Render(src.SHA256))
+	add("Address", s.Text.Render(src.Addr+" "+src.Method+" · connected "+common.Since(m.now, src.Connected)+
+		" · last data "+common.Since(m.now, src.LastData)+" ago"))
+	add("Agent", s.Text.Render(src.UserAgent))
+	if ms.Title != "" {
+		add("Title", s.Text.Render(ms.Title))
+	}
+	for _, h := range iceHeaders(src.Headers) {
+		add(h[0], s.Text.Render(h[1]))
+	}
+	return out
+}
+
+// iceHeaders returns the ice-* and icy-* request headers, sorted by name.
+func iceHeaders(h map[string]string) [][2]string {
+	var out [][2]string
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "ice-") || strings.HasPrefix(lk, "icy-") {
+			out = append(out, [2]string{lk, v})
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out
+}
+
+func count(s *themes.Styles, label string, n uint64) string {
+	t := label + " " + strconv.FormatUint(n, 10)
+	if n > 0 {
+		return s.Warn.Render(t)
+	}
+	return s.Text.Render(t)
+}
+
+func kbps(bps int) string {
+	if bps <= 0 {
+		return "–"
+	}
+	return common.Kbps(bps) + " kb/s"
+}
+
+func hz(r int) string {
+	if r <= 0 {
+		return ""
+	}
+	return strconv.Itoa(r) + " Hz"
+}
+
+func channels(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "mono"
+	case 2:
+		return "stereo"
+	}
+	return strconv.Itoa(n) + " channels"
+}
+
+func mpegVersion(f *frame.Stats) string {
+	if f.Version == "" {
+		return ""
+	}
+	return "MPEG-" + f.Version
+}
+
+func container(c string) string {
+	if c == "" {
+		return ""
+	}
+	return c + " container"
+}
