@@ -230,12 +230,6 @@ func (m *mount) removeListener(l *listener) {
 	m.mu.Unlock()
 }
 
-func (m *mount) listenerCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.listeners)
-}
-
 // finish marks the mount as fed by nobody ever again: listeners get what is
 // buffered, then close with reason source ended.
 func (m *mount) finish() {

@@ -12,14 +12,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/playback"
+	"github.com/icedeck/icedeck/tui"
 )
 
 func main() {
@@ -33,6 +37,10 @@ type options struct {
 	logFormat string
 	logLevel  string
 	report    string
+	logFile   string
+	theme     string
+	themeDir  string
+	readOnly  bool
 	genSource bool
 	genAdmin  bool
 }
@@ -93,7 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: icedeck [flags]            interface with the relay running\n"+
-			"       icedeck --headless [flags] the relay alone, logging every event\n\nFlags:\n")
+			"       icedeck --headless [flags] the relay alone, logging every event\n"+
+			"       icedeck play URL           audition any stream URL with a level meter\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var listen listFlag
@@ -115,6 +124,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.report, "report", "", "write a JSON report of every source session to this file at exit")
+	fs.StringVar(&o.logFile, "log-file", defaultLogFile(), "where the interface writes its log (headless logs to stderr)")
+	fs.StringVar(&o.theme, "theme", "", "colour theme (default, light, high-contrast, catppuccin-mocha, gruvbox-dark, dracula, nord, or one of yours)")
+	fs.StringVar(&o.themeDir, "theme-dir", defaultThemeDir(), "directory with your own theme files")
+	fs.BoolVar(&o.readOnly, "read-only", false, "interface only watches: disconnect and move keys are off")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -167,6 +180,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "play" {
+		return runPlay(args[1:], stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -178,8 +194,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !o.headless {
-		fmt.Fprintln(stderr, "icedeck: the interface is not built yet; run with --headless")
-		return 2
+		return runInterface(ctx, o, stderr)
 	}
 	return runHeadless(ctx, o, stderr)
 }
@@ -251,4 +266,113 @@ func writeReport(path string, srv *engine.Server) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func defaultLogFile() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "icedeck.log")
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "icedeck", "icedeck.log")
+}
+
+func defaultThemeDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "icedeck", "themes")
+}
+
+// runInterface runs the relay with the interface over it. Everything that
+// would print — the log, a library's complaints on stderr — goes to the log
+// file, never over the screen.
+func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
+	if err := os.MkdirAll(filepath.Dir(o.logFile), 0o755); err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 1
+	}
+	lf, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck: log file:", err)
+		return 1
+	}
+	defer lf.Close()
+	log, err := newLogger(lf, o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 2
+	}
+	o.cfg.Logger = log
+	srv, err := engine.New(o.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 2
+	}
+	// Open the sockets before the screen changes, so a busy port is a
+	// plain error on the terminal.
+	var lns []net.Listener
+	for _, a := range o.cfg.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			fmt.Fprintf(stderr, "icedeck: listen on %s: %v\n", a, err)
+			return 1
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		go func() { _ = srv.Serve(ln) }()
+	}
+	log.Info("icedeck started with the interface", "addrs", o.cfg.Listen)
+	restore := redirectStderr(lf)
+	player := playback.NewPlayer(playback.Options{Logger: log})
+	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player),
+		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile})
+	_ = player.Close()
+	restore()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	code := 0
+	if uiErr != nil {
+		fmt.Fprintln(stderr, "icedeck:", uiErr)
+		code = 1
+	}
+	if o.report != "" {
+		if err := writeReport(o.report, srv); err != nil {
+			fmt.Fprintln(stderr, "icedeck: report:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// runPlay auditions a stream URL with a one-line meter until Ctrl+C or the
+// end of the stream.
+func runPlay(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "Usage: icedeck play URL   (e.g. icedeck play http://localhost:8000/live.mp3)")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Keep the sound libraries' complaints off the meter line.
+	logPath := defaultLogFile()
+	_ = os.MkdirAll(filepath.Dir(logPath), 0o755)
+	if lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		defer lf.Close()
+		defer redirectStderr(lf)()
+	}
+	if err := playback.PlayURL(ctx, args[0], stdout); err != nil {
+		// stderr is the log file until we return: say it where it is seen.
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "icedeck play:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout)
+	return 0
 }
