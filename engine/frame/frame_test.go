@@ -56,7 +56,8 @@ func fixtureCases() []fixtureCase {
 			Bitrate: 128000, MinBitrate: 128000, MaxBitrate: 128000, Frames: 98, TagBytes: 35 + 128,
 			Duration: frames(98, 1152, 44100), Streams: 1, Bytes: 41122}, 4},
 		{"vbr.mp3", "audio/mpeg", Stats{Container: "mpeg", Codec: "MP3", Version: "1", SampleRate: 44100, Channels: 2,
-			Bitrate: 64000, MinBitrate: 64000, MaxBitrate: 320000, Frames: 98, TagBytes: 20,
+			// VBR: the average over the frames (audio bytes * 8 / duration), not the Info frame's 64k.
+			Bitrate: (40130 - 20) * 8 * 44100 / (98 * 1152), MinBitrate: 64000, MaxBitrate: 320000, Frames: 98, TagBytes: 20,
 			Duration: frames(98, 1152, 44100), Streams: 1, Bytes: 40130}, 4},
 		// ffprobe: 98 packets + Info frame; 576 samples per MPEG-2 layer III frame.
 		{"mpeg2.mp3", "audio/mpeg", Stats{Container: "mpeg", Codec: "MP3", Version: "2", SampleRate: 22050, Channels: 2,

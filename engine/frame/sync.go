@@ -98,7 +98,9 @@ func (s *syncParser) Headers() ([]byte, uint64) { return nil, 0 }
 func (s *syncParser) Stats() Stats {
 	st := s.st
 	st.Duration = s.dur.total()
-	if s.kind == kindADTS && s.adtsSample > 0 {
+	// ADTS has no bitrate field, and a VBR MP3 opens with an Info frame at
+	// an arbitrary rate: the average over what arrived is what a user means.
+	if (s.kind == kindADTS || st.MinBitrate != st.MaxBitrate) && s.adtsSample > 0 && st.SampleRate > 0 {
 		st.Bitrate = int(s.adtsBytes * 8 * uint64(st.SampleRate) / s.adtsSample)
 	}
 	return st
