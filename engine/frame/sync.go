@@ -100,8 +100,12 @@ func (s *syncParser) Stats() Stats {
 	st.Duration = s.dur.total()
 	// ADTS has no bitrate field, and a VBR MP3 opens with an Info frame at
 	// an arbitrary rate: the average over what arrived is what a user means.
-	if (s.kind == kindADTS || st.MinBitrate != st.MaxBitrate) && s.adtsSample > 0 && st.SampleRate > 0 {
+	switch {
+	case s.kind == kindADTS && s.adtsSample > 0:
 		st.Bitrate = int(s.adtsBytes * 8 * uint64(st.SampleRate) / s.adtsSample)
+	case st.MinBitrate != st.MaxBitrate && st.Duration > 0:
+		// The duration already accounts for sample-rate changes.
+		st.Bitrate = int(float64(s.adtsBytes*8) / st.Duration.Seconds())
 	}
 	return st
 }
