@@ -108,7 +108,7 @@ type MountState string
 
 const (
 	StateLive    MountState = "live"    // a source is sending
-	StateStalled MountState = "stalled" // a source is connected but has sent nothing for 500 ms
+	StateStalled MountState = "stalled" // a source is connected but has sent nothing for 2 s
 	StateGrace   MountState = "grace"   // no source; listeners held for the grace period
 )
 

@@ -324,7 +324,7 @@ func (m *mount) snapshot(now time.Time) MountSnapshot {
 		ms.State = StateGrace
 	} else {
 		ms.Source = src.snapshot(now)
-		if now.Sub(ms.Source.LastData) > stallGap {
+		if now.Sub(ms.Source.LastData) > stalledAfter {
 			ms.State = StateStalled
 		}
 	}

@@ -20,10 +20,14 @@ import (
 )
 
 const (
-	slabSize    = 64 << 10
-	minRead     = 4 << 10
-	stallGap    = 500 * time.Millisecond
-	historySecs = 600
+	slabSize = 64 << 10
+	minRead  = 4 << 10
+	stallGap = 500 * time.Millisecond // a gap this long counts as a stall
+	// stalledAfter is how long a source must be silent before its mount is
+	// shown as stalled: longer than stallGap, because Ogg muxers send a page
+	// per second and that is healthy.
+	stalledAfter = 2 * time.Second
+	historySecs  = 600
 )
 
 // source is a connected source client and the instrumentation of what it

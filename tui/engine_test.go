@@ -2,12 +2,10 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -50,17 +48,7 @@ func TestRealEngine(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = src.Wait() })
 
-	var eng Engine
-	switch v := any(s).(type) {
-	case Engine:
-		eng = v
-	case engineCore:
-		// While the server is being written: everything but the move is real.
-		t.Logf("*engine.Server lacks %s; using it without moves", missingMethods())
-		eng = noMove{v}
-	default:
-		t.Fatalf("*engine.Server lacks %s", missingMethods())
-	}
+	var eng Engine = s // *engine.Server is the interface's engine
 	m, err := NewModel(Options{Engine: eng, NoColor: true})
 	if err != nil {
 		t.Fatal(err)
@@ -126,32 +114,4 @@ func TestRealEngine(t *testing.T) {
 			t.Fatalf("event log:\n%s", plain(m))
 		}
 	}
-}
-
-func missingMethods() string {
-	st := reflect.TypeFor[*engine.Server]()
-	it := reflect.TypeFor[Engine]()
-	var miss []string
-	for i := range it.NumMethod() {
-		if _, ok := st.MethodByName(it.Method(i).Name); !ok {
-			miss = append(miss, it.Method(i).Name)
-		}
-	}
-	return strings.Join(miss, ", ")
-}
-
-// engineCore is Engine without MoveListeners.
-type engineCore interface {
-	Snapshot() engine.Snapshot
-	Subscribe(buffer int) (<-chan engine.Event, func())
-	Events(n int) []engine.Event
-	KickListener(mount string, id uint64) error
-	KickSource(mount string) error
-	Config() engine.Config
-}
-
-type noMove struct{ engineCore }
-
-func (noMove) MoveListeners(string, string, []uint64) (int, error) {
-	return 0, errors.New("MoveListeners not in the engine yet")
 }

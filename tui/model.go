@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -258,8 +259,11 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 	snap := msg.snap
 	m.prev, m.snap = m.snap, snap
 	if dt := snap.Time.Sub(m.prev.Time).Seconds(); !m.prev.Time.IsZero() && dt > 0 && snap.BytesIn >= m.prev.BytesIn && snap.BytesOut >= m.prev.BytesOut {
-		m.inRate = float64(snap.BytesIn-m.prev.BytesIn) * 8 / dt
-		m.outRate = float64(snap.BytesOut-m.prev.BytesOut) * 8 / dt
+		// Smoothed over about two seconds: sources deliver in bursts (an Ogg
+		// muxer sends a page a second), so one tick's rate jumps about.
+		k := 1 - math.Exp(-dt/2)
+		m.inRate += (float64(snap.BytesIn-m.prev.BytesIn)*8/dt - m.inRate) * k
+		m.outRate += (float64(snap.BytesOut-m.prev.BytesOut)*8/dt - m.outRate) * k
 	} else if m.prev.Time.IsZero() {
 		// First look: estimate from the measured source bitrates.
 		m.inRate, m.outRate = 0, 0
