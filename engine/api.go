@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/icedeck/icedeck/engine/frame"
@@ -46,6 +48,15 @@ type Config struct {
 	Headers map[string]string
 	// Mounts holds per-mount settings; a mount not listed uses the globals.
 	Mounts map[string]MountConfig
+	// RecordDir is where recordings started at run time go when the mount
+	// has no DumpFile ("" = the working directory).
+	RecordDir string
+	// AccessLog receives one line per finished request, source and listener
+	// in the combined log format (nil: none).
+	AccessLog io.Writer
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+
 	// Handler serves every request that is not a stream (admin, API, status).
 	// nil answers 404.
 	Handler http.Handler
@@ -66,6 +77,21 @@ type MountConfig struct {
 	Grace time.Duration
 	// Hidden mounts are left out of public listings.
 	Hidden bool
+	// Fallback names the mount listeners move to when this one's source
+	// leaves (it must carry the same content type); they come back when a
+	// source returns, unless FallbackStay. Chains are followed; loops are
+	// refused by New.
+	Fallback     string
+	FallbackStay bool
+	// DumpFile records every source session of the mount, byte for byte,
+	// to this path; strftime patterns (%Y %m %d %H %M %S) are expanded.
+	DumpFile string
+	// StreamName, StreamDescription and Public override what the source
+	// declares (icy-name, icy-description, icy-pub).
+	StreamName, StreamDescription, Public string
+	// Charset is what metadata updates for this mount are in when they do
+	// not say (the control plane converts them to UTF-8).
+	Charset string
 }
 
 // Defaults returns the built-in configuration, with no passwords set.
@@ -214,6 +240,8 @@ const (
 	EventMountGrace      EventType = "mount.grace"   // source left, listeners held
 	EventMountResumed    EventType = "mount.resumed" // a source came back during grace
 	EventMountRemoved    EventType = "mount.removed"
+	EventMountFallback   EventType = "mount.fallback"   // listeners moved to the fallback mount
+	EventRecording       EventType = "recording"        // started or stopped, with the reason"
 	EventRequestRejected EventType = "request.rejected" // malformed or oversized head, header timeout
 	EventWarning         EventType = "warning"
 )

@@ -313,6 +313,7 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 		m.contentType = src.contentType
 		m.setHeads(s, src)
 		s.mounts[name] = m
+		s.callHome(m)
 	}
 	src.mount = m
 	s.sources++
@@ -390,10 +391,64 @@ func (s *Server) removeMount(m *mount) {
 	if s.mounts[m.name] == m {
 		delete(s.mounts, m.name)
 	}
+	fb := s.fallbackFor(m)
 	s.mu.Unlock()
+	if fb != nil {
+		m.mu.Lock()
+		n := 0
+		for _, l := range m.listeners {
+			if l.home == "" && !m.cfg.FallbackStay {
+				l.home = m.name
+			}
+			if l.moveTo.CompareAndSwap(nil, fb) {
+				n++
+			}
+		}
+		m.mu.Unlock()
+		s.emit(Event{Type: EventMountFallback, Level: slog.LevelWarn, Mount: m.name,
+			Message: fmt.Sprintf("%s has no source: %d listeners move to %s", m.name, n, fb.name)})
+	}
 	m.finish()
 	s.emit(Event{Type: EventMountRemoved, Level: slog.LevelInfo, Mount: m.name,
 		Message: fmt.Sprintf("%s removed; its listeners get what is buffered, then close", m.name)})
+}
+
+// fallbackFor returns the first live mount on m's fallback chain that
+// carries the same content type, or nil. s.mu must be held.
+func (s *Server) fallbackFor(m *mount) *mount {
+	name := m.cfg.Fallback
+	for depth := 0; name != "" && depth < 16; depth++ {
+		if fb := s.mounts[name]; fb != nil && fb != m && !fb.ended.Load() {
+			fb.mu.Lock()
+			ok := fb.contentType == m.contentType
+			fb.mu.Unlock()
+			if ok {
+				return fb
+			}
+		}
+		name = s.cfg.Mounts[name].Fallback
+	}
+	return nil
+}
+
+// callHome sends listeners that fell back from m's name back to m, now that
+// a source feeds it again. s.mu must be held.
+func (s *Server) callHome(m *mount) {
+	for _, x := range s.mounts {
+		if x == m {
+			continue
+		}
+		x.mu.Lock()
+		for _, l := range x.listeners {
+			if l.home == m.name && x.contentType == m.contentType {
+				l.moveTo.CompareAndSwap(nil, m)
+			}
+		}
+		x.mu.Unlock()
+		for _, sh := range x.shards {
+			sh.poke()
+		}
+	}
 }
 
 // handleListener answers a GET or HEAD on a live mount and hands the

@@ -20,6 +20,7 @@ type listener struct {
 	connected time.Time
 	icy       bool
 	mount     *mount
+	home      string // mount it fell back from, to return to; guarded by the mount's mu
 
 	// shard-owned
 	seq          uint64
@@ -198,8 +199,11 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		}
 	}
 
+	// A listener moving off a live mount leaves at a frame boundary; off a
+	// mount whose source is gone, once it has had every byte.
 	moving := l.moveTo.Load() != nil
-	if moving && (l.waitSync || m.ended.Load() || sh.atFrame(l)) {
+	ended := m.ended.Load()
+	if moving && !ended && (l.waitSync || sh.atFrame(l)) {
 		return ReasonMoved, true
 	}
 
@@ -211,11 +215,14 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		}
 	}
 	if !l.waitSync {
-		sh.gather(l, head, moving)
+		sh.gather(l, head, moving && !ended)
 	}
 	if len(sh.bufs) == 0 {
 		l.lastProgress = now
-		if m.ended.Load() && head == r.head.Load() {
+		if ended && head == r.head.Load() {
+			if moving {
+				return ReasonMoved, true
+			}
 			return ReasonSourceEnded, true
 		}
 		return "", false

@@ -427,30 +427,12 @@ func TestMoveListeners(t *testing.T) {
 	srcB.close()
 	srcA.close()
 	got := l.wait(t, 5*time.Second)
-	// Split the body into the part of a and the part of b.
-	startA := bytes.Index(a, got[:64])
-	if startA < 0 || !startsA[startA] {
-		t.Fatalf("listener did not start on a frame of a (at %d)", startA)
+	runs := splitRuns(t, got, [][]byte{a, b}, []map[int]bool{startsA, startsB})
+	if len(runs) != 2 || runs[0].stream != 0 || runs[1].stream != 1 || runs[1].to != len(b) {
+		t.Fatalf("want a up to a frame boundary, then b from one to its end; got %v", runs)
 	}
-	k := 0
-	for k < len(got) && startA+k < len(a) && got[k] == a[startA+k] {
-		k++
-	}
-	// Both files' frames begin with the same header bytes, so the common
-	// run may reach a few bytes into b: find where a really ended.
-	split := -1
-	for d := 0; d <= 8 && d <= k && split < 0; d++ {
-		e := k - d
-		rest := got[e:]
-		if !startsA[startA+e] || len(rest) < 64 {
-			continue
-		}
-		if i := bytes.Index(b, rest[:64]); i >= 0 && startsB[i] && bytes.Equal(rest, b[i:]) {
-			split = e
-		}
-	}
-	if split < 0 {
-		t.Fatalf("listener's stream is not a up to a frame boundary then b from one (common run %d bytes)", k)
+	if !startsA[runs[0].from] {
+		t.Fatalf("listener joined a at byte %d, not a frame boundary", runs[0].from)
 	}
 	eventually(t, time.Second, "move event", func() bool { return findEvent(s, EventListenerMoved, "/b.mp3") != nil })
 	if _, err := s.MoveListeners("/a.mp3", "/nope", nil); err != ErrNoMount {

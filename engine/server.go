@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SlowListener != "" && cfg.SlowListener != SlowDrop && cfg.SlowListener != SlowSkip {
 		return nil, fmt.Errorf("engine: slow listener policy %q is neither drop nor skip", cfg.SlowListener)
 	}
+	if err := checkFallbacks(cfg.Mounts); err != nil {
+		return nil, err
+	}
 	for name, mc := range cfg.Mounts {
 		if err := checkMountName(name); err != nil {
 			return nil, fmt.Errorf("engine: mount %q: %v", name, err)
@@ -106,6 +110,25 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// checkFallbacks refuses fallback chains that loop or name bad paths.
+func checkFallbacks(mounts map[string]MountConfig) error {
+	for name := range mounts {
+		seen := map[string]bool{name: true}
+		chain := []string{name}
+		for cur := mounts[name].Fallback; cur != ""; cur = mounts[cur].Fallback {
+			if err := checkMountName(cur); err != nil {
+				return fmt.Errorf("engine: mount %q: fallback %q: %v", name, cur, err)
+			}
+			chain = append(chain, cur)
+			if seen[cur] {
+				return fmt.Errorf("engine: fallback loop: %s", strings.Join(chain, " → "))
+			}
+			seen[cur] = true
+		}
+	}
+	return nil
 }
 
 func setDefault[T comparable](v *T, d T) {
@@ -450,6 +473,9 @@ func (s *Server) adopt(l *listener) {
 	from.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: ReasonMoved, Duration: time.Since(l.connected), Bytes: l.bytesSent.Load()})
 	l.mount = to
 	l.moveTo.Store(nil)
+	if l.home == to.name {
+		l.home = ""
+	}
 	l.metaGen = 0 // send the new mount's title at the next block
 	l.pending[1] = nil
 	if h := to.hdrs.Load(); h != nil {

@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// When a mount's source leaves, its listeners get every byte it sent, move
+// to the fallback without reconnecting, and come back when a source returns.
+func TestFallbackAndReturn(t *testing.T) {
+	s, addr := startServer(t, func(c *Config) {
+		c.BurstSize = 4096
+		c.Mounts = map[string]MountConfig{"/main.mp3": {Fallback: "/backup.mp3"}}
+	})
+	a, b := fixture(t, "tone.mp3"), fixture(t, "tone440.mp3")
+	starts := []map[int]bool{mpegFrameStarts(t, a), mpegFrameStarts(t, b)}
+	// The first source stops mid-frame at 20000: its listeners get every
+	// byte it sent before they move, so that is where the first run ends.
+	starts[0][20000] = true
+	backup, _ := connectSource(t, addr, "PUT", "/backup.mp3", "audio/mpeg")
+	backup.send(b[:8000], 1000, time.Millisecond)
+	main1, _ := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")
+	main1.send(a[:1000], 1000, 0)
+	eventually(t, 2*time.Second, "main up", func() bool { return mountSnap(s, "/main.mp3") != nil })
+	l := listen(t, addr, "/main.mp3")
+	main1.send(a[1000:20000], 1000, time.Millisecond)
+	main1.close()
+
+	eventually(t, 3*time.Second, "listener on the fallback", func() bool {
+		m := mountSnap(s, "/backup.mp3")
+		return m != nil && m.ListenerCount == 1
+	})
+	backup.send(b[8000:20000], 1000, time.Millisecond)
+
+	main2, r := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")
+	if main2 == nil {
+		t.Fatalf("returning source refused: %+v", r)
+	}
+	main2.send(a[:2000], 1000, time.Millisecond)
+	// The listener leaves the fallback at its next frame boundary: the
+	// fallback keeps streaming, as a live one does.
+	backup.send(b[20000:26000], 1000, time.Millisecond)
+	eventually(t, 3*time.Second, "listener back home", func() bool {
+		m := mountSnap(s, "/main.mp3")
+		return m != nil && m.ListenerCount == 1
+	})
+	main2.send(a[2000:30000], 1000, time.Millisecond)
+	backup.close()
+	time.Sleep(50 * time.Millisecond)
+	main2.close() // no live fallback now: the listener is closed at the end
+
+	got := l.wait(t, 5*time.Second)
+	runs := splitRuns(t, got, [][]byte{a, b}, starts)
+	want := "stream 0 [0:20000] stream 1 … stream 0 …[…:30000]"
+	if len(runs) != 3 || runs[0] != (run{0, 0, 20000}) || runs[1].stream != 1 || runs[2].stream != 0 || runs[2].to != 30000 {
+		t.Fatalf("want %s, got %v", want, runs)
+	}
+	if e := findEvent(s, EventMountFallback, "/main.mp3"); e == nil || !strings.Contains(e.Message, "1 listeners move to /backup.mp3") {
+		t.Errorf("fallback event %+v", e)
+	}
+}
+
+func TestFallbackLoopRefused(t *testing.T) {
+	_, err := New(Config{SourcePassword: "x", Mounts: map[string]MountConfig{
+		"/a": {Fallback: "/b"}, "/b": {Fallback: "/c"}, "/c": {Fallback: "/a"},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "fallback loop") {
+		t.Fatalf("loop accepted: %v", err)
+	}
+	if _, err := New(Config{SourcePassword: "x", Mounts: map[string]MountConfig{"/a": {Fallback: "/b"}, "/b": {Fallback: "/c"}}}); err != nil {
+		t.Fatalf("chain refused: %v", err)
+	}
+}
