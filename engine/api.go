@@ -168,6 +168,8 @@ type MountSnapshot struct {
 	SlowDrops     uint64
 	Hidden        bool
 	Disconnects   []Disconnect // recent, newest last
+	Recording     string       // file being written, "" when not recording
+	RecordedBytes uint64
 }
 
 // SourceSnapshot is the source feeding a mount and what has arrived from it.

@@ -73,6 +73,7 @@ func (s *Server) handleConn(c net.Conn) {
 	}
 	hr.done = true
 	_ = c.SetReadDeadline(time.Time{})
+	addr = s.clientAddr(addr, req.Header)
 	switch req.Method {
 	case "SOURCE", "PUT":
 		s.handleSource(c, br, req, addr)
@@ -121,6 +122,7 @@ func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
 		return
 	}
 	writeStatus(c, http.StatusNotFound, "Mount not found\n")
+	s.access.write(addr, "", requestLine(req), http.StatusNotFound, 0, req.Referer(), req.UserAgent(), 0)
 	s.emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Mount: req.URL.Path, Addr: addr, Reason: "no such mount",
 		Message: fmt.Sprintf("%s asked for %s: no such mount (404)", addr, req.URL.Path)})
 }
@@ -135,6 +137,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+	}
+	if s.cfg.AccessLog != nil {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			user, _, _ := r.BasicAuth()
+			s.access.write(s.clientAddr(r.RemoteAddr, r.Header), user, requestLine(r), sw.status, sw.bytes, r.Referer(), r.UserAgent(), time.Since(start))
+		}()
+		w = sw
 	}
 	if s.cfg.Handler != nil {
 		s.cfg.Handler.ServeHTTP(w, r)
@@ -192,6 +203,8 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 	reject := func(code int, body, reason string, level slog.Level, extra ...string) {
 		writeStatus(c, code, body+"\n", extra...)
 		c.Close()
+		user, _, _ := req.BasicAuth()
+		s.access.write(addr, user, requestLine(req), code, 0, "", req.UserAgent(), 0)
 		s.emit(Event{Type: EventSourceRejected, Level: level, Mount: name, Addr: addr, Reason: reason,
 			Message: fmt.Sprintf("source %s on %s refused (%d): %s", addr, name, code, reason)})
 	}
@@ -230,7 +243,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		ct = mt
 	}
 	src := &source{
-		id: s.nextID.Add(1), conn: c, br: br, method: req.Method, addr: addr,
+		id: s.nextID.Add(1), conn: c, br: br, method: req.Method, request: requestLine(req), addr: addr,
 		ua: req.UserAgent(), contentType: ct, known: frame.Known(ct),
 		headers: flatHeaders(req.Header), ice: parseIce(req.Header.Get),
 		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(),
@@ -323,6 +336,9 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 	if ended != nil {
 		ended.finish()
 	}
+	if !resumed && m.cfg.DumpFile != "" {
+		_, _ = s.record(m, true) // a failure is reported as an event
+	}
 	if t := src.headers["Ice-Title"]; t != "" {
 		s.setTitle(m, t, "", "source headers")
 	}
@@ -347,6 +363,7 @@ func (s *Server) detachSource(src *source, reason Reason) {
 	s.clients.Add(-1)
 	now := time.Now()
 	ss := src.snapshot(now)
+	s.access.write(src.addr, s.cfg.SourceUser, src.request, http.StatusOK, ss.BytesIn, "", src.ua, now.Sub(src.connected))
 	m.recordDisconnect(Disconnect{Time: now, ID: src.id, Addr: src.addr, Source: true, Reason: reason, Duration: now.Sub(src.connected), Bytes: ss.BytesIn})
 	s.recordSession(m, ss, now, reason)
 	level := slog.LevelInfo
@@ -472,6 +489,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	refuse := func(code int, body, reason string) {
 		writeStatus(c, code, body+"\n")
 		c.Close()
+		s.access.write(addr, "", requestLine(req), code, 0, req.Referer(), req.UserAgent(), 0)
 		s.emit(Event{Type: EventListenerRefused, Level: slog.LevelWarn, Mount: m.name, Addr: addr, Reason: reason,
 			Message: fmt.Sprintf("listener %s refused on %s (%d): %s", addr, m.name, code, reason)})
 	}
@@ -482,7 +500,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	}
 	now := time.Now()
 	l := &listener{
-		conn: c, addr: addr, ua: req.UserAgent(), connected: now,
+		conn: c, addr: addr, ua: req.UserAgent(), connected: now, request: requestLine(req), referer: req.Referer(),
 		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now,
 	}
 	if tc, ok := c.(*net.TCPConn); ok {

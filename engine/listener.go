@@ -21,6 +21,8 @@ type listener struct {
 	icy       bool
 	mount     *mount
 	home      string // mount it fell back from, to return to; guarded by the mount's mu
+	request   string // request line and referer, for the access log
+	referer   string
 
 	// shard-owned
 	seq          uint64

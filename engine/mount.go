@@ -50,6 +50,7 @@ type mount struct {
 	peak        int
 	served      int // listeners ever accepted
 	taps        map[*Tap]struct{}
+	rec         *recording
 	disconnects []Disconnect
 	bytesOut    atomic.Uint64
 	slowDrops   atomic.Uint64

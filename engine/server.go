@@ -38,6 +38,7 @@ type Server struct {
 	serveOnce sync.Once
 
 	sessions sessionLog
+	access   accessLog
 
 	clients  atomic.Int64 // sources + network listeners
 	taps     atomic.Int64
@@ -103,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 		heads:      map[net.Conn]struct{}{},
 		handoff:    newConnQueue(),
 	}
+	s.access.s = s
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -337,9 +339,17 @@ func (m *mount) snapshot(now time.Time) MountSnapshot {
 	m.mu.Lock()
 	ms := MountSnapshot{
 		Name: m.name, State: StateLive, ContentType: m.contentType, Title: m.meta.Load().title,
-		GraceUntil: m.graceUntil, ListenerPeak: m.peak, Taps: len(m.taps),
+		GraceUntil: m.graceUntil, ListenerPeak: m.peak,
 		BytesOut: m.bytesOut.Load(), SlowDrops: m.slowDrops.Load(), Hidden: m.cfg.Hidden,
 		Disconnects: append([]Disconnect(nil), m.disconnects...),
+	}
+	for t := range m.taps {
+		if t.counted {
+			ms.Taps++
+		}
+	}
+	if m.rec != nil {
+		ms.Recording, ms.RecordedBytes = m.rec.path, m.rec.bytes.Load()
 	}
 	src := m.source
 	m.mu.Unlock()
@@ -523,6 +533,7 @@ func (s *Server) closeListener(l *listener, reason Reason) {
 	m.removeListener(l)
 	s.clients.Add(-1)
 	dur := time.Since(l.connected)
+	s.access.write(l.addr, "", l.request, http.StatusOK, l.bytesSent.Load(), l.referer, l.ua, dur)
 	m.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: reason, Duration: dur, Bytes: l.bytesSent.Load()})
 	level := slog.LevelInfo
 	if reason == ReasonTooSlow || reason == ReasonWriteError || reason == ReasonTimeout {

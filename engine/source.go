@@ -38,6 +38,7 @@ type source struct {
 	br          *bufio.Reader
 	mount       *mount
 	method      string
+	request     string // request line, for the access log
 	addr, ua    string
 	contentType string
 	known       bool

@@ -22,6 +22,15 @@ type Tap struct {
 	notify  chan struct{}
 	done    chan struct{}
 	once    sync.Once
+	counted bool // shown as a tap (recordings are not)
+	strict  bool // falling behind is an error, not a skip to live
+}
+
+// errTapBehind is a strict tap's Read error when it fell out of the queue.
+var errTapBehind = errors.New("fell behind the stream")
+
+func newTap(m *mount, counted, strict bool) *Tap {
+	return &Tap{m: m, notify: make(chan struct{}, 1), done: make(chan struct{}), counted: counted, strict: strict}
 }
 
 // ErrTapClosed is returned by Read after Close.
@@ -33,7 +42,7 @@ func (s *Server) Tap(mountName string) (*Tap, error) {
 	if m == nil {
 		return nil, ErrNoMount
 	}
-	t := &Tap{m: m, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	t := newTap(m, true, false)
 	m.mu.Lock()
 	if m.ended.Load() {
 		m.mu.Unlock()
@@ -95,6 +104,9 @@ func (t *Tap) Read(p []byte) (int, error) {
 		}
 		head := r.head.Load()
 		if t.seq < r.tail.Load() {
+			if t.strict {
+				return 0, errTapBehind
+			}
 			// Fell behind: jump to the newest boundary, headers again.
 			t.start(1)
 			continue
@@ -141,7 +153,9 @@ func (t *Tap) Close() error {
 		t.m.mu.Lock()
 		delete(t.m.taps, t)
 		t.m.mu.Unlock()
-		t.m.srv.taps.Add(-1)
+		if t.counted {
+			t.m.srv.taps.Add(-1)
+		}
 	})
 	return nil
 }

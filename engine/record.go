@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// recording copies a mount's stream to a file from a strict tap, in a
+// goroutine of its own: a slow or full disk stops the recording, never the
+// stream.
+type recording struct {
+	path  string
+	tap   *Tap
+	bytes atomic.Uint64
+	done  chan struct{}
+}
+
+// StartRecording starts writing mount's stream to a file, from its newest
+// frame boundary (Ogg: headers first, so the file plays). The file is the
+// mount's DumpFile pattern, or RecordDir/<mount>-<time>.<ext>.
+func (s *Server) StartRecording(mountName string) (string, error) {
+	m := s.lookup(mountName)
+	if m == nil {
+		return "", ErrNoMount
+	}
+	return s.record(m, false)
+}
+
+// StopRecording stops the mount's recording and closes its file.
+func (s *Server) StopRecording(mountName string) error {
+	m := s.lookup(mountName)
+	if m == nil {
+		return ErrNoMount
+	}
+	m.mu.Lock()
+	rec := m.rec
+	m.mu.Unlock()
+	if rec == nil {
+		return errors.New("mount is not being recorded")
+	}
+	rec.tap.Close()
+	<-rec.done
+	return nil
+}
+
+// Recording reports whether mount is being recorded.
+func (s *Server) Recording(mountName string) bool {
+	m := s.lookup(mountName)
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rec != nil
+}
+
+// record opens the file and starts copying. fromStart takes the stream from
+// the source's first byte (a dump of a whole session).
+func (s *Server) record(m *mount, fromStart bool) (string, error) {
+	m.mu.Lock()
+	if m.rec != nil {
+		path := m.rec.path
+		m.mu.Unlock()
+		return path, fmt.Errorf("already recording to %s", path)
+	}
+	pattern, ct := m.cfg.DumpFile, m.contentType
+	m.mu.Unlock()
+	if pattern == "" {
+		name := strings.NewReplacer("/", "", ".", "-").Replace(strings.TrimPrefix(m.name, "/"))
+		pattern = filepath.Join(s.cfg.RecordDir, name+"-%Y%m%d-%H%M%S"+extFor(ct))
+	}
+	path := strftime(pattern, time.Now())
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.emit(Event{Type: EventRecording, Level: slog.LevelError, Mount: m.name, Reason: "open failed",
+			Message: fmt.Sprintf("cannot record %s: %v", m.name, err)})
+		return "", err
+	}
+	t := newTap(m, false, true)
+	if fromStart {
+		t.seq, t.wait = m.ring.head.Load(), true
+	} else {
+		t.start(1)
+	}
+	rec := &recording{path: path, tap: t, done: make(chan struct{})}
+	m.mu.Lock()
+	if m.rec != nil || m.ended.Load() {
+		m.mu.Unlock()
+		f.Close()
+		return "", errors.New("mount is already recorded or gone")
+	}
+	m.rec = rec
+	m.taps[t] = struct{}{}
+	m.mu.Unlock()
+	s.emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: "started",
+		Message: fmt.Sprintf("recording %s to %s", m.name, path)})
+	s.wg.Add(1)
+	go s.runRecording(m, rec, f)
+	return path, nil
+}
+
+func (s *Server) runRecording(m *mount, rec *recording, f *os.File) {
+	defer s.wg.Done()
+	defer close(rec.done)
+	buf := make([]byte, 32<<10)
+	reason, level := "", slog.LevelInfo
+	for reason == "" {
+		n, err := rec.tap.Read(buf)
+		if n > 0 {
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				reason, level = "write failed: "+werr.Error(), slog.LevelError
+				break
+			}
+			rec.bytes.Add(uint64(n))
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			reason = "source ended"
+		case errors.Is(err, ErrTapClosed):
+			reason = "stopped"
+		case errors.Is(err, errTapBehind):
+			reason, level = "fell behind the stream (disk too slow): data lost", slog.LevelError
+		default:
+			reason, level = err.Error(), slog.LevelError
+		}
+	}
+	rec.tap.Close()
+	if err := f.Close(); err != nil && level == slog.LevelInfo {
+		reason, level = "close failed: "+err.Error(), slog.LevelError
+	}
+	m.mu.Lock()
+	if m.rec == rec {
+		m.rec = nil
+	}
+	m.mu.Unlock()
+	s.emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason,
+		Message: fmt.Sprintf("recording of %s to %s stopped after %d bytes: %s", m.name, rec.path, rec.bytes.Load(), reason)})
+}
+
+func extFor(ct string) string {
+	switch {
+	case strings.Contains(ct, "mpeg"):
+		return ".mp3"
+	case strings.Contains(ct, "aac"):
+		return ".aac"
+	case strings.Contains(ct, "ogg"), strings.Contains(ct, "opus"), strings.Contains(ct, "vorbis"):
+		return ".ogg"
+	case strings.Contains(ct, "webm"):
+		return ".webm"
+	}
+	return ".bin"
+}
+
+// strftime expands %Y %m %d %H %M %S %j %s and %%.
+func strftime(pattern string, t time.Time) string {
+	var b strings.Builder
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		if c != '%' || i+1 == len(pattern) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch pattern[i] {
+		case 'Y':
+			b.WriteString(strconv.Itoa(t.Year()))
+		case 'm':
+			fmt.Fprintf(&b, "%02d", int(t.Month()))
+		case 'd':
+			fmt.Fprintf(&b, "%02d", t.Day())
+		case 'H':
+			fmt.Fprintf(&b, "%02d", t.Hour())
+		case 'M':
+			fmt.Fprintf(&b, "%02d", t.Minute())
+		case 'S':
+			fmt.Fprintf(&b, "%02d", t.Second())
+		case 'j':
+			fmt.Fprintf(&b, "%03d", t.YearDay())
+		case 's':
+			b.WriteString(strconv.FormatInt(t.Unix(), 10))
+		case '%':
+			b.WriteByte('%')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(pattern[i])
+		}
+	}
+	return b.String()
+}
