@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/control"
 	"github.com/icedeck/icedeck/playback"
 	"github.com/icedeck/icedeck/tui"
 )
@@ -50,6 +52,45 @@ type options struct {
 	readOnly  bool
 	genSource bool
 	genAdmin  bool
+
+	accessLog   string        // path of the access log, "" for none
+	configPath  string        // the TOML file loaded, "" if none
+	file        *control.File // its contents
+	checkConfig bool          // validate and exit
+}
+
+// configError is a bad configuration file: exit status 1.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+
+// findConfig returns the --config argument, or ./icedeck.toml when it
+// exists; explicit reports that it was asked for.
+func findConfig(args []string) (path string, explicit bool) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, p := range []string{"--config", "-config"} {
+			if a == p && i+1 < len(args) {
+				return args[i+1], true
+			}
+			if v, ok := strings.CutPrefix(a, p+"="); ok {
+				return v, true
+			}
+		}
+	}
+	if _, err := os.Stat("icedeck.toml"); err == nil {
+		return "icedeck.toml", false
+	}
+	return "", false
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 type listFlag []string
@@ -104,6 +145,18 @@ func parseSize(v string) (int, error) {
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{cfg: engine.Defaults()}
 	c := &o.cfg
+	// Flags over file over defaults: the file goes into cfg before the
+	// flags are defined with cfg's values as their defaults.
+	if path, _ := findConfig(args); path != "" {
+		f, err := control.LoadConfig(path)
+		if err == nil {
+			err = f.Apply(c)
+		}
+		if err != nil {
+			return nil, configError{err}
+		}
+		o.configPath, o.file = path, &f
+	}
 	fs := flag.NewFlagSet("icedeck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -115,10 +168,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var listen listFlag
 	fs.BoolVar(&o.headless, "headless", false, "run the relay without the interface")
 	fs.Var(&listen, "listen", "address to listen on, repeatable or comma-separated (default :8000)")
-	fs.StringVar(&c.SourcePassword, "source-password", os.Getenv("ICEDECK_SOURCE_PASSWORD"), "password for sources, user 'source' (env ICEDECK_SOURCE_PASSWORD; random if unset)")
+	fs.String("config", "", "TOML configuration file (default ./icedeck.toml when present); flags override it")
+	fs.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit (0: valid, 1: not)")
+	fs.StringVar(&c.SourcePassword, "source-password", envOr("ICEDECK_SOURCE_PASSWORD", c.SourcePassword), "password for sources, user 'source' (env ICEDECK_SOURCE_PASSWORD; random if unset)")
 	fs.StringVar(&c.AdminUser, "admin-user", c.AdminUser, "admin user name")
-	fs.StringVar(&c.AdminPassword, "admin-password", os.Getenv("ICEDECK_ADMIN_PASSWORD"), "admin password (env ICEDECK_ADMIN_PASSWORD; random if unset)")
-	fs.IntVar(&c.MaxListeners, "max-listeners", 0, "listeners per mount (0: no per-mount limit)")
+	fs.StringVar(&c.AdminPassword, "admin-password", envOr("ICEDECK_ADMIN_PASSWORD", c.AdminPassword), "admin password (env ICEDECK_ADMIN_PASSWORD; random if unset)")
+	fs.IntVar(&c.MaxListeners, "max-listeners", c.MaxListeners, "listeners per mount (0: no per-mount limit)")
 	fs.IntVar(&c.MaxClients, "max-clients", c.MaxClients, "sources and listeners at once, all mounts")
 	fs.IntVar(&c.MaxSources, "max-sources", c.MaxSources, "sources at once")
 	fs.Var(sizeFlag{&c.BurstSize}, "burst-size", "bytes sent to a new listener at once, from a frame boundary (64k)")
@@ -126,11 +181,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&c.SourceTimeout, "source-timeout", c.SourceTimeout, "drop a source silent this long")
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "a request head must arrive within this")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "drop a listener that takes no data this long")
-	fs.DurationVar(&c.Grace, "grace", 0, "hold listeners this long when a source leaves, resuming them if it returns")
-	slow := fs.String("slow-listener", "drop", "what to do with a listener that falls behind: drop or skip (to live)")
+	fs.DurationVar(&c.Grace, "grace", c.Grace, "hold listeners this long when a source leaves, resuming them if it returns")
+	slow := fs.String("slow-listener", string(cmp.Or(c.SlowListener, engine.SlowDrop)), "what to do with a listener that falls behind: drop or skip (to live)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.report, "report", "", "write a JSON report of every source session to this file at exit")
+	accessLog := ""
+	if o.file != nil {
+		accessLog = o.file.Server.AccessLog
+	}
+	fs.StringVar(&o.accessLog, "access-log", accessLog, "append an access log (combined log format) to this file")
+	fs.StringVar(&c.RecordDir, "record-dir", c.RecordDir, "where recordings started at run time go (default: the working directory)")
 	fs.StringVar(&o.logFile, "log-file", defaultLogFile(), "where the interface writes its log (headless logs to stderr)")
 	fs.StringVar(&o.theme, "theme", "", "colour theme (default, light, high-contrast, catppuccin-mocha, gruvbox-dark, dracula, nord, or one of yours)")
 	fs.StringVar(&o.themeDir, "theme-dir", defaultThemeDir(), "directory with your own theme files")
@@ -194,9 +255,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	var ce configError
+	if errors.As(err, &ce) {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 2
+	}
+	if o.checkConfig {
+		if _, err := engine.New(o.cfg); err != nil {
+			fmt.Fprintln(stderr, "icedeck:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "icedeck: configuration OK (%s)\n", cmp.Or(o.configPath, "no file, flags and defaults"))
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -213,11 +287,15 @@ func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
 		return 2
 	}
 	o.cfg.Logger = log
+	ctl := newControl(o, log)
 	srv, err := engine.New(o.cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 2
 	}
+	ctl.Attach(srv)
+	// End event streams when shutting down, or Shutdown waits for them.
+	defer context.AfterFunc(ctx, ctl.Close)()
 	if o.genSource {
 		log.Warn("no source password configured: generated one for this run", "source_user", o.cfg.SourceUser, "source_password", o.cfg.SourcePassword)
 	}
@@ -255,6 +333,27 @@ func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// newControl builds the admin API, status and metrics handler and puts it
+// in the engine's configuration; Attach it to the server once created.
+func newControl(o *options, log *slog.Logger) *control.Handler {
+	if o.accessLog != "" {
+		// Closed by the process's end: the log is written until the last request.
+		f, err := os.OpenFile(o.accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			log.Error("cannot open the access log; going on without it", "file", o.accessLog, "err", err)
+		} else {
+			o.cfg.AccessLog = f
+		}
+	}
+	opts := control.Options{Logger: log}
+	if o.file != nil {
+		o.file.ApplyOptions(&opts)
+	}
+	ctl := control.New(opts)
+	o.cfg.Handler = ctl
+	return ctl
 }
 
 // writeReport saves every source session as JSON, for scripts that check
@@ -315,11 +414,13 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		return 2
 	}
 	o.cfg.Logger = log
+	ctl := newControl(o, log)
 	srv, err := engine.New(o.cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 2
 	}
+	ctl.Attach(srv)
 	// Open the sockets before the screen changes, so a busy port is a
 	// plain error on the terminal.
 	var lns []net.Listener
@@ -337,10 +438,11 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 	log.Info("icedeck started with the interface", "addrs", o.cfg.Listen)
 	restore := redirectStderr(lf)
 	player := playback.NewPlayer(playback.Options{Logger: log})
-	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player),
+	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv,
 		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile})
 	_ = player.Close()
 	restore()
+	ctl.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)

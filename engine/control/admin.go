@@ -1,0 +1,418 @@
+package control
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/icedeck/icedeck/engine"
+)
+
+// iceResponse is Icecast's answer to an admin command.
+type iceResponse struct {
+	XMLName xml.Name `xml:"iceresponse" json:"-"`
+	Message string   `xml:"message" json:"message"`
+	Return  int      `xml:"return" json:"return"`
+}
+
+// reply writes v as Icecast's XML, or as JSON under the same root name
+// ({"iceresponse":{…}}) when asJSON.
+func reply(w http.ResponseWriter, status int, asJSON bool, root string, v any) {
+	w.Header().Set("Cache-Control", "no-cache")
+	if asJSON {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{root: v})
+		return
+	}
+	b, err := xml.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte("<?xml version=\"1.0\"?>\n"))
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}
+
+func respond(w http.ResponseWriter, status int, asJSON bool, ret int, msg string) {
+	reply(w, status, asJSON, "iceresponse", iceResponse{Message: msg, Return: ret})
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// admin serves /admin/<command>[.json].
+func (h *Handler) admin(w http.ResponseWriter, r *http.Request, s *engine.Server) {
+	cmd := strings.TrimPrefix(r.URL.Path, "/admin/")
+	asJSON := wantsJSON(r)
+	if c, ok := strings.CutSuffix(cmd, ".json"); ok {
+		cmd, asJSON = c, true
+	}
+	q := r.URL.Query()
+	mount := q.Get("mount")
+	// Commands on one mount also take that mount's source credentials, as
+	// ezstream and butt use them for title updates. moveclients touches a
+	// second mount, so it needs the admin.
+	credMount := ""
+	switch cmd {
+	case "metadata", "listclients", "killclient", "killsource":
+		credMount = mount
+	}
+	if !h.authorize(w, r, s, credMount) {
+		return
+	}
+	switch cmd {
+	case "listmounts":
+		h.listMounts(w, asJSON, s)
+		return
+	case "stats":
+		reply(w, http.StatusOK, asJSON, "icestats", h.stats(r, s))
+		return
+	case "metadata", "listclients", "killclient", "killsource", "moveclients":
+	default:
+		respond(w, http.StatusBadRequest, asJSON, 0, "unknown admin command")
+		return
+	}
+	if mount == "" {
+		respond(w, http.StatusBadRequest, asJSON, 0, "Missing parameter: mount")
+		return
+	}
+	ms := findMount(s.Snapshot(), mount)
+	if ms == nil {
+		respond(w, http.StatusBadRequest, asJSON, 0, "Source does not exist")
+		return
+	}
+	switch cmd {
+	case "metadata":
+		h.metadata(w, r, asJSON, s, mount)
+	case "listclients":
+		listClients(w, asJSON, ms)
+	case "killclient":
+		id, err := strconv.ParseUint(q.Get("id"), 10, 64)
+		if err != nil {
+			respond(w, http.StatusBadRequest, asJSON, 0, "Missing or bad parameter: id")
+			return
+		}
+		if err := s.KickListener(mount, id); err != nil {
+			respond(w, http.StatusOK, asJSON, 0, fmt.Sprintf("Client %d not found", id))
+			return
+		}
+		h.log.Info("control: listener kicked", "mount", mount, "id", id, "by", r.RemoteAddr)
+		respond(w, http.StatusOK, asJSON, 1, fmt.Sprintf("Client %d removed", id))
+	case "killsource":
+		if err := s.KickSource(mount); err != nil {
+			respond(w, http.StatusOK, asJSON, 0, "Source not connected")
+			return
+		}
+		h.log.Info("control: source kicked", "mount", mount, "by", r.RemoteAddr)
+		respond(w, http.StatusOK, asJSON, 1, "Source Removed")
+	case "moveclients":
+		dest := q.Get("destination")
+		if dest == "" {
+			respond(w, http.StatusBadRequest, asJSON, 0, "Missing parameter: destination")
+			return
+		}
+		var ids []uint64
+		if v := q.Get("id"); v != "" {
+			id, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				respond(w, http.StatusBadRequest, asJSON, 0, "Bad parameter: id")
+				return
+			}
+			ids = []uint64{id}
+		}
+		n, err := s.MoveListeners(mount, dest, ids)
+		switch {
+		case errors.Is(err, engine.ErrNoMount):
+			respond(w, http.StatusBadRequest, asJSON, 0, "No such destination")
+		case errors.Is(err, engine.ErrNoClient):
+			respond(w, http.StatusOK, asJSON, 0, "No such client")
+		case err != nil:
+			respond(w, http.StatusBadRequest, asJSON, 0, err.Error())
+		default:
+			h.log.Info("control: listeners moved", "from", mount, "to", dest, "count", n, "by", r.RemoteAddr)
+			respond(w, http.StatusOK, asJSON, 1, fmt.Sprintf("Clients moved from %s to %s", mount, dest))
+		}
+	}
+}
+
+func findMount(snap engine.Snapshot, name string) *engine.MountSnapshot {
+	for i := range snap.Mounts {
+		if snap.Mounts[i].Name == name {
+			return &snap.Mounts[i]
+		}
+	}
+	return nil
+}
+
+// metadata handles mode=updinfo: song, or artist and title, in charset
+// (else the mount's configured charset, else UTF-8), and url.
+func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, asJSON bool, s *engine.Server, mount string) {
+	q := r.URL.Query()
+	if q.Get("mode") != "updinfo" {
+		respond(w, http.StatusBadRequest, asJSON, 0, "Missing or unknown parameter: mode (only updinfo)")
+		return
+	}
+	song := q.Get("song")
+	if song == "" {
+		artist, title := q.Get("artist"), q.Get("title")
+		switch {
+		case artist != "" && title != "":
+			song = artist + " - " + title
+		case title != "":
+			song = title
+		default:
+			song = artist
+		}
+	}
+	cs := q.Get("charset")
+	if cs == "" {
+		cs = s.Config().Mounts[mount].Charset // the mount's configured default
+	}
+	song, err := toUTF8(song, cs)
+	if err != nil {
+		respond(w, http.StatusBadRequest, asJSON, 0, err.Error())
+		return
+	}
+	url, err := toUTF8(q.Get("url"), cs)
+	if err != nil {
+		respond(w, http.StatusBadRequest, asJSON, 0, err.Error())
+		return
+	}
+	if err := s.SetTitle(mount, cleanMeta(song), cleanMeta(url)); err != nil {
+		respond(w, http.StatusBadRequest, asJSON, 0, "Source does not exist")
+		return
+	}
+	respond(w, http.StatusOK, asJSON, 1, "Metadata update successful")
+}
+
+// cleanMeta drops control characters, which would corrupt a player's ICY
+// parser or a log line.
+func cleanMeta(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+type clientsDoc struct {
+	XMLName xml.Name      `xml:"icestats" json:"-"`
+	Source  clientsSource `xml:"source" json:"source"`
+}
+
+type clientsSource struct {
+	Mount     string       `xml:"mount,attr" json:"mount"`
+	Listeners int          `xml:"Listeners" json:"Listeners"`
+	Listener  []clientInfo `xml:"listener" json:"listener"`
+}
+
+// clientInfo is Icecast 2.4's listener element; BytesSent and ICY are
+// icedeck's.
+type clientInfo struct {
+	IP        string `xml:"IP" json:"IP"`
+	UserAgent string `xml:"UserAgent" json:"UserAgent"`
+	Lag       int64  `xml:"lag" json:"lag"`
+	Connected int64  `xml:"Connected" json:"Connected"`
+	ID        uint64 `xml:"ID" json:"ID"`
+	BytesSent uint64 `xml:"BytesSent" json:"BytesSent"`
+	ICY       bool   `xml:"ICY" json:"ICY"`
+}
+
+func hostOnly(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+func listClients(w http.ResponseWriter, asJSON bool, ms *engine.MountSnapshot) {
+	now := time.Now()
+	doc := clientsDoc{Source: clientsSource{Mount: ms.Name, Listeners: ms.ListenerCount, Listener: []clientInfo{}}}
+	for _, l := range ms.Listeners {
+		doc.Source.Listener = append(doc.Source.Listener, clientInfo{
+			IP: hostOnly(l.Addr), UserAgent: l.UserAgent, Lag: l.Lag, Connected: int64(now.Sub(l.Connected).Seconds()),
+			ID: l.ID, BytesSent: l.BytesSent, ICY: l.ICY,
+		})
+	}
+	reply(w, http.StatusOK, asJSON, "icestats", doc)
+}
+
+type mountsDoc struct {
+	XMLName xml.Name    `xml:"icestats" json:"-"`
+	Source  []mountInfo `xml:"source" json:"source"`
+}
+
+type mountInfo struct {
+	Mount       string `xml:"mount,attr" json:"mount"`
+	Listeners   int    `xml:"listeners" json:"listeners"`
+	Connected   int64  `xml:"Connected" json:"Connected"`
+	ContentType string `xml:"content-type" json:"content-type"`
+	State       string `xml:"state" json:"state"`
+}
+
+func (h *Handler) listMounts(w http.ResponseWriter, asJSON bool, s *engine.Server) {
+	snap := s.Snapshot()
+	doc := mountsDoc{Source: []mountInfo{}}
+	for _, m := range snap.Mounts {
+		mi := mountInfo{Mount: m.Name, Listeners: m.ListenerCount, ContentType: m.ContentType, State: string(m.State)}
+		if m.Source != nil {
+			mi.Connected = int64(snap.Time.Sub(m.Source.Connected).Seconds())
+		}
+		doc.Source = append(doc.Source, mi)
+	}
+	reply(w, http.StatusOK, asJSON, "icestats", doc)
+}
+
+// statsDoc is /admin/stats: Icecast 2.4's element names, then icedeck's.
+type statsDoc struct {
+	XMLName            xml.Name      `xml:"icestats" json:"-"`
+	Admin              string        `xml:"admin" json:"admin"`
+	Clients            int           `xml:"clients" json:"clients"`
+	Host               string        `xml:"host" json:"host"`
+	ListenerCount      int           `xml:"listeners" json:"listeners"`
+	Location           string        `xml:"location" json:"location"`
+	ServerID           string        `xml:"server_id" json:"server_id"`
+	ServerStart        string        `xml:"server_start" json:"server_start"`
+	ServerStartISO8601 string        `xml:"server_start_iso8601" json:"server_start_iso8601"`
+	Sources            int           `xml:"sources" json:"sources"`
+	BytesIn            uint64        `xml:"total_bytes_read" json:"total_bytes_read"`
+	BytesOut           uint64        `xml:"total_bytes_sent" json:"total_bytes_sent"`
+	Taps               int           `xml:"taps" json:"taps"`
+	Source             []statsSource `xml:"source" json:"source"`
+}
+
+type statsSource struct {
+	Mount              string `xml:"mount,attr" json:"mount"`
+	AudioInfo          string `xml:"audio_info,omitempty" json:"audio_info,omitempty"`
+	Bitrate            int    `xml:"bitrate,omitempty" json:"bitrate,omitempty"`
+	Channels           int    `xml:"channels,omitempty" json:"channels,omitempty"`
+	Genre              string `xml:"genre" json:"genre"`
+	ListenerPeak       int    `xml:"listener_peak" json:"listener_peak"`
+	Listeners          int    `xml:"listeners" json:"listeners"`
+	ListenURL          string `xml:"listenurl" json:"listenurl"`
+	MaxListeners       string `xml:"max_listeners" json:"max_listeners"`
+	Public             string `xml:"public" json:"public"`
+	SampleRate         int    `xml:"samplerate,omitempty" json:"samplerate,omitempty"`
+	ServerDescription  string `xml:"server_description" json:"server_description"`
+	ServerName         string `xml:"server_name" json:"server_name"`
+	ServerType         string `xml:"server_type" json:"server_type"`
+	ServerURL          string `xml:"server_url,omitempty" json:"server_url,omitempty"`
+	SlowListeners      uint64 `xml:"slow_listeners" json:"slow_listeners"`
+	SourceIP           string `xml:"source_ip,omitempty" json:"source_ip,omitempty"`
+	StreamStart        string `xml:"stream_start,omitempty" json:"stream_start,omitempty"`
+	StreamStartISO8601 string `xml:"stream_start_iso8601,omitempty" json:"stream_start_iso8601,omitempty"`
+	Title              string `xml:"title,omitempty" json:"title,omitempty"`
+	TotalBytesRead     uint64 `xml:"total_bytes_read" json:"total_bytes_read"`
+	TotalBytesSent     uint64 `xml:"total_bytes_sent" json:"total_bytes_sent"`
+	UserAgent          string `xml:"user_agent,omitempty" json:"user_agent,omitempty"`
+
+	// icedeck's own.
+	State        string           `xml:"state" json:"state"`
+	Hidden       bool             `xml:"hidden" json:"hidden"`
+	Codec        string           `xml:"codec,omitempty" json:"codec,omitempty"`
+	Frames       uint64           `xml:"frames" json:"frames"`
+	SyncLosses   uint64           `xml:"sync_losses" json:"sync_losses"`
+	SkippedBytes uint64           `xml:"skipped_bytes" json:"skipped_bytes"`
+	MeasuredRate int              `xml:"measured_bitrate" json:"measured_bitrate"`
+	MaxLag       int64            `xml:"max_lag" json:"max_lag"`
+	Disconnects  []disconnectInfo `xml:"disconnects>disconnect" json:"disconnects"`
+}
+
+type disconnectInfo struct {
+	Time     string  `xml:"time" json:"time"`
+	ID       uint64  `xml:"id" json:"id"`
+	IP       string  `xml:"ip" json:"ip"`
+	Source   bool    `xml:"source" json:"source"`
+	Reason   string  `xml:"reason" json:"reason"`
+	Duration float64 `xml:"duration" json:"duration"`
+	Bytes    uint64  `xml:"bytes" json:"bytes"`
+}
+
+// Icecast's time formats: RFC 1123 with a numeric zone, and ISO 8601
+// without the colon in the offset.
+const (
+	icecastTime = "Mon, 02 Jan 2006 15:04:05 -0700"
+	icecastISO  = "2006-01-02T15:04:05-0700"
+)
+
+func (h *Handler) host(r *http.Request) string {
+	if h.opts.Host != "" {
+		return h.opts.Host
+	}
+	return r.Host
+}
+
+func (h *Handler) listenURL(r *http.Request, mount string) string {
+	return "http://" + h.host(r) + mount
+}
+
+func (h *Handler) stats(r *http.Request, s *engine.Server) statsDoc {
+	snap := s.Snapshot()
+	cfg := s.Config()
+	doc := statsDoc{
+		Admin: h.opts.Admin, Clients: snap.Listeners + snap.Sources, Host: hostOnly(h.host(r)), ListenerCount: snap.Listeners,
+		Location: h.opts.Location, ServerID: snap.ServerID,
+		ServerStart: snap.Started.Format(icecastTime), ServerStartISO8601: snap.Started.Format(icecastISO),
+		Sources: snap.Sources, BytesIn: snap.BytesIn, BytesOut: snap.BytesOut, Taps: snap.Taps,
+		Source: []statsSource{},
+	}
+	for _, m := range snap.Mounts {
+		ss := statsSource{
+			Mount: m.Name, ListenerPeak: m.ListenerPeak, Listeners: m.ListenerCount, ListenURL: h.listenURL(r, m.Name),
+			MaxListeners: "unlimited", ServerType: m.ContentType, SlowListeners: m.SlowDrops, Title: m.Title,
+			TotalBytesSent: m.BytesOut, State: string(m.State), Hidden: m.Hidden, Disconnects: []disconnectInfo{},
+		}
+		if n := maxListeners(cfg, m.Name); n > 0 {
+			ss.MaxListeners = strconv.Itoa(n)
+		}
+		for _, l := range m.Listeners {
+			ss.MaxLag = max(ss.MaxLag, l.Lag)
+		}
+		if src := m.Source; src != nil {
+			ice := src.Ice
+			ss.AudioInfo, ss.Channels, ss.SampleRate = ice.AudioInfo, ice.Channels, ice.SampleRate
+			ss.Bitrate = ice.Bitrate / 1000
+			ss.Genre, ss.ServerName, ss.ServerDescription = orDefault(ice.Genre, "various"), orDefault(ice.Name, "Unspecified name"), orDefault(ice.Description, "Unspecified description")
+			ss.ServerURL, ss.Public = ice.URL, orDefault(ice.Public, "0")
+			ss.SourceIP, ss.UserAgent = hostOnly(src.Addr), src.UserAgent
+			ss.StreamStart, ss.StreamStartISO8601 = src.Connected.Format(icecastTime), src.Connected.Format(icecastISO)
+			ss.TotalBytesRead = src.BytesIn
+			ss.Codec, ss.Frames, ss.SyncLosses, ss.SkippedBytes = src.Frames.Codec, src.Frames.Frames, src.Frames.SyncLosses, src.Frames.SkippedBytes
+			ss.MeasuredRate = src.Bitrate10s
+		}
+		for _, d := range m.Disconnects {
+			ss.Disconnects = append(ss.Disconnects, disconnectInfo{
+				Time: d.Time.Format(time.RFC3339), ID: d.ID, IP: hostOnly(d.Addr), Source: d.Source,
+				Reason: string(d.Reason), Duration: d.Duration.Seconds(), Bytes: d.Bytes,
+			})
+		}
+		doc.Source = append(doc.Source, ss)
+	}
+	return doc
+}
+
+func maxListeners(cfg engine.Config, mount string) int {
+	if mc, ok := cfg.Mounts[mount]; ok && mc.MaxListeners > 0 {
+		return mc.MaxListeners
+	}
+	return cfg.MaxListeners
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -1,0 +1,499 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/icedeck/icedeck/engine"
+)
+
+// File is an icedeck.toml, decoded and checked. access_log is parsed but
+// left to the caller (the engine takes an io.Writer, not a path).
+type File struct {
+	Path    string            `toml:"-"`
+	Server  ServerSection     `toml:"server"`
+	Auth    AuthSection       `toml:"auth"`
+	Limits  LimitsSection     `toml:"limits"`
+	Headers map[string]string `toml:"headers"`
+	Mounts  []MountSection    `toml:"mount"`
+}
+
+// ServerSection is [server].
+type ServerSection struct {
+	Listen         []string       `toml:"listen"`
+	AdminAllow     []netip.Prefix `toml:"admin_allow"`
+	TrustedProxies []netip.Prefix `toml:"trusted_proxies"`
+	AccessLog      string         `toml:"access_log"` // a path: the caller opens it
+	ServerID       string         `toml:"server_id"`
+	Hostname       string         `toml:"hostname"` // for listen URLs in status documents
+	Location       string         `toml:"location"`
+	Admin          string         `toml:"admin"` // contact shown in status documents
+}
+
+// AuthSection is [auth].
+type AuthSection struct {
+	SourceUser     string `toml:"source_user"`
+	SourcePassword string `toml:"source_password"`
+	AdminUser      string `toml:"admin_user"`
+	AdminPassword  string `toml:"admin_password"`
+}
+
+// LimitsSection is [limits].
+type LimitsSection struct {
+	Clients       int          `toml:"clients"`
+	Sources       int          `toml:"sources"`
+	MaxListeners  int          `toml:"max_listeners"`
+	QueueSize     Size         `toml:"queue_size"`
+	BurstSize     Size         `toml:"burst_size"`
+	SourceTimeout Duration     `toml:"source_timeout"`
+	HeaderTimeout Duration     `toml:"header_timeout"`
+	WriteTimeout  Duration     `toml:"write_timeout"`
+	MetaInt       int          `toml:"metaint"`
+	Grace         Duration     `toml:"grace"`
+	SlowListener  SlowListener `toml:"slow_listener"`
+}
+
+// MountSection is one [[mount]].
+type MountSection struct {
+	Name             MountName    `toml:"name"`
+	Username         string       `toml:"username"`
+	Password         string       `toml:"password"`
+	MaxListeners     int          `toml:"max_listeners"`
+	BurstSize        Size         `toml:"burst_size"`
+	SlowListener     SlowListener `toml:"slow_listener"`
+	Grace            Duration     `toml:"grace"`
+	Hidden           bool         `toml:"hidden"`
+	Fallback         MountName    `toml:"fallback"`
+	FallbackOverride *bool        `toml:"fallback_override"` // default true: come back when the source returns
+	DumpFile         string       `toml:"dump_file"`
+	Public           *bool        `toml:"public"`
+	Charset          Charset      `toml:"charset"`
+	StreamName       string       `toml:"stream_name"`
+	StreamDesc       string       `toml:"stream_description"`
+}
+
+// Duration is a TOML string such as "10s" or "1m30s".
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (e.g. \"10s\", \"1m30s\")", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Size is a byte count: an integer, or a string with a binary suffix
+// ("64k", "64KiB", "1M", "1MiB").
+type Size int
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *Size) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 || x > 1<<30 {
+			return fmt.Errorf("size %d is out of range (0 to 1 GiB)", x)
+		}
+		*s = Size(x)
+		return nil
+	case string:
+		t := strings.TrimSpace(strings.ToLower(x))
+		mult := int64(1)
+		for _, suf := range []struct {
+			s string
+			m int64
+		}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"k", 1 << 10}, {"m", 1 << 20}, {"b", 1}} {
+			if strings.HasSuffix(t, suf.s) {
+				t, mult = strings.TrimSpace(strings.TrimSuffix(t, suf.s)), suf.m
+				break
+			}
+		}
+		n, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || n < 0 || n*mult > 1<<30 {
+			return fmt.Errorf("%q is not a size (bytes, or with k/KiB, M/MiB; at most 1 GiB)", x)
+		}
+		*s = Size(n * mult)
+		return nil
+	}
+	return fmt.Errorf("a size is an integer or a string like \"64KiB\", not %T", v)
+}
+
+// SlowListener is "drop" or "skip".
+type SlowListener engine.SlowPolicy
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *SlowListener) UnmarshalText(b []byte) error {
+	switch v := engine.SlowPolicy(b); v {
+	case engine.SlowDrop, engine.SlowSkip:
+		*p = SlowListener(v)
+		return nil
+	}
+	return fmt.Errorf("slow_listener is \"drop\" or \"skip\", not %q", b)
+}
+
+// MountName is a mount path such as "/live.mp3".
+type MountName string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *MountName) UnmarshalText(b []byte) error {
+	s := string(b)
+	switch {
+	case !strings.HasPrefix(s, "/") || len(s) < 2:
+		return fmt.Errorf("mount %q must start with / and name something", s)
+	case len(s) > 255:
+		return fmt.Errorf("mount %q is longer than 255 bytes", s)
+	case strings.ContainsFunc(s, func(r rune) bool { return r <= 0x20 || r == 0x7f || r == '\\' || r == '?' || r == '#' }):
+		return fmt.Errorf("mount %q has a space, control character, \\, ? or #", s)
+	}
+	for _, p := range []string{"/admin", "/api/", "/status", "/metrics", "/server_version"} {
+		if strings.HasPrefix(s, p) {
+			return fmt.Errorf("mount %q is reserved (it starts with %s)", s, p)
+		}
+	}
+	*m = MountName(s)
+	return nil
+}
+
+// Charset is a metadata charset icedeck converts from.
+type Charset string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Charset) UnmarshalText(b []byte) error {
+	n := normCharset(string(b))
+	if n == "" {
+		return fmt.Errorf("charset %q is not supported (UTF-8, ISO-8859-1, windows-1252)", b)
+	}
+	*c = Charset(n)
+	return nil
+}
+
+// ConfigError is one problem in a configuration file.
+type ConfigError struct {
+	File string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+var tomlPrefix = regexp.MustCompile(`^toml: (?:line (\d+)(?: \(last key "([^"]*)"\))?: |\(last key "([^"]*)"\): )?`)
+
+// LoadConfig reads and checks a TOML configuration. Every problem it
+// reports names the file and, where it can be found, the line.
+func LoadConfig(path string) (File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig is LoadConfig on data already read; name is used in errors.
+func ParseConfig(name string, data []byte) (File, error) {
+	var f File
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			msg := pe.Message
+			if msg == "" {
+				msg = tomlPrefix.ReplaceAllString(pe.Error(), "")
+			}
+			if pe.LastKey != "" {
+				msg = pe.LastKey + ": " + msg
+			}
+			return File{}, &ConfigError{File: name, Line: pe.Position.Line, Msg: msg}
+		}
+		ce := &ConfigError{File: name, Msg: err.Error()}
+		if m := tomlPrefix.FindStringSubmatch(err.Error()); m != nil && m[0] != "" {
+			ce.Line, _ = strconv.Atoi(m[1])
+			key := m[2] + m[3]
+			ce.Msg = strings.TrimPrefix(err.Error(), m[0])
+			if key != "" {
+				ce.Msg = key + ": " + ce.Msg
+			}
+		}
+		return File{}, ce
+	}
+	f.Path = name
+	lines := newKeyLines(data)
+	var errs []error
+	bad := func(line int, format string, args ...any) {
+		errs = append(errs, &ConfigError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, k := range md.Undecoded() {
+		bad(lines.find(k), "unknown key %q", k.String())
+	}
+	for i, a := range f.Server.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad(lines.at("server", -1, "listen"), "server.listen[%d] %q: not host:port (\":8000\", \"127.0.0.1:8000\")", i, a)
+		}
+	}
+	for k := range f.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
+			bad(lines.at("headers", -1, k), "headers: %q is not a header name", k)
+		}
+	}
+	seen := map[MountName]int{}
+	for i, m := range f.Mounts {
+		if m.Name == "" {
+			bad(lines.table("mount", i), "mount #%d has no name", i+1)
+			continue
+		}
+		if j, dup := seen[m.Name]; dup {
+			bad(lines.at("mount", i, "name"), "mount %s is defined twice (first at line %d)", m.Name, lines.at("mount", j, "name"))
+		}
+		seen[m.Name] = i
+		if m.Fallback == m.Name {
+			bad(lines.at("mount", i, "fallback"), "mount %s falls back to itself", m.Name)
+		}
+		if err := checkStrftime(m.DumpFile); err != nil {
+			bad(lines.at("mount", i, "dump_file"), "mount %s: dump_file: %v", m.Name, err)
+		}
+	}
+	// Fallback loops: follow each chain; coming back to a mount already
+	// on it is a loop (a chain may end at a mount not configured here).
+	reported := map[MountName]bool{}
+	for i, m := range f.Mounts {
+		if m.Fallback == "" || m.Fallback == m.Name {
+			continue
+		}
+		chain := []MountName{m.Name}
+		on := map[MountName]bool{m.Name: true}
+		for cur := m.Fallback; cur != ""; {
+			if on[cur] {
+				if !reported[cur] {
+					for _, c := range chain {
+						reported[c] = true
+					}
+					bad(lines.at("mount", i, "fallback"), "fallback loop: %s", joinChain(append(chain, cur)))
+				}
+				break
+			}
+			on[cur] = true
+			chain = append(chain, cur)
+			j, ok := seen[cur]
+			if !ok {
+				break
+			}
+			cur = f.Mounts[j].Fallback
+		}
+	}
+	if len(errs) > 0 {
+		return File{}, errors.Join(errs...)
+	}
+	return f, nil
+}
+
+func joinChain(c []MountName) string {
+	s := make([]string, len(c))
+	for i, m := range c {
+		s[i] = string(m)
+	}
+	return strings.Join(s, " -> ")
+}
+
+// checkStrftime accepts the conversions a dump file name may use.
+func checkStrftime(p string) error {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '%' {
+			continue
+		}
+		if i+1 >= len(p) {
+			return errors.New("ends with a lone %")
+		}
+		i++
+		if !strings.ContainsRune("YmdHMS%", rune(p[i])) {
+			return fmt.Errorf("unknown conversion %%%c (%%Y %%m %%d %%H %%M %%S and %%%% are)", p[i])
+		}
+	}
+	return nil
+}
+
+// Apply copies the settings the engine has into cfg, over what cfg holds
+// already; keys the file leaves out keep cfg's values. A header set to ""
+// removes that header (e.g. to turn CORS off).
+func (f File) Apply(cfg *engine.Config) error {
+	s := f.Server
+	if len(s.Listen) > 0 {
+		cfg.Listen = append([]string(nil), s.Listen...)
+	}
+	set(&cfg.ServerID, s.ServerID)
+	if len(s.TrustedProxies) > 0 {
+		cfg.TrustedProxies = append([]netip.Prefix(nil), s.TrustedProxies...)
+	}
+	a := f.Auth
+	set(&cfg.SourceUser, a.SourceUser)
+	set(&cfg.SourcePassword, a.SourcePassword)
+	set(&cfg.AdminUser, a.AdminUser)
+	set(&cfg.AdminPassword, a.AdminPassword)
+	l := f.Limits
+	set(&cfg.MaxClients, l.Clients)
+	set(&cfg.MaxSources, l.Sources)
+	set(&cfg.MaxListeners, l.MaxListeners)
+	set(&cfg.QueueSize, int(l.QueueSize))
+	set(&cfg.BurstSize, int(l.BurstSize))
+	set(&cfg.SourceTimeout, time.Duration(l.SourceTimeout))
+	set(&cfg.HeaderTimeout, time.Duration(l.HeaderTimeout))
+	set(&cfg.WriteTimeout, time.Duration(l.WriteTimeout))
+	set(&cfg.MetaInt, l.MetaInt)
+	set(&cfg.Grace, time.Duration(l.Grace))
+	set(&cfg.SlowListener, engine.SlowPolicy(l.SlowListener))
+	if len(f.Headers) > 0 {
+		h := make(map[string]string, len(cfg.Headers)+len(f.Headers))
+		for k, v := range cfg.Headers {
+			h[k] = v
+		}
+		for k, v := range f.Headers {
+			if v == "" {
+				delete(h, k)
+			} else {
+				h[k] = v
+			}
+		}
+		cfg.Headers = h
+	}
+	if len(f.Mounts) > 0 {
+		mounts := make(map[string]engine.MountConfig, len(cfg.Mounts)+len(f.Mounts))
+		for k, v := range cfg.Mounts {
+			mounts[k] = v
+		}
+		for _, m := range f.Mounts {
+			mc := engine.MountConfig{
+				Username: m.Username, Password: m.Password, MaxListeners: m.MaxListeners, BurstSize: int(m.BurstSize),
+				SlowListener: engine.SlowPolicy(m.SlowListener), Grace: time.Duration(m.Grace), Hidden: m.Hidden,
+				Fallback: string(m.Fallback), FallbackStay: m.FallbackOverride != nil && !*m.FallbackOverride,
+				DumpFile: m.DumpFile, StreamName: m.StreamName, StreamDescription: m.StreamDesc, Charset: string(m.Charset),
+			}
+			if m.Public != nil {
+				mc.Public = "0"
+				if *m.Public {
+					mc.Public = "1"
+				}
+			}
+			mounts[string(m.Name)] = mc
+		}
+		cfg.Mounts = mounts
+	}
+	if cfg.BurstSize > 0 && cfg.QueueSize > 0 && cfg.BurstSize > cfg.QueueSize {
+		return &ConfigError{File: f.Path, Msg: fmt.Sprintf("limits: burst_size %d is larger than queue_size %d", cfg.BurstSize, cfg.QueueSize)}
+	}
+	return nil
+}
+
+// ApplyOptions copies the control plane's settings into o.
+func (f File) ApplyOptions(o *Options) {
+	if len(f.Server.AdminAllow) > 0 {
+		o.AdminAllow = append([]netip.Prefix(nil), f.Server.AdminAllow...)
+	}
+	set(&o.Host, f.Server.Hostname)
+	set(&o.Location, f.Server.Location)
+	set(&o.Admin, f.Server.Admin)
+}
+
+func set[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
+
+// keyLines finds where keys are in a TOML file, for error messages about
+// values the decoder accepted but icedeck does not. It understands the
+// plain layout configs use: [table], [[array]], key = value.
+type keyLines struct {
+	entries []keyLine
+}
+
+type keyLine struct {
+	table string // "server", "mount", "" for the top
+	index int    // which [[table]], -1 for [table]
+	key   string // "" for the header line itself
+	line  int
+}
+
+func newKeyLines(data []byte) *keyLines {
+	kl := &keyLines{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	table, index := "", -1
+	counts := map[string]int{}
+	for n := 1; sc.Scan(); n++ {
+		t := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(t, "[["):
+			end := strings.Index(t, "]]")
+			if end < 0 {
+				continue
+			}
+			table = strings.TrimSpace(t[2:end])
+			index = counts[table]
+			counts[table]++
+			kl.entries = append(kl.entries, keyLine{table: table, index: index, line: n})
+		case strings.HasPrefix(t, "["):
+			end := strings.Index(t, "]")
+			if end < 0 {
+				continue
+			}
+			table, index = strings.TrimSpace(t[1:end]), -1
+			kl.entries = append(kl.entries, keyLine{table: table, index: -1, line: n})
+		default:
+			k, _, ok := strings.Cut(t, "=")
+			if !ok || strings.HasPrefix(t, "#") {
+				continue
+			}
+			k = strings.Trim(strings.TrimSpace(k), `"'`)
+			kl.entries = append(kl.entries, keyLine{table: table, index: index, key: k, line: n})
+		}
+	}
+	return kl
+}
+
+// at is the line of key in table (index: which [[table]], -1 for any);
+// the table's header line when the key is not written; 0 if neither.
+func (kl *keyLines) at(table string, index int, key string) int {
+	for _, e := range kl.entries {
+		if e.table == table && (index < 0 || e.index == index) && e.key == key {
+			return e.line
+		}
+	}
+	return kl.table(table, index)
+}
+
+func (kl *keyLines) table(table string, index int) int {
+	for _, e := range kl.entries {
+		if e.table == table && e.key == "" && (index < 0 || e.index == index) {
+			return e.line
+		}
+	}
+	return 0
+}
+
+// find locates an undecoded key such as server.lisen or mount.fallbak.
+func (kl *keyLines) find(k toml.Key) int {
+	if len(k) == 0 {
+		return 0
+	}
+	table := strings.Join(k[:len(k)-1], ".")
+	return kl.at(table, -1, k[len(k)-1])
+}

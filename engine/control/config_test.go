@@ -1,0 +1,168 @@
+package control
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/icedeck/icedeck/engine"
+)
+
+func TestConfigErrorsNameFileAndLine(t *testing.T) {
+	cases := []struct {
+		name string
+		toml string
+		want []string // substrings of the error, including "file:line:"
+	}{
+		{"syntax", "[server]\nlisten = [\":8000\"\n[auth]\n", []string{"bad.toml:3:"}},
+		{"bad duration", "[limits]\nclients = 10\nsource_timeout = \"10x\"\n", []string{"bad.toml:3:", "source_timeout", `"10x" is not a duration`}},
+		{"negative duration", "[[mount]]\nname = \"/a\"\ngrace = \"-1s\"\n", []string{"bad.toml:3:", "negative"}},
+		{"slow listener", "[limits]\n\nslow_listener = \"kick\"\n", []string{"bad.toml:3:", `"drop" or "skip", not "kick"`}},
+		{"mount slow listener", "[[mount]]\nname = \"/a\"\n\n[[mount]]\nname = \"/b\"\nslow_listener = \"later\"\n", []string{"bad.toml:6:", "mount.slow_listener"}},
+		{"wrong type", "[limits]\nclients = \"many\"\n", []string{"bad.toml:2:", "limits.clients"}},
+		{"unknown key", "[server]\nlisten = [\":8000\"]\nlisen = [\":9000\"]\n", []string{"bad.toml:3:", `unknown key "server.lisen"`}},
+		{"unknown mount key", "[[mount]]\nname = \"/a\"\nfallbak = \"/b\"\n", []string{"bad.toml:3:", `unknown key "mount.fallbak"`}},
+		{"bad cidr", "[server]\nadmin_allow = [\"127.0.0.0/33\"]\n", []string{"bad.toml:2:", "admin_allow"}},
+		{"bad listen", "[server]\nlisten = [\"8000\"]\n", []string{"bad.toml:2:", "not host:port"}},
+		{"bad size", "[limits]\nburst_size = \"lots\"\n", []string{"bad.toml:2:", "not a size"}},
+		{"bad mount name", "[[mount]]\nname = \"live\"\n", []string{"bad.toml:2:", "must start with /"}},
+		{"reserved mount", "[[mount]]\nname = \"/admin/x\"\n", []string{"bad.toml:2:", "reserved"}},
+		{"bad charset", "[[mount]]\nname = \"/a\"\ncharset = \"EBCDIC\"\n", []string{"bad.toml:3:", "not supported"}},
+		{"duplicate mount", "[[mount]]\nname = \"/a\"\n[[mount]]\nname = \"/a\"\n", []string{"bad.toml:4:", "defined twice (first at line 2)"}},
+		{"self fallback", "[[mount]]\nname = \"/a\"\nfallback = \"/a\"\n", []string{"bad.toml:3:", "falls back to itself"}},
+		{"fallback loop", "[[mount]]\nname = \"/a\"\nfallback = \"/b\"\n\n[[mount]]\nname = \"/b\"\nfallback = \"/c\"\n\n[[mount]]\nname = \"/c\"\nfallback = \"/a\"\n",
+			[]string{"bad.toml:3:", "fallback loop: /a -> /b -> /c -> /a"}},
+		{"dump pattern", "[[mount]]\nname = \"/a\"\ndump_file = \"/rec/%Q.mp3\"\n", []string{"bad.toml:3:", "unknown conversion %Q"}},
+		{"header name", "[headers]\n\"Bad Header\" = \"x\"\n", []string{"bad.toml:2:", "not a header name"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig("bad.toml", []byte(c.toml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q does not contain %q", err, w)
+				}
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.File != "bad.toml" || ce.Line == 0 {
+				t.Fatalf("not a ConfigError with a line: %#v", err)
+			}
+		})
+	}
+}
+
+func TestConfigSeveralErrorsAtOnce(t *testing.T) {
+	_, err := ParseConfig("x.toml", []byte("[server]\nfoo = 1\n[limits]\nbar = 2\n"))
+	if err == nil || !strings.Contains(err.Error(), "x.toml:2:") || !strings.Contains(err.Error(), "x.toml:4:") {
+		t.Fatalf("want both unknown keys reported: %v", err)
+	}
+}
+
+func TestExampleConfigLoadsAndApplies(t *testing.T) {
+	path := filepath.Join("..", "..", "icedeck.example.toml")
+	f, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Defaults()
+	cfg.Headers = map[string]string{"X-Keep": "1"}
+	if err := f.Apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SourcePassword != "change-me" || cfg.AdminPassword != "change-me-too" || cfg.QueueSize != 512<<10 ||
+		cfg.BurstSize != 64<<10 || cfg.SourceTimeout != 10*time.Second || cfg.HeaderTimeout != 15*time.Second ||
+		cfg.SlowListener != engine.SlowDrop || cfg.MetaInt != 16000 || cfg.MaxClients != 20000 {
+		t.Fatalf("applied: %+v", cfg)
+	}
+	if cfg.Headers["Access-Control-Allow-Origin"] != "*" || cfg.Headers["X-Keep"] != "1" {
+		t.Fatalf("headers: %v", cfg.Headers)
+	}
+	live := cfg.Mounts["/live.mp3"]
+	if live.Username != "dj" || live.Password != "dj-secret" || live.MaxListeners != 500 || live.BurstSize != 32<<10 ||
+		live.SlowListener != engine.SlowSkip || live.Grace != 10*time.Second || !cfg.Mounts["/backup.mp3"].Hidden {
+		t.Fatalf("mounts: %+v", cfg.Mounts)
+	}
+	if live.Fallback != "/backup.mp3" || live.FallbackStay || live.DumpFile != "/var/rec/live-%Y%m%d-%H%M%S.mp3" ||
+		live.Charset != "utf-8" || live.Public != "0" || live.StreamName != "Live" || live.StreamDescription != "The live show" {
+		t.Fatalf("mount extras: %+v", live)
+	}
+	if f.Server.AccessLog != "" || cfg.TrustedProxies != nil {
+		t.Fatalf("server extras: %+v %v", f.Server, cfg.TrustedProxies)
+	}
+	var o Options
+	f.ApplyOptions(&o)
+	if len(o.AdminAllow) != 2 || !o.AdminAllow[0].Contains(netip.MustParseAddr("127.0.0.1")) || o.Location != "Earth" {
+		t.Fatalf("options: %+v", o)
+	}
+	// The applied configuration starts an engine.
+	if _, err := engine.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigApplyKeepsWhatFileLeavesOut(t *testing.T) {
+	f, err := ParseConfig("a.toml", []byte("[auth]\nsource_password = \"pw\"\n[limits]\nburst_size = 1024\n[headers]\n\"Access-Control-Allow-Origin\" = \"\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Defaults()
+	if err := f.Apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	def := engine.Defaults()
+	if cfg.BurstSize != 1024 || cfg.QueueSize != def.QueueSize || cfg.SourcePassword != "pw" || cfg.AdminUser != "admin" {
+		t.Fatalf("%+v", cfg)
+	}
+	if _, ok := cfg.Headers["Access-Control-Allow-Origin"]; ok {
+		t.Fatal("an empty header value should remove the header")
+	}
+	if def.Headers["Access-Control-Allow-Origin"] != "*" {
+		t.Fatal("Apply changed the defaults' map")
+	}
+	f, _ = ParseConfig("c.toml", []byte("[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n[[mount]]\nname = \"/a\"\nfallback_override = false\npublic = true\ncharset = \"latin1\"\n"))
+	if err := f.Apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Mounts["/a"]; !a.FallbackStay || a.Public != "1" || a.Charset != "iso-8859-1" || len(cfg.TrustedProxies) != 1 {
+		t.Fatalf("%+v %v", a, cfg.TrustedProxies)
+	}
+	f, _ = ParseConfig("b.toml", []byte("[limits]\nburst_size = \"1MiB\"\nqueue_size = \"512k\"\n"))
+	if err := f.Apply(&cfg); err == nil || !strings.Contains(err.Error(), "larger than queue_size") {
+		t.Fatalf("burst over queue: %v", err)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "none.toml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestCharsetConversion(t *testing.T) {
+	cases := []struct{ in, cs, want string }{
+		{"Caf\xe9", "ISO-8859-1", "Café"},
+		{"Caf\xe9", "latin1", "Café"},
+		{"\x80 \x9f \xa0\xff", "windows-1252", "€ Ÿ \u00a0ÿ"},
+		{"\x80", "iso-8859-1", "\u0080"},
+		{"Ünï", "", "Ünï"},
+		{"Ünï", "UTF-8", "Ünï"},
+		{"Caf\xe9", "", "Café"}, // invalid UTF-8 is taken as windows-1252
+	}
+	for _, c := range cases {
+		got, err := toUTF8(c.in, c.cs)
+		if err != nil || got != c.want {
+			t.Errorf("toUTF8(%q, %q) = %q, %v; want %q", c.in, c.cs, got, err, c.want)
+		}
+	}
+	if _, err := toUTF8("x", "koi8-r"); err == nil {
+		t.Error("koi8-r accepted")
+	}
+}

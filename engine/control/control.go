@@ -1,0 +1,270 @@
+// Package control is icedeck's control plane over HTTP: Icecast's admin
+// API and status-json.xsl, icedeck's own JSON API and live event feed, and
+// Prometheus metrics. It serves the engine's non-stream requests
+// (engine.Config.Handler) and only uses the engine's public API.
+package control
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/icedeck/icedeck/engine"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configure a Handler. Zero values take the defaults noted.
+type Options struct {
+	Logger *slog.Logger
+	// AdminAllow, when not empty, limits /admin/* and /api/v1/* to client
+	// addresses inside one of these ranges; others get 403.
+	// /status-json.xsl and /metrics stay open.
+	AdminAllow []netip.Prefix
+
+	// Shown in status documents as Icecast does ("admin", "host",
+	// "location"). Host also builds listen URLs; "" uses the request's Host.
+	Admin    string
+	Host     string
+	Location string
+
+	// MaxAuthFailures wrong logins from one address within AuthWindow
+	// block it (429) for AuthWindow. Defaults: 10 and one minute.
+	MaxAuthFailures int
+	AuthWindow      time.Duration
+
+	// Heartbeat is the interval of SSE comments that keep idle proxies
+	// from closing /api/v1/events. Default 15 s.
+	Heartbeat time.Duration
+}
+
+// Handler serves the control plane. Create it with New, put it in
+// engine.Config.Handler, then Attach the server engine.New returned.
+type Handler struct {
+	opts    Options
+	log     *slog.Logger
+	srv     atomic.Pointer[engine.Server]
+	limiter *authLimiter
+	metrics http.Handler
+
+	done      chan struct{} // closed by Close: ends event streams
+	closeOnce sync.Once
+}
+
+// New returns a Handler that answers 503 until Attach.
+func New(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxAuthFailures <= 0 {
+		opts.MaxAuthFailures = 10
+	}
+	if opts.AuthWindow <= 0 {
+		opts.AuthWindow = time.Minute
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.Location == "" {
+		opts.Location = "Earth"
+	}
+	h := &Handler{
+		opts:    opts,
+		log:     opts.Logger,
+		limiter: &authLimiter{max: opts.MaxAuthFailures, window: opts.AuthWindow, m: map[netip.Addr]*authEntry{}},
+		done:    make(chan struct{}),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collector{h: h},
+	)
+	h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)})
+	return h
+}
+
+// Attach binds the server whose state the handler reports and changes.
+func (h *Handler) Attach(s *engine.Server) { h.srv.Store(s) }
+
+// Close ends every open /api/v1/events stream. Call it before the
+// server's Shutdown, which otherwise waits for those streams to end.
+func (h *Handler) Close() { h.closeOnce.Do(func() { close(h.done) }) }
+
+func (h *Handler) server() *engine.Server { return h.srv.Load() }
+
+// ServeHTTP routes a request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.server()
+	if s == nil {
+		http.Error(w, "starting up", http.StatusServiceUnavailable)
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/status-json.xsl":
+		h.statusJSON(w, r, s)
+		return
+	case p == "/metrics":
+		h.metrics.ServeHTTP(w, r)
+		return
+	case strings.HasPrefix(p, "/admin/"), strings.HasPrefix(p, "/api/v1/"):
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if !h.allowed(r) {
+		http.Error(w, "Forbidden", http.StatusForbidden)
+		return
+	}
+	if strings.HasPrefix(p, "/api/v1/") {
+		if !h.authorize(w, r, s, "") {
+			return
+		}
+		h.api(w, r, s)
+		return
+	}
+	h.admin(w, r, s)
+}
+
+// clientAddr is the request's peer address, unmapped.
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func (h *Handler) allowed(r *http.Request) bool {
+	if len(h.opts.AdminAllow) == 0 {
+		return true
+	}
+	a := clientAddr(r)
+	for _, p := range h.opts.AdminAllow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+const realm = `Basic realm="Icecast2 Server"`
+
+// authorize checks HTTP Basic credentials: the admin's, or when mount is
+// not "" that mount's source credentials. It answers 401 or 429 itself
+// and reports whether the request may go on.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Server, mount string) bool {
+	addr := clientAddr(r)
+	now := time.Now()
+	if until, blocked := h.limiter.blocked(addr, now); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(until.Sub(now).Seconds())+1))
+		http.Error(w, "Too many failed logins", http.StatusTooManyRequests)
+		return false
+	}
+	user, pass, ok := r.BasicAuth()
+	if ok {
+		cfg := s.Config()
+		if credsEqual(user, pass, cfg.AdminUser, cfg.AdminPassword) && cfg.AdminPassword != "" {
+			return true
+		}
+		if mount != "" {
+			su, sp := sourceCreds(cfg, mount)
+			if sp != "" && credsEqual(user, pass, su, sp) {
+				return true
+			}
+		}
+		h.log.Warn("control: wrong admin credentials", "addr", r.RemoteAddr, "user", user, "path", r.URL.Path)
+		if h.limiter.fail(addr, now) {
+			h.log.Warn("control: too many failed logins, address blocked", "addr", addr.String(), "for", h.opts.AuthWindow)
+		}
+	}
+	// A request without credentials is a probe (libshout asks first
+	// without), not a failure.
+	w.Header().Set("WWW-Authenticate", realm)
+	http.Error(w, "Authentication Required", http.StatusUnauthorized)
+	return false
+}
+
+// sourceCreds mirrors the engine's rule: a mount's own password replaces
+// the global one, with its own user name when it sets one.
+func sourceCreds(cfg engine.Config, mount string) (string, string) {
+	u, p := cfg.SourceUser, cfg.SourcePassword
+	if mc, ok := cfg.Mounts[mount]; ok && mc.Password != "" {
+		p = mc.Password
+		if mc.Username != "" {
+			u = mc.Username
+		}
+	}
+	return u, p
+}
+
+// credsEqual compares in constant time over hashes, so neither length nor
+// content leaks through timing.
+func credsEqual(u, p, wantU, wantP string) bool {
+	a := sha256.Sum256([]byte(u + "\x00" + p))
+	b := sha256.Sum256([]byte(wantU + "\x00" + wantP))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// authLimiter counts failed logins per address.
+type authLimiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	m      map[netip.Addr]*authEntry
+}
+
+type authEntry struct {
+	start        time.Time // of the current counting window
+	count        int
+	blockedUntil time.Time
+}
+
+func (l *authLimiter) blocked(a netip.Addr, now time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.m[a]
+	if e == nil || !now.Before(e.blockedUntil) {
+		return time.Time{}, false
+	}
+	return e.blockedUntil, true
+}
+
+// fail records one failure and reports whether it blocked the address.
+func (l *authLimiter) fail(a netip.Addr, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) > 10000 {
+		// Forget addresses that are neither counting nor blocked, so a
+		// scan from many addresses cannot grow the map without bound.
+		for k, e := range l.m {
+			if now.Sub(e.start) > l.window && !now.Before(e.blockedUntil) {
+				delete(l.m, k)
+			}
+		}
+	}
+	e := l.m[a]
+	if e == nil {
+		e = &authEntry{start: now}
+		l.m[a] = e
+	}
+	if now.Sub(e.start) > l.window {
+		e.start, e.count = now, 0
+	}
+	e.count++
+	if e.count >= l.max {
+		e.blockedUntil = now.Add(l.window)
+		e.start, e.count = now, 0
+		return true
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/icedeck/icedeck/engine"
+)
+
+// EventDoc is one event on /api/v1/events (the SSE data line).
+type EventDoc struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Level   string    `json:"level"`
+	Mount   string    `json:"mount,omitempty"`
+	ID      uint64    `json:"id,omitempty"`
+	Addr    string    `json:"addr,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Message string    `json:"message"`
+}
+
+func eventDoc(e engine.Event) EventDoc {
+	return EventDoc{Seq: e.Seq, Time: e.Time.UTC(), Type: string(e.Type), Level: e.Level.String(), Mount: e.Mount,
+		ID: e.ID, Addr: e.Addr, Reason: e.Reason, Message: e.Message}
+}
+
+// events streams the engine's events as Server-Sent Events. A client that
+// reconnects with Last-Event-ID (or ?last_event_id=) first gets the kept
+// events it missed.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *engine.Server) {
+	rc := http.NewResponseController(w)
+	// Subscribe before replaying, so nothing falls between the two.
+	ch, cancel := s.Subscribe(512)
+	defer cancel()
+
+	var last uint64
+	resume := false
+	idStr := r.Header.Get("Last-Event-ID")
+	if idStr == "" {
+		idStr = r.URL.Query().Get("last_event_id")
+	}
+	if idStr != "" {
+		if v, err := strconv.ParseUint(idStr, 10, 64); err == nil {
+			last, resume = v, true
+		}
+	}
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the feed
+	w.WriteHeader(http.StatusOK)
+	_ = rc.SetWriteDeadline(time.Time{}) // long-lived: no server write deadline
+
+	write := func(e engine.Event) bool {
+		b, _ := json.Marshal(eventDoc(e))
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, b); err != nil {
+			return false
+		}
+		last = e.Seq
+		return true
+	}
+	// retry: tells EventSource how soon to reconnect.
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	if resume {
+		for _, e := range s.EventsSince(last) {
+			if !write(e) {
+				return
+			}
+		}
+	}
+	if rc.Flush() != nil {
+		return
+	}
+	tick := time.NewTicker(h.opts.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-h.done:
+			return
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			if e.Seq <= last {
+				continue // already replayed
+			}
+			if last != 0 && e.Seq > last+1 {
+				// This subscriber fell behind and missed some: fill the
+				// gap from the kept history.
+				for _, m := range s.EventsSince(last) {
+					if m.Seq >= e.Seq {
+						break
+					}
+					if !write(m) {
+						return
+					}
+				}
+			}
+			if !write(e) || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
