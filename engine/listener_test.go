@@ -143,7 +143,9 @@ func TestSlowListenerDroppedFastOneKeepsEverything(t *testing.T) {
 	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/slow.mp3") != nil })
 	fast := listen(t, addr, "/slow.mp3")
 	slow := slowListener(t, addr, "/slow.mp3")
-	src.send(data[100:], 4096, 200*time.Microsecond)
+	// 4 MB/s: thirty times real time, yet a queue of 64 KiB leaves the fast
+	// listener 16 ms of slack for the scheduler.
+	src.send(data[100:], 4096, time.Millisecond)
 	eventually(t, 5*time.Second, "slow listener dropped", func() bool {
 		e := findEvent(s, EventListenerLeft, "/slow.mp3")
 		return e != nil && e.Reason == string(ReasonTooSlow)

@@ -287,10 +287,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			m.graceTimer.Stop()
 		}
 		m.mu.Unlock()
+		// Listeners first: once the source is gone they would drain and
+		// leave with "source ended" instead.
+		m.stop(ReasonShutdown)
 		if src != nil {
 			src.kick(ReasonShutdown)
 		}
-		m.stop(ReasonShutdown)
 	}
 	s.handoff.Close()
 	herr := s.httpSrv.Shutdown(ctx)
