@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -245,7 +246,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 	src := &source{
 		id: s.nextID.Add(1), conn: c, br: br, method: req.Method, request: requestLine(req), addr: addr,
 		ua: req.UserAgent(), contentType: ct, known: frame.Known(ct),
-		headers: flatHeaders(req.Header), ice: parseIce(req.Header.Get),
+		headers: flatHeaders(req.Header), ice: s.mountIce(name, parseIce(req.Header.Get)),
 		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(),
 	}
 	m, code, why := s.attachSource(src, name)
@@ -265,6 +266,16 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 
 	reason := s.ingest(src)
 	s.detachSource(src, reason)
+}
+
+// mountIce applies the mount's configured name, description and public
+// flag over what the source declared.
+func (s *Server) mountIce(name string, ice IceInfo) IceInfo {
+	mc := s.cfg.Mounts[name]
+	ice.Name = cmp.Or(mc.StreamName, ice.Name)
+	ice.Description = cmp.Or(mc.StreamDescription, ice.Description)
+	ice.Public = cmp.Or(mc.Public, ice.Public)
+	return ice
 }
 
 func flatHeaders(h http.Header) map[string]string {

@@ -184,3 +184,36 @@ func httpHead(t *testing.T, url string) (map[string][]string, int) {
 	}
 	return out, r.code
 }
+
+func TestMountOverridesWhatTheSourceDeclares(t *testing.T) {
+	s, addr := startServer(t, func(c *Config) {
+		c.Mounts = map[string]MountConfig{"/o.mp3": {StreamName: "Official Name", StreamDescription: "Official", Public: "1"}}
+	})
+	src, _ := connectSource(t, addr, "PUT", "/o.mp3", "audio/mpeg", "Ice-Name", "whatever", "Ice-Genre", "Jazz")
+	src.send(fixture(t, "tone.mp3")[:4000], 4000, 0)
+	eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/o.mp3") != nil })
+	h, _ := httpHead(t, "http://"+addr+"/o.mp3")
+	for k, want := range map[string]string{"icy-name": "Official Name", "icy-description": "Official", "icy-pub": "1", "icy-genre": "Jazz"} {
+		if got := h[k]; len(got) != 1 || got[0] != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	if n := mountSnap(s, "/o.mp3").Source.Ice.Name; n != "Official Name" {
+		t.Errorf("snapshot name %q", n)
+	}
+}
+
+// Ogg sources carry their titles in-band (Vorbis comments): they become the
+// mount's title.
+func TestOggInBandTitle(t *testing.T) {
+	s, addr := startServer(t, nil)
+	src, _ := connectSource(t, addr, "PUT", "/t.ogg", "application/ogg")
+	src.send(fixture(t, "titled.ogg"), 1000, time.Millisecond)
+	eventually(t, 2*time.Second, "in-band title", func() bool {
+		m := mountSnap(s, "/t.ogg")
+		return m != nil && m.Title == "Night Band - Blue Hour"
+	})
+	if e := findEvent(s, EventMetadata, "/t.ogg"); e == nil || e.Reason != "in-band" {
+		t.Fatalf("metadata event %+v", e)
+	}
+}
