@@ -221,3 +221,20 @@ func TestMidStreamJoinDecodes(t *testing.T) {
 		})
 	}
 }
+
+// ffmpeg pushing a file as fast as it goes closes right after its last
+// write. Every byte must still arrive: an unread answer in ffmpeg's socket
+// made its close a reset, and the reset dropped the stream's end.
+func TestFFmpegFastSourceLosesNothing(t *testing.T) {
+	s, addr := startServer(t, nil)
+	mp3 := filepath.Join("testdata", "tone.mp3")
+	want := fixture(t, "tone.mp3")
+	for i := 0; i < 10; i++ {
+		mount := fmt.Sprintf("/fast%d.mp3", i)
+		waitSource(t, ffmpegSource(t, "-i", mp3, "-c", "copy", "-f", "mp3", "-write_xing", "0", "-content_type", "audio/mpeg",
+			fmt.Sprintf("icecast://source:%s@%s%s", testPassword, addr, mount)))
+		if se := lastSession(t, s, mount); se.Bytes != uint64(len(want)) || se.SHA256 != sha(want) {
+			t.Fatalf("run %d: received %d of %d bytes", i, se.Bytes, len(want))
+		}
+	}
+}
