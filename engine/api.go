@@ -136,6 +136,10 @@ const (
 	StateLive    MountState = "live"    // a source is sending
 	StateStalled MountState = "stalled" // a source is connected but has sent nothing for 2 s
 	StateGrace   MountState = "grace"   // no source; listeners held for the grace period
+	// StateFallback is a mount without a source whose listeners wait on its
+	// fallback mount (FallbackTo) to come back. They are counted here and
+	// listed under the fallback mount.
+	StateFallback MountState = "fallback"
 )
 
 // Snapshot is an immutable copy of the server's state.
@@ -168,6 +172,7 @@ type MountSnapshot struct {
 	SlowDrops     uint64
 	Hidden        bool
 	Disconnects   []Disconnect // recent, newest last
+	FallbackTo    string       // in StateFallback: where the listeners are
 	Recording     string       // file being written, "" when not recording
 	RecordedBytes uint64
 }
@@ -214,6 +219,7 @@ type ListenerSnapshot struct {
 	BytesSent uint64
 	Lag       int64 // bytes between what it has been sent and live
 	ICY       bool
+	Home      string // the mount it fell back from and returns to, if any
 }
 
 // Disconnect records how a listener or source ended.

@@ -29,8 +29,15 @@ func TestFallbackAndReturn(t *testing.T) {
 
 	eventually(t, 3*time.Second, "listener on the fallback", func() bool {
 		m := mountSnap(s, "/backup.mp3")
-		return m != nil && m.ListenerCount == 1
+		return m != nil && m.ListenerCount == 1 && m.Listeners[0].Home == "/main.mp3"
 	})
+	// The mount without its source is shown as on fallback, not forgotten.
+	if m := mountSnap(s, "/main.mp3"); m == nil || m.State != StateFallback || m.FallbackTo != "/backup.mp3" || m.ListenerCount != 1 {
+		t.Fatalf("main while on fallback: %+v", m)
+	}
+	if sn := s.Snapshot(); sn.Listeners != 1 {
+		t.Fatalf("listener counted %d times", sn.Listeners)
+	}
 	backup.send(b[8000:20000], 1000, time.Millisecond)
 
 	main2, r := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")
@@ -43,7 +50,7 @@ func TestFallbackAndReturn(t *testing.T) {
 	backup.send(b[20000:26000], 1000, time.Millisecond)
 	eventually(t, 3*time.Second, "listener back home", func() bool {
 		m := mountSnap(s, "/main.mp3")
-		return m != nil && m.ListenerCount == 1
+		return m != nil && m.State == StateLive && m.ListenerCount == 1 && m.Listeners[0].Home == ""
 	})
 	main2.send(a[2000:30000], 1000, time.Millisecond)
 	backup.close()

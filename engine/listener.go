@@ -55,7 +55,7 @@ func (l *listener) snapshot(end uint64) ListenerSnapshot {
 	}
 	return ListenerSnapshot{
 		ID: l.id, Addr: l.addr, UserAgent: l.ua, Connected: l.connected,
-		BytesSent: l.bytesSent.Load(), Lag: lag, ICY: l.icy,
+		BytesSent: l.bytesSent.Load(), Lag: lag, ICY: l.icy, Home: l.home,
 	}
 }
 

@@ -326,13 +326,33 @@ func (s *Server) Snapshot() Snapshot {
 		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Taps: int(s.taps.Load()),
 		Mounts: make([]MountSnapshot, 0, len(mounts)),
 	}
+	away := map[string]*MountSnapshot{} // mounts whose listeners are on a fallback
+	present := map[string]bool{}
+	for _, m := range mounts {
+		present[m.name] = true
+	}
 	for _, m := range mounts {
 		ms := m.snapshot(now)
 		if ms.Source != nil {
 			snap.Sources++
 		}
 		snap.Listeners += ms.ListenerCount
+		for _, l := range ms.Listeners {
+			if l.Home == "" || present[l.Home] {
+				continue
+			}
+			if away[l.Home] == nil {
+				away[l.Home] = &MountSnapshot{Name: l.Home, State: StateFallback, ContentType: ms.ContentType, FallbackTo: ms.Name}
+			}
+			away[l.Home].ListenerCount++
+		}
 		snap.Mounts = append(snap.Mounts, ms)
+	}
+	if len(away) > 0 {
+		for _, ms := range away {
+			snap.Mounts = append(snap.Mounts, *ms)
+		}
+		sort.Slice(snap.Mounts, func(i, j int) bool { return snap.Mounts[i].Name < snap.Mounts[j].Name })
 	}
 	return snap
 }

@@ -410,7 +410,7 @@ func (m *Model) stateStyle(ms *engine.MountSnapshot) lipgloss.Style {
 		return m.styles.Live
 	case "stalled":
 		return m.styles.Stalled
-	case "grace":
+	case "grace", "fallback":
 		return m.styles.Grace
 	case "silent":
 		return m.styles.Warn
@@ -445,6 +445,9 @@ func (m *Model) cells(ms *engine.MountSnapshot, out []string) {
 		out[colUptime] = "–"
 	}
 	out[colTitle] = ms.Title
+	if ms.State == engine.StateFallback {
+		out[colTitle] = "listeners on " + ms.FallbackTo
+	}
 }
 
 // Format describes a mount's stream: "MP3 44.1k st", "AAC 48k mono", or the
