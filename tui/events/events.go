@@ -90,7 +90,7 @@ func (m *Model) SetMount(name string) {
 func (m *Model) Following() bool { return m.scroll == 0 }
 
 // Scroll moves the view; negative is towards older events.
-func (m *Model) Scroll(delta int) { m.scroll = max(m.scroll-delta, 0) }
+func (m *Model) Scroll(delta int) { m.scroll = common.Clamp(m.scroll-delta, 0, m.store.Len()) }
 
 // Update implements common.Component.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -98,19 +98,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	switch {
-	case key.Matches(k, m.keys.Up):
-		m.Scroll(-1)
-	case key.Matches(k, m.keys.Down):
-		m.Scroll(1)
-	case key.Matches(k, m.keys.PageUp):
-		m.Scroll(-max(m.height-1, 1))
-	case key.Matches(k, m.keys.PageDown):
-		m.Scroll(max(m.height-1, 1))
-	case key.Matches(k, m.keys.Home):
-		m.scroll = m.store.Len()
-	case key.Matches(k, m.keys.End):
-		m.scroll = 0
+	if d, ok := m.keys.Step(k, m.height-1, m.store.Len()); ok {
+		m.Scroll(d)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package keys
 
 import (
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
 
 // Context says which view has the keyboard, so the help line lists the keys
@@ -140,4 +141,26 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Mark, k.MarkAll, k.Kick, k.KickSource, k.Move, k.Record},
 		{k.Theme, k.Reveal, k.Help, k.Quit, k.ForceQuit},
 	}
+}
+
+// Step maps the movement keys to a change of position in a list: page is
+// the rows in view, all the length of the list (Home and End go that far).
+// ok is false for every other key.
+func (k *KeyMap) Step(msg tea.KeyPressMsg, page, all int) (delta int, ok bool) {
+	page = max(page, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		return -1, true
+	case key.Matches(msg, k.Down):
+		return 1, true
+	case key.Matches(msg, k.PageUp):
+		return -page, true
+	case key.Matches(msg, k.PageDown):
+		return page, true
+	case key.Matches(msg, k.Home):
+		return -all, true
+	case key.Matches(msg, k.End):
+		return all, true
+	}
+	return 0, false
 }

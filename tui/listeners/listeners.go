@@ -178,19 +178,11 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
+	if d, ok := m.keys.Step(k, m.bodyHeight(), len(m.ls)); ok {
+		m.Move(d)
+		return nil
+	}
 	switch {
-	case key.Matches(k, m.keys.Up):
-		m.Move(-1)
-	case key.Matches(k, m.keys.Down):
-		m.Move(1)
-	case key.Matches(k, m.keys.PageUp):
-		m.Move(-max(m.bodyHeight(), 1))
-	case key.Matches(k, m.keys.PageDown):
-		m.Move(max(m.bodyHeight(), 1))
-	case key.Matches(k, m.keys.Home):
-		m.Move(-len(m.ls))
-	case key.Matches(k, m.keys.End):
-		m.Move(len(m.ls))
 	case key.Matches(k, m.keys.Mark):
 		if l, ok := m.Selected(); ok {
 			if m.marked[l.ID] {

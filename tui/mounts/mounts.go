@@ -259,19 +259,11 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.typeFilter(k)
 		return nil
 	}
+	if d, ok := m.keys.Step(k, m.bodyHeight(), len(m.rows)); ok {
+		m.Move(d)
+		return nil
+	}
 	switch {
-	case key.Matches(k, m.keys.Up):
-		m.Move(-1)
-	case key.Matches(k, m.keys.Down):
-		m.Move(1)
-	case key.Matches(k, m.keys.PageUp):
-		m.Move(-max(m.bodyHeight(), 1))
-	case key.Matches(k, m.keys.PageDown):
-		m.Move(max(m.bodyHeight(), 1))
-	case key.Matches(k, m.keys.Home):
-		m.Move(-len(m.rows))
-	case key.Matches(k, m.keys.End):
-		m.Move(len(m.rows))
 	case key.Matches(k, m.keys.Sort):
 		m.sort = (m.sort + 1) % numSorts
 		m.rebuild()

@@ -61,17 +61,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
+	// The view clamps the offset to the text, so End may overshoot.
+	if d, ok := m.keys.Step(k, m.height-1, 1<<20); ok {
+		m.Scroll(d)
+		return nil
+	}
 	switch {
-	case key.Matches(k, m.keys.Up):
-		m.Scroll(-1)
-	case key.Matches(k, m.keys.Down):
-		m.Scroll(1)
-	case key.Matches(k, m.keys.PageUp):
-		m.Scroll(-max(m.height-1, 1))
-	case key.Matches(k, m.keys.PageDown):
-		m.Scroll(max(m.height-1, 1))
-	case key.Matches(k, m.keys.Home):
-		m.offset = 0
 	case key.Matches(k, m.keys.KickSource):
 		if m.has && m.mount.Source != nil {
 			return common.Send(common.KickSourceRequest{Mount: m.mount.Name, Addr: m.mount.Source.Addr})
