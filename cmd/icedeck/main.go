@@ -280,20 +280,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return runHeadless(ctx, o, stderr)
 }
 
-func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
-	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+// newServer builds the relay and its control plane, logging to logTo.
+func newServer(o *options, logTo io.Writer) (*engine.Server, *control.Handler, *slog.Logger, error) {
+	log, err := newLogger(logTo, o.logFormat, o.logLevel)
 	if err != nil {
-		fmt.Fprintln(stderr, "icedeck:", err)
-		return 2
+		return nil, nil, nil, err
 	}
 	o.cfg.Logger = log
 	ctl := newControl(o, log)
 	srv, err := engine.New(o.cfg)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctl.Attach(srv)
+	return srv, ctl, log, nil
+}
+
+func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
+	srv, ctl, log, err := newServer(o, stderr)
+	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 2
 	}
-	ctl.Attach(srv)
 	// End event streams when shutting down, or Shutdown waits for them.
 	defer context.AfterFunc(ctx, ctl.Close)()
 	if o.genSource {
@@ -408,19 +416,11 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		return 1
 	}
 	defer lf.Close()
-	log, err := newLogger(lf, o.logFormat, o.logLevel)
+	srv, ctl, log, err := newServer(o, lf)
 	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 2
 	}
-	o.cfg.Logger = log
-	ctl := newControl(o, log)
-	srv, err := engine.New(o.cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "icedeck:", err)
-		return 2
-	}
-	ctl.Attach(srv)
 	// Open the sockets before the screen changes, so a busy port is a
 	// plain error on the terminal.
 	var lns []net.Listener
