@@ -13,7 +13,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,10 +246,14 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		ct = mt
 	}
 	src := &source{
-		id: s.nextID.Add(1), conn: c, br: br, method: req.Method, request: requestLine(req), addr: addr,
+		id: s.nextID.Add(1), conn: c, body: br, method: req.Method, request: requestLine(req), addr: addr,
 		ua: req.UserAgent(), contentType: ct, known: frame.Known(ct),
 		headers: flatHeaders(req.Header), ice: s.mountIce(name, parseIce(req.Header.Get)),
 		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(),
+	}
+	if slices.Contains(req.TransferEncoding, "chunked") {
+		// curl -T - streams this way; the chunk framing is not audio.
+		src.body = httputil.NewChunkedReader(br)
 	}
 	m, code, why := s.attachSource(src, name)
 	if m == nil {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
@@ -35,7 +34,7 @@ const (
 type source struct {
 	id          uint64
 	conn        net.Conn
-	br          *bufio.Reader
+	body        io.Reader // the request's bufio.Reader, de-chunked when the client chunks
 	mount       *mount
 	method      string
 	request     string // request line, for the access log
@@ -78,7 +77,7 @@ func (s *Server) ingest(src *source) Reason {
 			slab, off = make([]byte, slabSize), 0
 		}
 		_ = src.conn.SetReadDeadline(time.Now().Add(s.cfg.SourceTimeout))
-		n, err := src.br.Read(slab[off:])
+		n, err := src.body.Read(slab[off:])
 		if n > 0 {
 			data := slab[off : off+n : off+n]
 			off += n
