@@ -4,23 +4,24 @@ package main
 
 import (
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // redirectStderr points file descriptor 2 at f while the interface owns
 // the terminal: libraries that print there (ALSA's probing, a runtime
 // crash) land in the log instead of over the screen.
 func redirectStderr(f *os.File) (restore func()) {
-	saved, err := syscall.Dup(2)
+	saved, err := unix.Dup(2)
 	if err != nil {
 		return func() {}
 	}
-	if err := syscall.Dup3(int(f.Fd()), 2, 0); err != nil {
-		syscall.Close(saved)
+	if err := unix.Dup2(int(f.Fd()), 2); err != nil {
+		unix.Close(saved)
 		return func() {}
 	}
 	return func() {
-		_ = syscall.Dup3(saved, 2, 0)
-		syscall.Close(saved)
+		_ = unix.Dup2(saved, 2)
+		unix.Close(saved)
 	}
 }
