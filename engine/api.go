@@ -251,6 +251,7 @@ const (
 	EventMountFallback   EventType = "mount.fallback"   // listeners moved to the fallback mount
 	EventRecording       EventType = "recording"        // started or stopped, with the reason"
 	EventRequestRejected EventType = "request.rejected" // malformed or oversized head, header timeout
+	EventAdminRejected   EventType = "admin.rejected"   // wrong admin credentials, or an address blocked for them
 	EventWarning         EventType = "warning"
 )
 

@@ -141,12 +141,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	// Behind a trusted proxy, the handler sees the client, not the proxy
+	// (the control plane's allow-list and login limiter depend on it).
+	if a := s.clientAddr(r.RemoteAddr, r.Header); a != r.RemoteAddr {
+		r.RemoteAddr = net.JoinHostPort(a, "0")
+	}
 	if s.cfg.AccessLog != nil {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			user, _, _ := r.BasicAuth()
-			s.access.write(s.clientAddr(r.RemoteAddr, r.Header), user, requestLine(r), sw.status, sw.bytes, r.Referer(), r.UserAgent(), time.Since(start))
+			s.access.write(r.RemoteAddr, user, requestLine(r), sw.status, sw.bytes, r.Referer(), r.UserAgent(), time.Since(start))
 		}()
 		w = sw
 	}

@@ -404,6 +404,10 @@ func (s *Server) EventsSince(seq uint64) []Event { return s.events.since(seq, 0)
 
 func (s *Server) emit(e Event) { s.events.emit(e) }
 
+// Emit adds an event from outside the engine (the control plane's refused
+// logins) to the same feed, log and history; Seq and Time are set here.
+func (s *Server) Emit(e Event) { s.events.emit(e) }
+
 // ErrNoMount is returned for operations on a mount that does not exist.
 var ErrNoMount = errors.New("no such mount")
 

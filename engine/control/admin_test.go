@@ -71,6 +71,21 @@ func TestFailedLoginsRateLimited(t *testing.T) {
 	if code, _, _ := e.get("/status-json.xsl", "", ""); code != 200 {
 		t.Fatalf("status-json.xsl while blocked: %d", code)
 	}
+	// Refusals reach the engine's event feed, where the interface shows them.
+	var refused, blocked int
+	for _, ev := range e.srv.Events(0) {
+		if ev.Type == engine.EventAdminRejected {
+			switch ev.Reason {
+			case "wrong credentials":
+				refused++
+			case "too many failed logins":
+				blocked++
+			}
+		}
+	}
+	if refused != 10 || blocked != 1 {
+		t.Fatalf("events: %d refused logins, %d blocks; want 10 and 1", refused, blocked)
+	}
 }
 
 func TestAuthLimiterWindow(t *testing.T) {
@@ -113,6 +128,21 @@ func TestAdminAllowList(t *testing.T) {
 	e2 := start(t, Options{AdminAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, nil)
 	if code, _, _ := e2.get("/admin/stats", "admin", adminPass); code != 200 {
 		t.Errorf("/admin/stats from inside the allow-list: %d", code)
+	}
+	// Behind a trusted proxy the client's forwarded address is what counts.
+	e3 := start(t, Options{AdminAllow: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}, func(c *engine.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	if code, _, _ := e3.get("/admin/stats", "admin", adminPass, "X-Forwarded-For", "203.0.113.5"); code != 200 {
+		t.Errorf("allowed client behind the proxy: %d", code)
+	}
+	if code, _, _ := e3.get("/admin/stats", "admin", adminPass, "X-Forwarded-For", "198.51.100.5"); code != 403 {
+		t.Errorf("other client behind the proxy: %d, want 403", code)
+	}
+	// An untrusted peer cannot claim an address.
+	e4 := start(t, Options{AdminAllow: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}, nil)
+	if code, _, _ := e4.get("/admin/stats", "admin", adminPass, "X-Forwarded-For", "203.0.113.5"); code != 403 {
+		t.Errorf("forged X-Forwarded-For from an untrusted peer: %d, want 403", code)
 	}
 }
 

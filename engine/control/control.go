@@ -7,6 +7,7 @@ package control
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -182,9 +183,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Se
 				return true
 			}
 		}
-		h.log.Warn("control: wrong admin credentials", "addr", r.RemoteAddr, "user", user, "path", r.URL.Path)
+		// The engine's feed logs it and shows it in the interface's event log.
+		s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: "wrong credentials",
+			Message: fmt.Sprintf("admin login refused for %s from %s (%s)", strconv.Quote(user), addr, r.URL.Path)})
 		if h.limiter.fail(addr, now) {
-			h.log.Warn("control: too many failed logins, address blocked", "addr", addr.String(), "for", h.opts.AuthWindow)
+			s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: "too many failed logins",
+				Message: fmt.Sprintf("%s blocked for %s after repeated failed admin logins", addr, h.opts.AuthWindow)})
 		}
 	}
 	// A request without credentials is a probe (libshout asks first
