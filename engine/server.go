@@ -40,12 +40,13 @@ type Server struct {
 	sessions sessionLog
 	access   accessLog
 
-	clients  atomic.Int64 // sources + network listeners
-	taps     atomic.Int64
-	nextID   atomic.Uint64
-	bytesIn  atomic.Uint64
-	bytesOut atomic.Uint64
-	wg       sync.WaitGroup
+	clients   atomic.Int64 // sources + network listeners
+	fullNoted atomic.Int64 // unix second of the last "server full" event
+	taps      atomic.Int64
+	nextID    atomic.Uint64
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	wg        sync.WaitGroup
 }
 
 // New checks cfg, fills in defaults and returns a server that is not yet
@@ -207,7 +208,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		delay = 0
 		if !s.track(c) {
 			c.Close()
-			return nil
+			if s.isClosing() {
+				return nil
+			}
+			continue
 		}
 		s.wg.Add(1)
 		go func() {
@@ -237,14 +241,27 @@ func (s *Server) Addr() net.Addr {
 }
 
 // track notes a connection whose request head is being read, so that
-// Shutdown can close it; false once shutting down.
+// Shutdown can close it. It refuses the connection when shutting down, or
+// when MaxClients connections are already stuck before finishing their
+// request (a slowloris flood): the flood cannot pile up, and clients at
+// the limit still get their 503 with a body from the normal path.
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.heads) >= s.cfg.MaxClients {
+		pending := len(s.heads)
+		s.mu.Unlock()
+		if now := time.Now().Unix(); s.fullNoted.Swap(now) != now { // one event a second at most
+			s.emit(Event{Type: EventRequestRejected, Level: slog.LevelWarn, Addr: c.RemoteAddr().String(), Reason: "server full",
+				Message: fmt.Sprintf("connection from %s refused: %d unfinished requests reach the limit of %d", c.RemoteAddr(), pending, s.cfg.MaxClients)})
+		}
 		return false
 	}
 	s.heads[c] = struct{}{}
+	s.mu.Unlock()
 	return true
 }
 

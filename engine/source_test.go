@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -216,4 +217,52 @@ func TestOggInBandTitle(t *testing.T) {
 	if e := findEvent(s, EventMetadata, "/t.ogg"); e == nil || e.Reason != "in-band" {
 		t.Fatalf("metadata event %+v", e)
 	}
+}
+
+// Connections that never finish their request are bounded by MaxClients:
+// a flood of them cannot grow without bound, and the server answers again
+// once they go.
+func TestStalledHeadsCountAsClients(t *testing.T) {
+	s, addr := startServer(t, func(c *Config) { c.MaxClients = 5; c.HeaderTimeout = time.Second })
+	var stalled []net.Conn
+	for i := 0; i < 5; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /x HTTP/1.1\r\n") // and nothing more
+		stalled = append(stalled, c)
+	}
+	eventually(t, 2*time.Second, "five unfinished requests held", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.heads) == 5
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("sixth connection: %d bytes, %v; want it closed at once", n, err)
+	}
+	c.Close()
+	if e := findEvent(s, EventRequestRejected, ""); e == nil || (e.Reason != "server full" && !strings.Contains(e.Reason, "not complete")) {
+		t.Fatalf("no rejection event: %+v", e)
+	}
+	for _, c := range stalled {
+		c.Close()
+	}
+	eventually(t, 3*time.Second, "room again", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /nothing HTTP/1.0\r\n\r\n")
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		b, _ := io.ReadAll(c)
+		return strings.HasPrefix(string(b), "HTTP/1.0 404")
+	})
 }
