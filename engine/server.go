@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -154,7 +155,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 			for _, l := range lns {
 				l.Close()
 			}
-			return fmt.Errorf("listen on %s: %w", a, err)
+			return listenError(a, err)
 		}
 		lns = append(lns, ln)
 	}
@@ -174,6 +175,18 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	}
 	return err
 }
+
+// listenError says what to do about the commonest failure: a port in use.
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: %w (another icedeck or Icecast is running? choose another address with --listen)", addr, err)
+	}
+	return fmt.Errorf("listen on %s: %w", addr, err)
+}
+
+// ListenError explains a failure to listen on addr, for callers that open
+// their own sockets.
+func ListenError(addr string, err error) error { return listenError(addr, err) }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // clean shutdown.

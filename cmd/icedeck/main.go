@@ -326,6 +326,8 @@ func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
 		addrs = append(addrs, a.String())
 	}
 	log.Info("icedeck relay listening", "addrs", strings.Join(addrs, " "))
+	log.Info("send a stream with", "ffmpeg", fmt.Sprintf("ffmpeg -re -i input.mp3 -c:a libmp3lame -b:a 128k -f mp3 -content_type audio/mpeg icecast://%s:PASSWORD@%s/live.mp3",
+		o.cfg.SourceUser, hostPort(srv.Addr().String())))
 	err = <-errc
 	code := 0
 	if err != nil {
@@ -427,7 +429,7 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 	for _, a := range o.cfg.Listen {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
-			fmt.Fprintf(stderr, "icedeck: listen on %s: %v\n", a, err)
+			fmt.Fprintln(stderr, "icedeck:", engine.ListenError(a, err))
 			return 1
 		}
 		lns = append(lns, ln)
@@ -484,4 +486,17 @@ func runPlay(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout)
 	return 0
+}
+
+// hostPort turns a listening address into one a client on this machine
+// can use: an unspecified host becomes localhost.
+func hostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
