@@ -171,3 +171,20 @@ type replay struct {
 func (r *replay) add(b []byte) {
 	r.n += copy(r.buf[r.n:], b)
 }
+
+// drive hands p to step until it is consumed, first re-parsing any bytes a
+// false start gave back. step returns how many bytes it consumed.
+func (r *replay) drive(p []byte, step func([]byte) int) {
+	for len(p) > 0 || r.n > 0 {
+		if r.n > 0 {
+			var tmp [len(r.buf)]byte
+			n := copy(tmp[:], r.buf[:r.n])
+			r.n = 0
+			c := step(tmp[:n])
+			r.add(tmp[c:n])
+			continue
+		}
+		c := step(p)
+		p = p[c:]
+	}
+}

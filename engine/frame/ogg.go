@@ -134,18 +134,7 @@ func (o *oggParser) Feed(p []byte) int {
 	o.st.Bytes += uint64(len(p))
 	o.feedBase = o.pos
 	o.result = -1
-	for len(p) > 0 || o.rp.n > 0 {
-		if o.rp.n > 0 {
-			var tmp [len(o.rp.buf)]byte
-			n := copy(tmp[:], o.rp.buf[:o.rp.n])
-			o.rp.n = 0
-			c := o.step(tmp[:n])
-			o.rp.add(tmp[c:n])
-			continue
-		}
-		c := o.step(p)
-		p = p[c:]
-	}
+	o.rp.drive(p, o.step)
 	return o.result
 }
 

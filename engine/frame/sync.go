@@ -114,18 +114,7 @@ func (s *syncParser) Feed(p []byte) int {
 	s.st.Bytes += uint64(len(p))
 	s.feedBase = s.pos
 	s.result = -1
-	for len(p) > 0 || s.rp.n > 0 {
-		if s.rp.n > 0 {
-			var tmp [len(s.rp.buf)]byte
-			n := copy(tmp[:], s.rp.buf[:s.rp.n])
-			s.rp.n = 0
-			c := s.step(tmp[:n])
-			s.rp.add(tmp[c:n])
-			continue
-		}
-		c := s.step(p)
-		p = p[c:]
-	}
+	s.rp.drive(p, s.step)
 	return s.result
 }
 
