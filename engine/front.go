@@ -559,22 +559,9 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	if sc, ok := c.(syscall.Conn); ok {
 		l.raw, _ = sc.SyscallConn()
 	}
-	l.pending[0] = head
-	seq, off, ok, fromStart := m.ring.syncPoint(m.burst, m.headerGen())
-	if !fromStart {
-		if h := m.hdrs.Load(); h != nil {
-			l.pending[1] = h.pages
-		}
-	}
-	if ok {
-		l.seq, l.off = seq, off
-		if ch := m.ring.get(seq); ch != nil {
-			l.pos.Store(ch.pos + uint64(off))
-		}
-	} else {
-		l.seq, l.waitSync = m.ring.head.Load(), true
-		l.pos.Store(m.ring.end.Load())
-	}
+	st := m.startFor(m.burst)
+	l.pending[0], l.pending[1] = head, st.headers
+	l.placeAt(st)
 	if why := m.addListener(l); why != "" {
 		s.clients.Add(-1)
 		code := http.StatusServiceUnavailable

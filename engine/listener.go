@@ -39,6 +39,12 @@ type listener struct {
 	moveTo    atomic.Pointer[mount]  // MoveListeners' destination
 }
 
+// placeAt moves the cursor to st; shard-owned.
+func (l *listener) placeAt(st readerStart) {
+	l.seq, l.off, l.waitSync = st.seq, st.off, st.wait
+	l.pos.Store(st.pos)
+}
+
 func (l *listener) kick(r Reason) { l.kicked.CompareAndSwap(nil, &r) }
 
 func (l *listener) kickReason() Reason {
@@ -193,15 +199,9 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 			m.slowDrops.Add(1)
 			return ReasonTooSlow, true
 		}
-		// Skip to live: the newest frame boundary buffered.
-		l.waitSync = true
-		l.seq = r.tail.Load()
-		if seq, off, ok, _ := r.syncPoint(1, m.headerGen()); ok {
-			l.seq, l.off, l.waitSync = seq, off, false
-		}
-		if l.waitSync {
-			sh.findSync(l, head)
-		}
+		// Skip to live: the newest frame boundary buffered. The logical
+		// stream goes on, so no header pages are resent.
+		l.placeAt(m.startFor(1))
 	}
 
 	// A listener moving off a live mount leaves at a frame boundary; off a
@@ -256,26 +256,12 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 // findSync moves a waiting listener to the first frame boundary published
 // since it started waiting, if there is one yet.
 func (sh *shard) findSync(l *listener, head uint64) {
-	r := sh.m.ring
-	if t := r.tail.Load(); l.seq < t {
-		l.seq = t
+	c, off := sh.m.ring.nextSync(l.seq, head, sh.m.headerGen())
+	if c == nil {
+		l.seq = head // scan on from here next time
+		return
 	}
-	gen := sh.m.headerGen()
-	for ; l.seq < head; l.seq++ {
-		c := r.get(l.seq)
-		if c == nil {
-			continue
-		}
-		if c.first || (c.sync >= 0 && c.gen == gen) {
-			l.off = int(c.sync)
-			if c.first {
-				l.off = 0
-			}
-			l.waitSync = false
-			l.pos.Store(c.pos + uint64(l.off))
-			return
-		}
-	}
+	l.placeAt(readerStart{seq: c.seq, off: off, pos: c.pos + uint64(off)})
 }
 
 // atFrame says the listener has nothing pending and its cursor sits on a

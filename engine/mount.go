@@ -109,6 +109,34 @@ func (m *mount) headerGen() uint64 {
 	return 0
 }
 
+// readerStart is where a new reader of the mount begins.
+type readerStart struct {
+	seq     uint64
+	off     int
+	wait    bool   // no frame boundary buffered yet: take the next one from seq
+	pos     uint64 // stream offset of the start
+	headers []byte // Ogg header pages to send first; nil when the start carries its own
+}
+
+// startFor places a reader about want bytes before live, on a frame
+// boundary.
+func (m *mount) startFor(want int) readerStart {
+	r := m.ring
+	seq, off, ok, fromStart := r.syncPoint(want, m.headerGen())
+	st := readerStart{seq: seq, off: off}
+	if !fromStart {
+		if h := m.hdrs.Load(); h != nil {
+			st.headers = h.pages
+		}
+	}
+	if c := r.get(seq); ok && c != nil {
+		st.pos = c.pos + uint64(off)
+	} else {
+		st.seq, st.off, st.wait, st.pos = r.head.Load(), 0, true, r.end.Load()
+	}
+	return st
+}
+
 func (m *mount) maxListeners() int {
 	if m.cfg.MaxListeners > 0 {
 		return m.cfg.MaxListeners

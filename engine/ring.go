@@ -95,17 +95,25 @@ func (r *ring) syncPoint(want int, gen uint64) (seq uint64, off int, ok, fromSta
 			return start, 0, true, true
 		}
 	}
-	for s := start; s < head; s++ {
-		c := r.get(s)
-		if c == nil {
-			continue
-		}
-		if c.first {
-			return s, 0, true, true
-		}
-		if c.sync >= 0 && c.gen == gen {
-			return s, int(c.sync), true, false
-		}
+	if c, off := r.nextSync(start, head, gen); c != nil {
+		return c.seq, off, true, c.first
 	}
 	return head, 0, false, false
+}
+
+// nextSync finds the first chunk in [from, head) a decoder can start in: a
+// source's first chunk (at its first byte), or one with a frame boundary
+// of Ogg header generation gen. It returns nil when there is none yet.
+func (r *ring) nextSync(from, head, gen uint64) (*chunk, int) {
+	for s := max(from, r.tail.Load()); s < head; s++ {
+		c := r.get(s)
+		switch {
+		case c == nil:
+		case c.first:
+			return c, 0
+		case c.sync >= 0 && c.gen == gen:
+			return c, int(c.sync)
+		}
+	}
+	return nil, 0
 }

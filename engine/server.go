@@ -543,15 +543,9 @@ func (s *Server) adopt(l *listener) {
 		l.home = ""
 	}
 	l.metaGen = 0 // send the new mount's title at the next block
-	l.pending[1] = nil
-	if h := to.hdrs.Load(); h != nil {
-		l.pending[1] = h.pages
-	}
-	if seq, off, ok, _ := to.ring.syncPoint(1, to.headerGen()); ok {
-		l.seq, l.off, l.waitSync = seq, off, false
-	} else {
-		l.seq, l.off, l.waitSync = to.ring.head.Load(), 0, true
-	}
+	st := to.startFor(1)
+	l.pending[1] = st.headers
+	l.placeAt(st)
 	l.lastProgress = time.Now()
 	if why := to.addListener(l); why != "" {
 		s.closeListener(l, ReasonSourceEnded)

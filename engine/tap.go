@@ -59,19 +59,8 @@ func (s *Server) Tap(mountName string) (*Tap, error) {
 
 // start places the cursor like a new listener's: a burst back from live.
 func (t *Tap) start(burst int) {
-	r := t.m.ring
-	seq, off, ok, fromStart := r.syncPoint(burst, t.m.headerGen())
-	t.pending = nil
-	if !fromStart {
-		if h := t.m.hdrs.Load(); h != nil {
-			t.pending = h.pages
-		}
-	}
-	if ok {
-		t.seq, t.off, t.wait = seq, off, false
-	} else {
-		t.seq, t.off, t.wait = r.head.Load(), 0, true
-	}
+	st := t.m.startFor(burst)
+	t.pending, t.seq, t.off, t.wait = st.headers, st.seq, st.off, st.wait
 }
 
 // ContentType is the mount's content type when the tap opened.
@@ -112,15 +101,10 @@ func (t *Tap) Read(p []byte) (int, error) {
 			continue
 		}
 		if t.wait {
-			gen := t.m.headerGen()
-			for ; t.seq < head; t.seq++ {
-				if c := r.get(t.seq); c != nil && (c.first || (c.sync >= 0 && c.gen == gen)) {
-					t.off, t.wait = max(int(c.sync), 0), false
-					if c.first {
-						t.off = 0
-					}
-					break
-				}
+			if c, off := r.nextSync(t.seq, head, t.m.headerGen()); c != nil {
+				t.seq, t.off, t.wait = c.seq, off, false
+			} else {
+				t.seq = head
 			}
 		}
 		if !t.wait && t.seq < head {
