@@ -1,9 +1,9 @@
-//go:build !linux
+//go:build !unix
 
 package playback
 
-// RedirectStderr does nothing outside Linux (libasound is Linux-only); see
-// the Linux version. restore is a no-op.
+// RedirectStderr does nothing where there are no Unix descriptors; see
+// the Unix version. restore is a no-op.
 func RedirectStderr(path string) (restore func() error, err error) {
 	return func() error { return nil }, nil
 }

@@ -438,12 +438,16 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		go func() { _ = srv.Serve(ln) }()
 	}
 	log.Info("icedeck started with the interface", "addrs", o.cfg.Listen)
-	restore := redirectStderr(lf)
+	restore, err := playback.RedirectStderr(o.logFile)
+	if err != nil {
+		log.Warn("stderr stays on the terminal; library messages may show over the screen", "err", err)
+		restore = func() error { return nil }
+	}
 	player := playback.NewPlayer(playback.Options{Logger: log})
 	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv,
 		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile})
 	_ = player.Close()
-	restore()
+	_ = restore()
 	ctl.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -474,9 +478,8 @@ func runPlay(args []string, stdout, stderr io.Writer) int {
 	// Keep the sound libraries' complaints off the meter line.
 	logPath := defaultLogFile()
 	_ = os.MkdirAll(filepath.Dir(logPath), 0o755)
-	if lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-		defer lf.Close()
-		defer redirectStderr(lf)()
+	if restore, err := playback.RedirectStderr(logPath); err == nil {
+		defer restore()
 	}
 	if err := playback.PlayURL(ctx, args[0], stdout); err != nil {
 		// stderr is the log file until we return: say it where it is seen.

@@ -1,7 +1,0 @@
-//go:build !unix
-
-package main
-
-import "os"
-
-func redirectStderr(*os.File) (restore func()) { return func() {} }
