@@ -100,7 +100,7 @@ func (s *Server) handleConn(c net.Conn) {
 func (s *Server) badHead(c net.Conn, addr string, hr *headReader, err error) {
 	defer c.Close()
 	reject := func(reason string, level slog.Level) {
-		s.emit(Event{Type: EventRequestRejected, Level: level, Addr: addr, Reason: reason,
+		s.Emit(Event{Type: EventRequestRejected, Level: level, Addr: addr, Reason: reason,
 			Message: fmt.Sprintf("request from %s rejected: %s", addr, reason)})
 	}
 	switch {
@@ -126,7 +126,7 @@ func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
 	}
 	writeStatus(c, http.StatusNotFound, "Mount not found\n")
 	s.access.write(addr, "", requestLine(req), http.StatusNotFound, 0, req.Referer(), req.UserAgent(), 0)
-	s.emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Mount: req.URL.Path, Addr: addr, Reason: "no such mount",
+	s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Mount: req.URL.Path, Addr: addr, Reason: "no such mount",
 		Message: fmt.Sprintf("%s asked for %s: no such mount (404)", addr, req.URL.Path)})
 }
 
@@ -213,7 +213,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		c.Close()
 		user, _, _ := req.BasicAuth()
 		s.access.write(addr, user, requestLine(req), code, 0, "", req.UserAgent(), 0)
-		s.emit(Event{Type: EventSourceRejected, Level: level, Mount: name, Addr: addr, Reason: reason,
+		s.Emit(Event{Type: EventSourceRejected, Level: level, Mount: name, Addr: addr, Reason: reason,
 			Message: fmt.Sprintf("source %s on %s refused (%d): %s", addr, name, code, reason)})
 	}
 	if err := checkMountName(name); err != nil {
@@ -280,7 +280,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		_, _ = io.WriteString(c, answer)
 	}
 	if !src.known {
-		s.emit(Event{Type: EventWarning, Level: slog.LevelWarn, Mount: name, ID: src.id, Addr: addr, Reason: "unknown content type",
+		s.Emit(Event{Type: EventWarning, Level: slog.LevelWarn, Mount: name, ID: src.id, Addr: addr, Reason: "unknown content type",
 			Message: fmt.Sprintf("%s: content type %q is not analysed; relayed as opaque bytes", name, ct)})
 	}
 
@@ -390,9 +390,9 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 		s.setTitle(m, t, "", "source headers")
 	}
 	msg := fmt.Sprintf("source %d connected to %s from %s (%s %s, %q)", src.id, name, src.addr, src.method, src.contentType, src.ua)
-	s.emit(Event{Type: EventSourceConnected, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr, Message: msg})
+	s.Emit(Event{Type: EventSourceConnected, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr, Message: msg})
 	if resumed {
-		s.emit(Event{Type: EventMountResumed, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr,
+		s.Emit(Event{Type: EventMountResumed, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr,
 			Message: fmt.Sprintf("%s resumed: held listeners continue", name)})
 	}
 	return m, 0, ""
@@ -417,7 +417,7 @@ func (s *Server) detachSource(src *source, reason Reason) {
 	if reason != ReasonClientClosed && reason != ReasonShutdown {
 		level = slog.LevelWarn
 	}
-	s.emit(Event{Type: EventSourceLeft, Level: level, Mount: m.name, ID: src.id, Addr: src.addr, Reason: string(reason),
+	s.Emit(Event{Type: EventSourceLeft, Level: level, Mount: m.name, ID: src.id, Addr: src.addr, Reason: string(reason),
 		Message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
 			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256)})
 
@@ -429,7 +429,7 @@ func (s *Server) detachSource(src *source, reason Reason) {
 		n := len(m.listeners)
 		m.mu.Unlock()
 		m.wake()
-		s.emit(Event{Type: EventMountGrace, Level: slog.LevelWarn, Mount: m.name,
+		s.Emit(Event{Type: EventMountGrace, Level: slog.LevelWarn, Mount: m.name,
 			Message: fmt.Sprintf("%s has no source: holding %d listeners for %s", m.name, n, grace)})
 		return
 	}
@@ -469,11 +469,11 @@ func (s *Server) removeMount(m *mount) {
 			}
 		}
 		m.mu.Unlock()
-		s.emit(Event{Type: EventMountFallback, Level: slog.LevelWarn, Mount: m.name,
+		s.Emit(Event{Type: EventMountFallback, Level: slog.LevelWarn, Mount: m.name,
 			Message: fmt.Sprintf("%s has no source: %d listeners move to %s", m.name, n, fb.name)})
 	}
 	m.finish()
-	s.emit(Event{Type: EventMountRemoved, Level: slog.LevelInfo, Mount: m.name,
+	s.Emit(Event{Type: EventMountRemoved, Level: slog.LevelInfo, Mount: m.name,
 		Message: fmt.Sprintf("%s removed; its listeners get what is buffered, then close", m.name)})
 }
 
@@ -537,7 +537,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		writeStatus(c, code, body+"\n")
 		c.Close()
 		s.access.write(addr, "", requestLine(req), code, 0, req.Referer(), req.UserAgent(), 0)
-		s.emit(Event{Type: EventListenerRefused, Level: slog.LevelWarn, Mount: m.name, Addr: addr, Reason: reason,
+		s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelWarn, Mount: m.name, Addr: addr, Reason: reason,
 			Message: fmt.Sprintf("listener %s refused on %s (%d): %s", addr, m.name, code, reason)})
 	}
 	if s.clients.Add(1) > int64(s.cfg.MaxClients) {
@@ -571,7 +571,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		refuse(code, "Mount full or gone: "+why, why)
 		return
 	}
-	s.emit(Event{Type: EventListenerJoined, Level: slog.LevelInfo, Mount: m.name, ID: l.id, Addr: addr,
+	s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelInfo, Mount: m.name, ID: l.id, Addr: addr,
 		Message: fmt.Sprintf("listener %d joined %s from %s (%q, icy %v)", l.id, m.name, addr, l.ua, icy)})
 }
 

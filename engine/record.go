@@ -80,7 +80,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	path := strftime(pattern, time.Now())
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.emit(Event{Type: EventRecording, Level: slog.LevelError, Mount: m.name, Reason: "open failed",
+		s.Emit(Event{Type: EventRecording, Level: slog.LevelError, Mount: m.name, Reason: "open failed",
 			Message: fmt.Sprintf("cannot record %s: %v", m.name, err)})
 		return "", err
 	}
@@ -100,7 +100,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	m.rec = rec
 	m.taps[t] = struct{}{}
 	m.mu.Unlock()
-	s.emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: "started",
+	s.Emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: "started",
 		Message: fmt.Sprintf("recording %s to %s", m.name, path)})
 	s.wg.Add(1)
 	go s.runRecording(m, rec, f)
@@ -142,7 +142,7 @@ func (s *Server) runRecording(m *mount, rec *recording, f *os.File) {
 		m.rec = nil
 	}
 	m.mu.Unlock()
-	s.emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason,
+	s.Emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason,
 		Message: fmt.Sprintf("recording of %s to %s stopped after %d bytes: %s", m.name, rec.path, rec.bytes.Load(), reason)})
 }
 

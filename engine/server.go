@@ -155,7 +155,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 			for _, l := range lns {
 				l.Close()
 			}
-			return listenError(a, err)
+			return ListenError(a, err)
 		}
 		lns = append(lns, ln)
 	}
@@ -176,17 +176,14 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return err
 }
 
-// listenError says what to do about the commonest failure: a port in use.
-func listenError(addr string, err error) error {
+// ListenError explains a failure to listen on addr, saying what to do
+// about the commonest one: a port in use.
+func ListenError(addr string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("listen on %s: %w (another icedeck or Icecast is running? choose another address with --listen)", addr, err)
 	}
 	return fmt.Errorf("listen on %s: %w", addr, err)
 }
-
-// ListenError explains a failure to listen on addr, for callers that open
-// their own sockets.
-func ListenError(addr string, err error) error { return listenError(addr, err) }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // clean shutdown.
@@ -268,7 +265,7 @@ func (s *Server) track(c net.Conn) bool {
 		pending := len(s.heads)
 		s.mu.Unlock()
 		if now := time.Now().Unix(); s.fullNoted.Swap(now) != now { // one event a second at most
-			s.emit(Event{Type: EventRequestRejected, Level: slog.LevelWarn, Addr: c.RemoteAddr().String(), Reason: "server full",
+			s.Emit(Event{Type: EventRequestRejected, Level: slog.LevelWarn, Addr: c.RemoteAddr().String(), Reason: "server full",
 				Message: fmt.Sprintf("connection from %s refused: %d unfinished requests reach the limit of %d", c.RemoteAddr(), pending, s.cfg.MaxClients)})
 		}
 		return false
@@ -432,8 +429,6 @@ func (s *Server) Events(n int) []Event { return s.events.since(0, n) }
 // first (for resuming a feed).
 func (s *Server) EventsSince(seq uint64) []Event { return s.events.since(seq, 0) }
 
-func (s *Server) emit(e Event) { s.events.emit(e) }
-
 // Emit adds an event from outside the engine (the control plane's refused
 // logins) to the same feed, log and history; Seq and Time are set here.
 func (s *Server) Emit(e Event) { s.events.emit(e) }
@@ -551,7 +546,7 @@ func (s *Server) adopt(l *listener) {
 		s.closeListener(l, ReasonSourceEnded)
 		return
 	}
-	s.emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: string(ReasonMoved),
+	s.Emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: string(ReasonMoved),
 		Message: fmt.Sprintf("listener %d moved from %s to %s", l.id, from.name, to.name)})
 }
 
@@ -568,7 +563,7 @@ func (s *Server) SetTitle(mountName, title, url string) error {
 
 func (s *Server) setTitle(m *mount, title, url, via string) {
 	if m.setTitle(title, url) {
-		s.emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Reason: via,
+		s.Emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Reason: via,
 			Message: fmt.Sprintf("title on %s: %q", m.name, title)})
 	}
 }
@@ -589,7 +584,7 @@ func (s *Server) closeListener(l *listener, reason Reason) {
 	if reason == ReasonTooSlow || reason == ReasonWriteError || reason == ReasonTimeout {
 		level = slog.LevelWarn
 	}
-	s.emit(Event{Type: EventListenerLeft, Level: level, Mount: m.name, ID: l.id, Addr: l.addr, Reason: string(reason),
+	s.Emit(Event{Type: EventListenerLeft, Level: level, Mount: m.name, ID: l.id, Addr: l.addr, Reason: string(reason),
 		Message: fmt.Sprintf("listener %d left %s: %s after %s, %d bytes", l.id, m.name, reason, dur.Round(time.Second), l.bytesSent.Load())})
 }
 

@@ -53,7 +53,7 @@ func (s *Server) Tap(mountName string) (*Tap, error) {
 	m.mu.Unlock()
 	s.taps.Add(1)
 	t.start(m.burst)
-	s.emit(Event{Type: EventListenerJoined, Level: slog.LevelDebug, Mount: m.name, Message: fmt.Sprintf("tap opened on %s", m.name)})
+	s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelDebug, Mount: m.name, Message: fmt.Sprintf("tap opened on %s", m.name)})
 	return t, nil
 }
 
