@@ -429,8 +429,9 @@ func (s *Server) Events(n int) []Event { return s.events.since(0, n) }
 // first (for resuming a feed).
 func (s *Server) EventsSince(seq uint64) []Event { return s.events.since(seq, 0) }
 
-// Emit adds an event from outside the engine (the control plane's refused
-// logins) to the same feed, log and history; Seq and Time are set here.
+// Emit records an event in the feed, the log and the history; Seq (and
+// Time, when zero) are set here. The engine's own events and other parts'
+// (the control plane's refused logins) go the same way.
 func (s *Server) Emit(e Event) { s.events.emit(e) }
 
 // ErrNoMount is returned for operations on a mount that does not exist.
