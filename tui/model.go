@@ -457,13 +457,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 func (m *Model) focused() common.Component {
 	switch m.focus {
 	case paneDetail:
-		switch m.tab {
-		case tabSource:
-			return m.source
-		case tabEvents:
-			return m.mountEvs
-		}
-		return m.listeners
+		return m.focusedDetail()
 	case paneLog:
 		return m.logView
 	}
