@@ -49,7 +49,6 @@ type source struct {
 
 	mu         sync.Mutex
 	hash       hash.Hash
-	bytesIn    uint64
 	stats      frame.Stats
 	lastData   time.Time
 	stalls     int
@@ -120,7 +119,6 @@ func (src *source) account(data []byte) {
 	now := time.Now()
 	src.mu.Lock()
 	src.hash.Write(data)
-	src.bytesIn += uint64(len(data))
 	if !src.lastData.IsZero() {
 		if gap := now.Sub(src.lastData); gap > stallGap {
 			src.stalls++
@@ -145,7 +143,7 @@ func (src *source) account(data []byte) {
 	}
 }
 
-// bytesIn returns the bytes received in the whole second sec.
+// bytesAt returns the bytes received in the whole second sec.
 func (src *source) bytesAt(sec int64) uint64 {
 	i := sec % historySecs
 	if src.secStamp[i] != sec {
@@ -160,7 +158,7 @@ func (src *source) snapshot(now time.Time) *SourceSnapshot {
 	ss := &SourceSnapshot{
 		ID: src.id, Addr: src.addr, UserAgent: src.ua, Method: src.method,
 		Connected: src.connected, ContentType: src.contentType, Known: src.known,
-		Headers: src.headers, Ice: src.ice, BytesIn: src.bytesIn, SHA256: sumSoFar(src.hash),
+		Headers: src.headers, Ice: src.ice, BytesIn: src.stats.Bytes, SHA256: sumSoFar(src.hash),
 		LastData: src.lastData, Stalls: src.stalls, LongestGap: src.longestGap, Frames: src.stats,
 	}
 	// Whole seconds only: the current one is still filling.

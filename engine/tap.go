@@ -66,9 +66,6 @@ func (t *Tap) start(burst int) {
 // ContentType is the mount's content type when the tap opened.
 func (t *Tap) ContentType() string { return t.ct }
 
-// Mount is the mount's name.
-func (t *Tap) Mount() string { return t.m.name }
-
 func (t *Tap) poke() {
 	select {
 	case t.notify <- struct{}{}:
