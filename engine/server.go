@@ -528,29 +528,6 @@ func (s *Server) MoveListeners(from, to string, ids []uint64) (int, error) {
 	return n, nil
 }
 
-// adopt re-homes a listener that left its shard to move to another mount.
-func (s *Server) adopt(l *listener) {
-	from, to := l.mount, l.moveTo.Load()
-	from.removeListener(l)
-	from.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: ReasonMoved, Duration: time.Since(l.connected), Bytes: l.bytesSent.Load()})
-	l.mount = to
-	l.moveTo.Store(nil)
-	if l.home == to.name {
-		l.home = ""
-	}
-	l.metaGen = 0 // send the new mount's title at the next block
-	st := to.startFor(1)
-	l.pending[1] = st.headers
-	l.placeAt(st)
-	l.lastProgress = time.Now()
-	if why := to.addListener(l); why != "" {
-		s.closeListener(l, ReasonSourceEnded)
-		return
-	}
-	s.Emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: string(ReasonMoved),
-		Message: fmt.Sprintf("listener %d moved from %s to %s", l.id, from.name, to.name)})
-}
-
 // SetTitle sets the mount's StreamTitle (and StreamUrl), sent to ICY
 // listeners in their next metadata block.
 func (s *Server) SetTitle(mountName, title, url string) error {

@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// A mount's life: sources attach and leave, listeners are held in grace,
+// fall back to other mounts and come home.
+
+// attachSource puts src on mount name, creating the mount or resuming one
+// held in grace. It returns the HTTP code and reason when it cannot.
+func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable, "server shutting down"
+	}
+	if s.sources >= s.cfg.MaxSources {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many sources (limit %d)", s.cfg.MaxSources)
+	}
+	if s.clients.Load() >= int64(s.cfg.MaxClients) {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many clients (limit %d)", s.cfg.MaxClients)
+	}
+	var ended *mount
+	resumed := false
+	m := s.mounts[name]
+	if m != nil {
+		m.mu.Lock()
+		switch {
+		case m.source != nil:
+			m.mu.Unlock()
+			s.mu.Unlock()
+			return nil, http.StatusForbidden, "mount busy: a source is already connected"
+		case m.contentType != src.contentType:
+			// Held listeners cannot follow a change of format.
+			m.graceTimer.Stop()
+			m.mu.Unlock()
+			delete(s.mounts, name)
+			ended, m = m, nil
+		default:
+			m.graceTimer.Stop()
+			m.graceUntil = time.Time{}
+			m.source = src
+			m.setHeads(s, src)
+			m.mu.Unlock()
+			resumed = true
+		}
+	}
+	if m == nil {
+		m = newMount(s, name)
+		m.start()
+		m.source = src
+		m.contentType = src.contentType
+		m.setHeads(s, src)
+		s.mounts[name] = m
+		s.callHome(m)
+	}
+	src.mount = m
+	s.sources++
+	s.clients.Add(1)
+	s.mu.Unlock()
+
+	if ended != nil {
+		ended.finish()
+	}
+	if !resumed && m.cfg.DumpFile != "" {
+		_, _ = s.record(m, true) // a failure is reported as an event
+	}
+	if t := src.headers["Ice-Title"]; t != "" {
+		s.setTitle(m, t, "", "source headers")
+	}
+	msg := fmt.Sprintf("source %d connected to %s from %s (%s %s, %q)", src.id, name, src.addr, src.method, src.contentType, src.ua)
+	s.Emit(Event{Type: EventSourceConnected, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr, Message: msg})
+	if resumed {
+		s.Emit(Event{Type: EventMountResumed, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr,
+			Message: fmt.Sprintf("%s resumed: held listeners continue", name)})
+	}
+	return m, 0, ""
+}
+
+// detachSource takes a finished source off its mount: the listeners are
+// held for the mount's grace period, or drain what is buffered and go.
+func (s *Server) detachSource(src *source, reason Reason) {
+	_ = src.conn.Close()
+	m := src.mount
+	s.mu.Lock()
+	s.sources--
+	closing := s.closing
+	s.mu.Unlock()
+	s.clients.Add(-1)
+	now := time.Now()
+	ss := src.snapshot(now)
+	s.access.write(src.addr, s.cfg.SourceUser, src.request, http.StatusOK, ss.BytesIn, "", src.ua, now.Sub(src.connected))
+	m.recordDisconnect(Disconnect{Time: now, ID: src.id, Addr: src.addr, Source: true, Reason: reason, Duration: now.Sub(src.connected), Bytes: ss.BytesIn})
+	s.recordSession(m, ss, now, reason)
+	level := slog.LevelInfo
+	if reason != ReasonClientClosed && reason != ReasonShutdown {
+		level = slog.LevelWarn
+	}
+	s.Emit(Event{Type: EventSourceLeft, Level: level, Mount: m.name, ID: src.id, Addr: src.addr, Reason: string(reason),
+		Message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
+			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256)})
+
+	m.mu.Lock()
+	m.source = nil
+	if grace := m.cfg.Grace; grace > 0 && !closing {
+		m.graceUntil = now.Add(grace)
+		m.graceTimer = time.AfterFunc(grace, func() { s.expireGrace(m) })
+		n := len(m.listeners)
+		m.mu.Unlock()
+		m.wake()
+		s.Emit(Event{Type: EventMountGrace, Level: slog.LevelWarn, Mount: m.name,
+			Message: fmt.Sprintf("%s has no source: holding %d listeners for %s", m.name, n, grace)})
+		return
+	}
+	m.mu.Unlock()
+	s.removeMount(m)
+}
+
+func (s *Server) expireGrace(m *mount) {
+	s.mu.Lock()
+	m.mu.Lock()
+	if m.source != nil || s.mounts[m.name] != m {
+		m.mu.Unlock()
+		s.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	s.mu.Unlock()
+	s.removeMount(m)
+}
+
+func (s *Server) removeMount(m *mount) {
+	s.mu.Lock()
+	if s.mounts[m.name] == m {
+		delete(s.mounts, m.name)
+	}
+	fb := s.fallbackFor(m)
+	s.mu.Unlock()
+	if fb != nil {
+		m.mu.Lock()
+		n := 0
+		for _, l := range m.listeners {
+			if l.home == "" && !m.cfg.FallbackStay {
+				l.home = m.name
+			}
+			if l.moveTo.CompareAndSwap(nil, fb) {
+				n++
+			}
+		}
+		m.mu.Unlock()
+		s.Emit(Event{Type: EventMountFallback, Level: slog.LevelWarn, Mount: m.name,
+			Message: fmt.Sprintf("%s has no source: %d listeners move to %s", m.name, n, fb.name)})
+	}
+	m.finish()
+	s.Emit(Event{Type: EventMountRemoved, Level: slog.LevelInfo, Mount: m.name,
+		Message: fmt.Sprintf("%s removed; its listeners get what is buffered, then close", m.name)})
+}
+
+// fallbackFor returns the first live mount on m's fallback chain that
+// carries the same content type, or nil. s.mu must be held.
+func (s *Server) fallbackFor(m *mount) *mount {
+	name := m.cfg.Fallback
+	for depth := 0; name != "" && depth < 16; depth++ {
+		if fb := s.mounts[name]; fb != nil && fb != m && !fb.ended.Load() {
+			fb.mu.Lock()
+			ok := fb.contentType == m.contentType
+			fb.mu.Unlock()
+			if ok {
+				return fb
+			}
+		}
+		name = s.cfg.Mounts[name].Fallback
+	}
+	return nil
+}
+
+// callHome sends listeners that fell back from m's name back to m, now that
+// a source feeds it again. s.mu must be held.
+func (s *Server) callHome(m *mount) {
+	for _, x := range s.mounts {
+		if x == m {
+			continue
+		}
+		x.mu.Lock()
+		for _, l := range x.listeners {
+			if l.home == m.name && x.contentType == m.contentType {
+				l.moveTo.CompareAndSwap(nil, m)
+			}
+		}
+		x.mu.Unlock()
+		for _, sh := range x.shards {
+			sh.poke()
+		}
+	}
+}
+
+// adopt re-homes a listener that left its shard to move to another mount.
+func (s *Server) adopt(l *listener) {
+	from, to := l.mount, l.moveTo.Load()
+	from.removeListener(l)
+	from.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: ReasonMoved, Duration: time.Since(l.connected), Bytes: l.bytesSent.Load()})
+	l.mount = to
+	l.moveTo.Store(nil)
+	if l.home == to.name {
+		l.home = ""
+	}
+	l.metaGen = 0 // send the new mount's title at the next block
+	st := to.startFor(1)
+	l.pending[1] = st.headers
+	l.placeAt(st)
+	l.lastProgress = time.Now()
+	if why := to.addListener(l); why != "" {
+		s.closeListener(l, ReasonSourceEnded)
+		return
+	}
+	s.Emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: string(ReasonMoved),
+		Message: fmt.Sprintf("listener %d moved from %s to %s", l.id, from.name, to.name)})
+}
