@@ -152,10 +152,10 @@ func TestHeadlessReportsWhatArrived(t *testing.T) {
 			AudioSeconds float64 `json:"audio_seconds"`
 			Reason       string  `json:"end_reason"`
 			Frames       struct {
-				Codec      string `json:"Codec"`
-				SampleRate int    `json:"SampleRate"`
-				Frames     uint64 `json:"Frames"`
-				SyncLosses uint64 `json:"SyncLosses"`
+				Codec      string `json:"codec"`
+				SampleRate int    `json:"sample_rate"`
+				Frames     uint64 `json:"frames"`
+				SyncLosses uint64 `json:"sync_losses"`
 			} `json:"frames"`
 		} `json:"sessions"`
 	}

@@ -60,27 +60,27 @@ const MaxHeaderBytes = 1 << 20
 
 // Stats are the counters of one analysed stream.
 type Stats struct {
-	Container    string // "mpeg", "adts", "ogg", "" (opaque)
-	Codec        string // "MP3", "MP2", "MP1", "AAC-LC", "AAC-Main", "AAC-SSR", "AAC-LTP", "Vorbis", "Opus", "FLAC", "Speex", "" unknown
-	Version      string // MPEG: "1", "2", "2.5"; else ""
-	SampleRate   int    // Hz of the latest frame / current Ogg stream (Opus: OpusHead input rate, else 48000)
-	Channels     int    // of the latest frame / current Ogg stream; ADTS channel config 0 gives 0
-	Bitrate      int    // nominal bits/s: MPEG first frame's, ADTS average so far, Vorbis nominal, else 0
-	MinBitrate   int    // per-frame bitrate range seen (MPEG, ADTS); 0 if n/a
-	MaxBitrate   int    //
-	Frames       uint64 // MPEG/ADTS frames, or Ogg pages (including header pages and pages with a bad CRC)
-	SyncLosses   uint64 // times sync was lost after having been acquired
-	SkippedBytes uint64 // bytes not part of any valid frame/page (not counting tags)
-	TagBytes     uint64 // ID3v2 / ID3v1 tag bytes skipped knowingly
-	CRCErrors    uint64 // Ogg pages whose CRC-32 did not match (these pages are still counted in Frames)
-	Duration     time.Duration
-	Streams      int    // Ogg: chain links seen (a link's multiplexed streams count once); others: 1 once synced
-	Title        string // Ogg: "ARTIST - TITLE" or "TITLE" from the current link's comment header
-	Bytes        uint64 // bytes fed
+	Container    string        `json:"container"`     // "mpeg", "adts", "ogg", "" (opaque)
+	Codec        string        `json:"codec"`         // "MP3", "MP2", "MP1", "AAC-LC", "AAC-Main", "AAC-SSR", "AAC-LTP", "Vorbis", "Opus", "FLAC", "Speex", "" unknown
+	Version      string        `json:"version"`       // MPEG: "1", "2", "2.5"; else ""
+	SampleRate   int           `json:"sample_rate"`   // Hz of the latest frame / current Ogg stream (Opus: OpusHead input rate, else 48000)
+	Channels     int           `json:"channels"`      // of the latest frame / current Ogg stream; ADTS channel config 0 gives 0
+	Bitrate      int           `json:"bitrate"`       // bits/s: CBR MPEG its frames' rate, VBR MPEG and ADTS the average so far, Vorbis nominal, else 0
+	MinBitrate   int           `json:"min_bitrate"`   // per-frame bitrate range seen (MPEG, ADTS); 0 if n/a
+	MaxBitrate   int           `json:"max_bitrate"`   //
+	Frames       uint64        `json:"frames"`        // MPEG/ADTS frames, or Ogg pages (including header pages and pages with a bad CRC)
+	SyncLosses   uint64        `json:"sync_losses"`   // times sync was lost after having been acquired
+	SkippedBytes uint64        `json:"skipped_bytes"` // bytes not part of any valid frame/page (not counting tags)
+	TagBytes     uint64        `json:"tag_bytes"`     // ID3v2 / ID3v1 tag bytes skipped knowingly
+	CRCErrors    uint64        `json:"crc_errors"`    // Ogg pages whose CRC-32 did not match (these pages are still counted in Frames)
+	Duration     time.Duration `json:"-"`             // audio received; reports give it in seconds
+	Streams      int           `json:"streams"`       // Ogg: chain links seen (a link's multiplexed streams count once); others: 1 once synced
+	Title        string        `json:"title"`         // Ogg: "ARTIST - TITLE" or "TITLE" from the current link's comment header
+	Bytes        uint64        `json:"bytes"`         // bytes fed
 
 	// HeadersTruncated reports that the current Ogg header generation
 	// exceeded MaxHeaderBytes and was not stored (Headers returns nil).
-	HeadersTruncated bool
+	HeadersTruncated bool `json:"headers_truncated"`
 }
 
 const (
