@@ -23,24 +23,41 @@ func (a *accessLog) write(host, user, request string, status int, bytes uint64, 
 	if w == nil {
 		return
 	}
-	if user == "" {
-		user = "-"
-	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	line := fmt.Sprintf("%s - %s [%s] %q %d %d %q %q %d\n", host, user, time.Now().Format("02/Jan/2006:15:04:05 -0700"),
-		request, status, bytes, orDash(referer), orDash(ua), int(dur.Seconds()))
+	line := fmt.Sprintf("%s - %s [%s] \"%s\" %d %d \"%s\" \"%s\" %d\n", logField(host, false), logField(user, false), time.Now().Format("02/Jan/2006:15:04:05 -0700"),
+		logField(request, true), status, bytes, logField(referer, true), logField(ua, true), int(dur.Seconds()))
 	a.mu.Lock()
 	_, _ = w.Write([]byte(line))
 	a.mu.Unlock()
 }
 
-func orDash(s string) string {
+// logField escapes a client-supplied value so that it stays one field of
+// one line, as Apache does: bytes outside printable ASCII, " and \ are
+// escaped (\xHH, \n, \t, \" and \\), and so is a space outside quotes;
+// empty is "-".
+func logField(s string, quoted bool) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < ' ' || c >= 0x7f || c == ' ' && !quoted:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func requestLine(r *http.Request) string {
@@ -105,3 +122,13 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush and Hijack (SSE needs them).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// addrOf is the IP address of a host:port or bare address, unmapped; the
+// zero Addr when it is neither.
+func addrOf(addr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(addr)
+	return a.Unmap()
+}

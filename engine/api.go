@@ -153,7 +153,19 @@ type Snapshot struct {
 	Taps      int
 	BytesIn   uint64 // all sources, since start
 	BytesOut  uint64 // all listeners, since start
+	Clients   int    // connections open now: sources, listeners, requests in progress
+	Totals    Totals
 	Mounts    []MountSnapshot
+}
+
+// Totals count connections since the server started, as Icecast's global
+// statistics do.
+type Totals struct {
+	Connections         uint64 // TCP connections accepted
+	ClientConnections   uint64 // requests read, including kept-alive ones
+	ListenerConnections uint64 // listeners admitted
+	SourceConnections   uint64 // sources admitted
+	SourceRejections    uint64 // source logins refused (wrong or missing credentials, busy, limits)
 }
 
 // MountSnapshot is one mount. Mounts are sorted by name.

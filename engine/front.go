@@ -79,19 +79,23 @@ func (s *Server) handleConn(c net.Conn) {
 	addr = s.clientAddr(addr, req.Header)
 	switch req.Method {
 	case "SOURCE", "PUT":
+		s.totals.requests.Add(1)
 		s.handleSource(c, br, req, addr)
 		return
 	case http.MethodGet, http.MethodHead:
 		if m := s.lookup(req.URL.Path); m != nil {
+			s.totals.requests.Add(1)
 			s.handleListener(c, req, m, addr)
 			return
 		}
 	}
 	if s.cfg.Handler == nil {
+		s.totals.requests.Add(1)
 		s.notFound(c, req, addr)
 		return
 	}
-	rc := &replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(hr.record), c)}
+	// serveHTTP counts the request.
+	rc := &replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(hr.record), c), writeTimeout: s.cfg.WriteTimeout}
 	if !s.handoff.push(rc) {
 		c.Close()
 	}
@@ -105,16 +109,16 @@ func (s *Server) badHead(c net.Conn, addr string, hr *headReader, err error) {
 	}
 	switch {
 	case hr.left <= 0:
-		writeStatus(c, http.StatusRequestHeaderFieldsTooLarge, "Request head larger than "+strconv.Itoa(s.cfg.MaxHeaderBytes)+" bytes\n")
 		reject("request head too large", slog.LevelWarn)
+		writeStatus(c, http.StatusRequestHeaderFieldsTooLarge, "Request head larger than "+strconv.Itoa(s.cfg.MaxHeaderBytes)+" bytes\n")
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		reject("request head not complete within "+s.cfg.HeaderTimeout.String(), slog.LevelWarn)
 	case len(hr.record) == 0 && (errors.Is(err, io.EOF) || isClosedErr(err)):
 		// Connected and left without a word: a port probe or health check.
 		reject("closed before sending a request", slog.LevelDebug)
 	default:
-		writeStatus(c, http.StatusBadRequest, "Malformed request\n")
 		reject("malformed request: "+err.Error(), slog.LevelWarn)
+		writeStatus(c, http.StatusBadRequest, "Malformed request\n")
 	}
 }
 
@@ -124,15 +128,16 @@ func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
 		writeStatus(c, http.StatusMethodNotAllowed, "Method not allowed\n")
 		return
 	}
-	writeStatus(c, http.StatusNotFound, "Mount not found\n")
 	s.access.write(addr, "", requestLine(req), http.StatusNotFound, 0, req.Referer(), req.UserAgent(), 0)
-	s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Mount: req.URL.Path, Addr: addr, Reason: "no such mount",
-		Message: fmt.Sprintf("%s asked for %s: no such mount (404)", addr, req.URL.Path)})
+	s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Addr: addr, Reason: "no such mount",
+		Message: fmt.Sprintf("%s asked for %q: no such mount (404)", addr, req.URL.Path)})
+	writeStatus(c, http.StatusNotFound, "Mount not found\n")
 }
 
 // serveHTTP is net/http's handler: mounts reached over a kept-alive
 // connection are still served as streams; the rest goes to cfg.Handler.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.totals.requests.Add(1)
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if m := s.lookup(r.URL.Path); m != nil {
 			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
@@ -175,31 +180,6 @@ func writeStatus(c net.Conn, code int, body string, extra ...string) {
 	_, _ = io.WriteString(c, b.String())
 }
 
-var reservedPrefixes = []string{"/admin", "/api/", "/status", "/metrics", "/server_version"}
-
-func checkMountName(name string) error {
-	if !strings.HasPrefix(name, "/") || len(name) < 2 {
-		return errors.New("a mount path starts with / and names something")
-	}
-	if len(name) > 255 {
-		return errors.New("mount path longer than 255 bytes")
-	}
-	for _, r := range name {
-		if r < 0x21 || r == 0x7f || r == '\\' {
-			return errors.New("mount path has a space or control character")
-		}
-	}
-	if strings.Contains(name, "/../") || strings.HasSuffix(name, "/..") || strings.Contains(name, "//") {
-		return errors.New("mount path has an empty or .. segment")
-	}
-	for _, p := range reservedPrefixes {
-		if strings.HasPrefix(name, p) {
-			return fmt.Errorf("mount path under %s is reserved", p)
-		}
-	}
-	return nil
-}
-
 func equalSecret(a, b string) bool {
 	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
@@ -208,16 +188,27 @@ func equalSecret(a, b string) bool {
 // handleSource authenticates a source and relays its stream until it ends.
 func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, addr string) {
 	name := req.URL.Path
+	label := name // the mount as events show it: only a valid name
 	reject := func(code int, body, reason string, level slog.Level, extra ...string) {
-		writeStatus(c, code, body+"\n", extra...)
-		c.Close()
+		// Recorded before the answer goes out, so whoever reads the answer
+		// finds the event already there.
+		s.totals.sourceRejects.Add(1)
 		user, _, _ := req.BasicAuth()
 		s.access.write(addr, user, requestLine(req), code, 0, "", req.UserAgent(), 0)
-		s.Emit(Event{Type: EventSourceRejected, Level: level, Mount: name, Addr: addr, Reason: reason,
-			Message: fmt.Sprintf("source %s on %s refused (%d): %s", addr, name, code, reason)})
+		s.Emit(Event{Type: EventSourceRejected, Level: level, Mount: label, Addr: addr, Reason: reason,
+			Message: fmt.Sprintf("source %s on %q refused (%d): %s", addr, name, code, reason)})
+		writeStatus(c, code, body+"\n", extra...)
+		c.Close()
 	}
-	if err := checkMountName(name); err != nil {
+	if err := CheckMountName(name); err != nil {
+		label = ""
 		reject(http.StatusBadRequest, "Bad mount path", "bad mount path: "+err.Error(), slog.LevelWarn)
+		return
+	}
+	ip := addrOf(addr)
+	if until, blocked := s.sourceLogins.Blocked(ip, time.Now()); blocked {
+		reject(http.StatusTooManyRequests, "Too many failed logins", "too many failed logins", slog.LevelWarn,
+			"Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 		return
 	}
 	user, pass, ok := req.BasicAuth()
@@ -227,14 +218,12 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 			"WWW-Authenticate", `Basic realm="icedeck"`)
 		return
 	}
-	wantUser, wantPass := s.cfg.SourceUser, s.cfg.SourcePassword
-	if mc, ok := s.cfg.Mounts[name]; ok && mc.Password != "" {
-		wantPass = mc.Password
-		if mc.Username != "" {
-			wantUser = mc.Username
-		}
-	}
+	wantUser, wantPass := s.cfg.SourceCredentials(name)
 	if !equalSecret(user, wantUser) || !equalSecret(pass, wantPass) {
+		if s.sourceLogins.Fail(ip, time.Now()) {
+			s.Emit(Event{Type: EventSourceRejected, Level: slog.LevelWarn, Mount: label, Addr: addr, Reason: "too many failed logins",
+				Message: fmt.Sprintf("%s blocked for %s after repeated failed source logins", addr, s.sourceLogins.Window())})
+		}
 		reject(http.StatusUnauthorized, "Authentication failed", "wrong credentials for user "+strconv.Quote(user), slog.LevelWarn,
 			"WWW-Authenticate", `Basic realm="icedeck"`)
 		return
@@ -344,36 +333,30 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		return
 	}
 	refuse := func(code int, body, reason string) {
-		writeStatus(c, code, body+"\n")
-		c.Close()
 		s.access.write(addr, "", requestLine(req), code, 0, req.Referer(), req.UserAgent(), 0)
 		s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelWarn, Mount: m.name, Addr: addr, Reason: reason,
 			Message: fmt.Sprintf("listener %s refused on %s (%d): %s", addr, m.name, code, reason)})
-	}
-	if s.clients.Add(1) > int64(s.cfg.MaxClients) {
-		s.clients.Add(-1)
-		refuse(http.StatusServiceUnavailable, "Server full", fmt.Sprintf("too many clients (limit %d)", s.cfg.MaxClients))
-		return
+		writeStatus(c, code, body+"\n")
+		c.Close()
 	}
 	now := time.Now()
 	l := &listener{
 		conn: c, addr: addr, ua: req.UserAgent(), connected: now, request: requestLine(req), referer: req.Referer(),
 		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now,
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc := tcpConn(c); tc != nil {
 		// A fixed send buffer bounds kernel memory per listener (autotuning
 		// allows megabytes each) and lets a stalled client show as slow
 		// while the data it misses is still in the mount's queue.
 		_ = tc.SetWriteBuffer(listenerSendBuffer)
 	}
-	if sc, ok := c.(syscall.Conn); ok {
-		l.raw, _ = sc.SyscallConn()
+	if tc := tcpConn(c); tc != nil {
+		l.raw, _ = tc.SyscallConn()
 	}
 	st := m.startFor(m.burst)
 	l.pending[0], l.pending[1] = head, st.headers
 	l.placeAt(st)
 	if why := m.addListener(l); why != "" {
-		s.clients.Add(-1)
 		code := http.StatusServiceUnavailable
 		if why == "source ended" {
 			code = http.StatusNotFound
@@ -381,6 +364,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		refuse(code, "Mount full or gone: "+why, why)
 		return
 	}
+	s.totals.listeners.Add(1)
 	s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelInfo, Mount: m.name, ID: l.id, Addr: addr,
 		Message: fmt.Sprintf("listener %d joined %s from %s (%q, icy %v)", l.id, m.name, addr, l.ua, icy)})
 }

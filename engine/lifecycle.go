@@ -22,10 +22,6 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 		s.mu.Unlock()
 		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many sources (limit %d)", s.cfg.MaxSources)
 	}
-	if s.clients.Load() >= int64(s.cfg.MaxClients) {
-		s.mu.Unlock()
-		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many clients (limit %d)", s.cfg.MaxClients)
-	}
 	var ended *mount
 	resumed := false
 	m := s.mounts[name]
@@ -62,8 +58,8 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 	}
 	src.mount = m
 	s.sources++
-	s.clients.Add(1)
 	s.mu.Unlock()
+	s.totals.sources.Add(1)
 
 	if ended != nil {
 		ended.finish()
@@ -92,7 +88,6 @@ func (s *Server) detachSource(src *source, reason Reason) {
 	s.sources--
 	closing := s.closing
 	s.mu.Unlock()
-	s.clients.Add(-1)
 	now := time.Now()
 	ss := src.snapshot(now)
 	s.access.write(src.addr, s.cfg.SourceUser, src.request, http.StatusOK, ss.BytesIn, "", src.ua, now.Sub(src.connected))

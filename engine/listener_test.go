@@ -273,21 +273,27 @@ func TestListenerLimitsAndNotFound(t *testing.T) {
 	if r.code != 503 || !strings.Contains(r.body, "full") {
 		t.Fatalf("over the mount limit: %d %q", r.code, r.body)
 	}
-	src2, _ := connectSource(t, addr, "PUT", "/lim2.mp3", "audio/mpeg")
-	src2.send(fixture(t, "tone.mp3")[:5000], 5000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/lim2.mp3") != nil })
-	// Clients now: two sources and one listener = 3, the global limit.
-	r = rawRequest(t, addr, "GET /lim2.mp3 HTTP/1.0\r\n\r\n")
-	if r.code != 503 {
-		t.Fatalf("over the global limit: %d %q", r.code, r.body)
-	}
 	r = rawRequest(t, addr, "GET /nothing.mp3 HTTP/1.0\r\n\r\n")
 	if r.code != 404 {
 		t.Fatalf("missing mount: %d", r.code)
 	}
-	h, code := httpHead(t, "http://"+addr+"/lim2.mp3")
+	h, code := httpHead(t, "http://"+addr+"/lim.mp3")
 	if code != 200 || h["content-type"][0] != "audio/mpeg" {
 		t.Fatalf("HEAD: %d %v", code, h)
+	}
+	src2, _ := connectSource(t, addr, "PUT", "/lim2.mp3", "audio/mpeg")
+	src2.send(fixture(t, "tone.mp3")[:5000], 5000, 0)
+	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/lim2.mp3") != nil })
+	// Clients now: two sources and one listener = 3, the global limit,
+	// which every connection counts against, whatever it asks.
+	for _, req := range []string{"GET /lim2.mp3 HTTP/1.0\r\n\r\n", "GET /nothing.mp3 HTTP/1.0\r\n\r\n", "GET /status-json.xsl HTTP/1.1\r\nHost: x\r\n\r\n"} {
+		r = rawRequest(t, addr, req)
+		if r.code != 503 || !strings.Contains(r.body, "Server full") {
+			t.Fatalf("over the global limit, %q: %d %q", req, r.code, r.body)
+		}
+	}
+	if snap := s.Snapshot(); snap.Clients != 3 || snap.Totals.ListenerConnections != 1 || snap.Totals.SourceConnections != 2 {
+		t.Fatalf("counts: %d clients, totals %+v", snap.Clients, snap.Totals)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,9 +176,9 @@ func (m *mount) setTitle(title, url string) bool {
 // a length byte L, then L*16 bytes padded with NULs.
 func icyBlock(title, url string) []byte {
 	const maxText = 255 * 16
-	text := "StreamTitle='" + title + "';"
+	text := "StreamTitle='" + icyValue(title) + "';"
 	if url != "" {
-		text += "StreamUrl='" + url + "';"
+		text += "StreamUrl='" + icyValue(url) + "';"
 	}
 	if len(text) > maxText {
 		// Cut on a UTF-8 boundary and close the quote so players still parse it.
@@ -193,6 +194,11 @@ func icyBlock(title, url string) []byte {
 	copy(b[1:], text)
 	return b
 }
+
+// icyValue keeps a value inside its quotes: players end a value at "';",
+// so a title holding one could add keys of its own (StreamUrl='…').
+// The apostrophe before a semicolon becomes a typographic one.
+func icyValue(v string) string { return strings.ReplaceAll(v, "';", "’;") }
 
 func (m *mount) recordDisconnect(d Disconnect) {
 	m.mu.Lock()

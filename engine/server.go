@@ -20,6 +20,9 @@ import (
 	"time"
 )
 
+// bodyTimeout bounds reading a control-plane request body after its head.
+const bodyTimeout = 30 * time.Second
+
 // Server is the relay. Create it with New.
 type Server struct {
 	cfg        Config
@@ -38,10 +41,13 @@ type Server struct {
 	httpSrv   *http.Server
 	serveOnce sync.Once
 
+	sourceLogins *LoginLimiter
+
 	sessions sessionLog
 	access   accessLog
 
-	clients   atomic.Int64 // sources + network listeners
+	clients   atomic.Int64 // open connections: see clientConn
+	totals    struct{ conns, requests, listeners, sources, sourceRejects atomic.Uint64 }
 	fullNoted atomic.Int64 // unix second of the last "server full" event
 	taps      atomic.Int64
 	nextID    atomic.Uint64
@@ -75,22 +81,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SourcePassword == "" {
 		return nil, errors.New("engine: a source password is required")
 	}
-	if cfg.BurstSize > cfg.QueueSize {
-		return nil, fmt.Errorf("engine: burst size %d is larger than queue size %d", cfg.BurstSize, cfg.QueueSize)
-	}
-	if cfg.SlowListener != "" && cfg.SlowListener != SlowDrop && cfg.SlowListener != SlowSkip {
-		return nil, fmt.Errorf("engine: slow listener policy %q is neither drop nor skip", cfg.SlowListener)
-	}
-	if err := checkFallbacks(cfg.Mounts); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	for name, mc := range cfg.Mounts {
-		if err := checkMountName(name); err != nil {
-			return nil, fmt.Errorf("engine: mount %q: %v", name, err)
-		}
-		if mc.SlowListener != "" && mc.SlowListener != SlowDrop && mc.SlowListener != SlowSkip {
-			return nil, fmt.Errorf("engine: mount %q: slow listener policy %q is neither drop nor skip", name, mc.SlowListener)
-		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -105,13 +97,20 @@ func New(cfg Config) (*Server, error) {
 		mounts:     map[string]*mount{},
 		heads:      map[net.Conn]struct{}{},
 		handoff:    newConnQueue(),
+		// As the admin interface: 10 wrong passwords a minute block an
+		// address for a minute; other addresses are not affected.
+		sourceLogins: NewLoginLimiter(10, time.Minute),
 	}
 	s.access.s = s
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: cfg.HeaderTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// A kept-alive connection waiting for its next request is a head
+		// not yet complete; a request body gets a bounded time more.
+		IdleTimeout:    cfg.HeaderTimeout,
+		ReadTimeout:    cfg.HeaderTimeout + bodyTimeout,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
@@ -122,7 +121,7 @@ func checkFallbacks(mounts map[string]MountConfig) error {
 		seen := map[string]bool{name: true}
 		chain := []string{name}
 		for cur := mounts[name].Fallback; cur != ""; cur = mounts[cur].Fallback {
-			if err := checkMountName(cur); err != nil {
+			if err := CheckMountName(cur); err != nil {
 				return fmt.Errorf("engine: mount %q: fallback %q: %v", name, cur, err)
 			}
 			chain = append(chain, cur)
@@ -201,21 +200,26 @@ func (s *Server) Serve(ln net.Listener) error {
 	})
 	var delay time.Duration
 	for {
-		c, err := ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
-			if s.isClosing() {
+			if s.isClosing() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed, retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
+			// Out of descriptors or buffers, or an aborted handshake:
+			// back off and go on, never spin and never stop serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed, retrying", "err", err, "delay", delay)
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
+		s.totals.conns.Add(1)
+		if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
+			s.clients.Add(-1)
+			s.refuseFull(nc, n-1)
+			continue
+		}
+		c := &clientConn{Conn: nc, s: s}
 		if !s.track(c) {
 			c.Close()
 			if s.isClosing() {
@@ -228,6 +232,22 @@ func (s *Server) Serve(ln net.Listener) error {
 			defer s.wg.Done()
 			s.handleConn(c)
 		}()
+	}
+}
+
+// refuseFull answers a connection over the client limit at once, before
+// reading its request: the limit protects descriptors and memory, so the
+// answer must cost nothing.
+func (s *Server) refuseFull(c net.Conn, open int64) {
+	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = io.WriteString(c, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 12\r\nConnection: close\r\n\r\nServer full\n")
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	c.Close()
+	if now := time.Now().Unix(); s.fullNoted.Swap(now) != now { // one event a second at most
+		s.Emit(Event{Type: EventRequestRejected, Level: slog.LevelWarn, Addr: c.RemoteAddr().String(), Reason: "server full",
+			Message: fmt.Sprintf("connection from %s refused: %d connections reach the client limit of %d", c.RemoteAddr(), open, s.cfg.MaxClients)})
 	}
 }
 
@@ -251,27 +271,14 @@ func (s *Server) Addr() net.Addr {
 }
 
 // track notes a connection whose request head is being read, so that
-// Shutdown can close it. It refuses the connection when shutting down, or
-// when MaxClients connections are already stuck before finishing their
-// request (a slowloris flood): the flood cannot pile up, and clients at
-// the limit still get their 503 with a body from the normal path.
+// Shutdown can close it. It refuses the connection when shutting down.
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closing {
-		s.mu.Unlock()
-		return false
-	}
-	if len(s.heads) >= s.cfg.MaxClients {
-		pending := len(s.heads)
-		s.mu.Unlock()
-		if now := time.Now().Unix(); s.fullNoted.Swap(now) != now { // one event a second at most
-			s.Emit(Event{Type: EventRequestRejected, Level: slog.LevelWarn, Addr: c.RemoteAddr().String(), Reason: "server full",
-				Message: fmt.Sprintf("connection from %s refused: %d unfinished requests reach the limit of %d", c.RemoteAddr(), pending, s.cfg.MaxClients)})
-		}
 		return false
 	}
 	s.heads[c] = struct{}{}
-	s.mu.Unlock()
 	return true
 }
 
@@ -351,6 +358,12 @@ func (s *Server) Snapshot() Snapshot {
 	snap := Snapshot{
 		Time: now, Started: s.started, Addrs: addrs, ServerID: s.cfg.ServerID,
 		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Taps: int(s.taps.Load()),
+		Clients: int(s.clients.Load()),
+		Totals: Totals{
+			Connections: s.totals.conns.Load(), ClientConnections: s.totals.requests.Load(),
+			ListenerConnections: s.totals.listeners.Load(), SourceConnections: s.totals.sources.Load(),
+			SourceRejections: s.totals.sourceRejects.Load(),
+		},
 		Mounts: make([]MountSnapshot, 0, len(mounts)),
 	}
 	away := map[string]*MountSnapshot{} // mounts whose listeners are on a fallback
@@ -539,7 +552,10 @@ func (s *Server) SetTitle(mountName, title, url string) error {
 	return nil
 }
 
+// setTitle is the one way a title reaches a mount, from the admin API,
+// source headers or in-band comments alike: it is cleaned here.
 func (s *Server) setTitle(m *mount, title, url, via string) {
+	title, url = CleanText(title), CleanText(url)
 	if m.setTitle(title, url) {
 		s.Emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Reason: via,
 			Message: fmt.Sprintf("title on %s: %q", m.name, title)})
@@ -548,13 +564,12 @@ func (s *Server) setTitle(m *mount, title, url, via string) {
 
 // closeListener ends a listener's connection and records why.
 func (s *Server) closeListener(l *listener, reason Reason) {
-	if tc, ok := l.conn.(*net.TCPConn); ok {
+	if tc := tcpConn(l.conn); tc != nil {
 		_ = tc.CloseWrite() // send what is queued, then FIN
 	}
 	_ = l.conn.Close()
 	m := l.mount
 	m.removeListener(l)
-	s.clients.Add(-1)
 	dur := time.Since(l.connected)
 	s.access.write(l.addr, "", l.request, http.StatusOK, l.bytesSent.Load(), l.referer, l.ua, dur)
 	m.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: reason, Duration: dur, Bytes: l.bytesSent.Load()})
@@ -602,11 +617,3 @@ func (q *connQueue) Close() error {
 }
 
 func (q *connQueue) Addr() net.Addr { return &net.TCPAddr{} }
-
-// replayConn gives back the bytes the front end already read.
-type replayConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }

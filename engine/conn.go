@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// clientConn is every accepted connection, whatever it turns out to ask:
+// it counts against MaxClients from accept until its one Close, so
+// sources, listeners, admin requests, kept-alive HTTP connections and
+// unfinished request heads share one limit.
+type clientConn struct {
+	net.Conn
+	s      *Server
+	closed atomic.Bool
+}
+
+func (c *clientConn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := c.Conn.Close()
+	c.s.clients.Add(-1)
+	return err
+}
+
+// tcpConn finds the TCP socket under the engine's wrappers, or nil.
+func tcpConn(c net.Conn) *net.TCPConn {
+	for {
+		switch v := c.(type) {
+		case *net.TCPConn:
+			return v
+		case *clientConn:
+			c = v.Conn
+		case *replayConn:
+			c = v.Conn
+		default:
+			return nil
+		}
+	}
+}
+
+// replayConn carries a connection handed to net/http: it gives back the
+// bytes the front end already read, and bounds every write, so a client
+// that stops reading an admin answer or an event stream cannot hold its
+// goroutine and descriptor forever.
+type replayConn struct {
+	net.Conn
+	r            interface{ Read([]byte) (int, error) }
+	writeTimeout time.Duration
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *replayConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	return c.Conn.Write(p)
+}
