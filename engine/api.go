@@ -204,7 +204,8 @@ type SourceSnapshot struct {
 	BytesIn    uint64
 	SHA256     string // of every byte received so far, hex
 	LastData   time.Time
-	Stalls     int           // gaps over 500 ms between reads
+	Stalls     int           // times the source fell 500 ms or more behind real time
+	Stalled    bool          // behind real time now: listeners are waiting for audio
 	LongestGap time.Duration // longest gap between reads
 	Bitrate1s  int           // measured bits/s over the last second
 	Bitrate10s int           // over the last ten seconds

@@ -20,9 +20,10 @@ func (c *clientConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := c.Conn.Close()
+	// Released before the socket closes: a client that sees the close and
+	// connects again must find the room it left.
 	c.s.clients.Add(-1)
-	return err
+	return c.Conn.Close()
 }
 
 // tcpConn finds the TCP socket under the engine's wrappers, or nil.

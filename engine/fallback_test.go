@@ -18,6 +18,9 @@ func TestFallbackAndReturn(t *testing.T) {
 	// The first source stops mid-frame at 20000: its listeners get every
 	// byte it sent before they move, so that is where the first run ends.
 	starts[0][20000] = true
+	// A returning source's first byte is a place to join it too: the
+	// listener may come home to the very start of its stream.
+	starts[0][0] = true
 	backup, _ := connectSource(t, addr, "PUT", "/backup.mp3", "audio/mpeg")
 	backup.send(b[:8000], 1000, time.Millisecond)
 	main1, _ := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")

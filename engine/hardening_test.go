@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +190,214 @@ func TestTitlesAreOneCleanValue(t *testing.T) {
 		m := mountSnap(s, "/t.ogg")
 		return m != nil && m.Title == "Night Band - Blue Hour Live"
 	})
+}
+
+// /a/b.mp3 and /ab.mp3 recorded in the same second appended into one file.
+func TestRecordingsNeverShareAFile(t *testing.T) {
+	dir := t.TempDir()
+	s, addr := startServer(t, func(c *Config) {
+		c.RecordDir = dir
+		c.Mounts = map[string]MountConfig{"/fixed.mp3": {DumpFile: filepath.Join(dir, "fixed.mp3")}}
+	})
+	mp3 := fixture(t, "tone.mp3")
+	parts := map[string][]byte{"/a/b.mp3": mp3[:10000], "/ab.mp3": mp3[10000:20000], "/a_b.mp3": mp3[20000:30000]}
+	for name, data := range parts {
+		src, _ := connectSource(t, addr, "PUT", name, "audio/mpeg")
+		src.send(data[:2000], 2000, 0)
+		eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, name) != nil })
+		if _, err := s.StartRecording(name); err != nil {
+			t.Fatal(err)
+		}
+		src.send(data[2000:], 1000, time.Millisecond)
+		src.close()
+		eventually(t, 2*time.Second, "gone", func() bool { return mountSnap(s, name) == nil })
+	}
+	// Two sessions of a mount whose dump file has no time pattern.
+	for i := range 2 {
+		src, _ := connectSource(t, addr, "PUT", "/fixed.mp3", "audio/mpeg")
+		src.send(mp3[i*5000:(i+1)*5000], 1000, time.Millisecond)
+		eventually(t, 2*time.Second, "recorded", func() bool { m := mountSnap(s, "/fixed.mp3"); return m != nil && m.RecordedBytes == 5000 })
+		src.close()
+		eventually(t, 2*time.Second, "gone", func() bool { return mountSnap(s, "/fixed.mp3") == nil })
+	}
+	eventually(t, 2*time.Second, "files closed", func() bool {
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		return len(files) == 5
+	})
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	sums := map[string]bool{}
+	holds := map[string]int{} // mount → files holding the end of what it sent
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		sums[sha(b)] = true
+		for name, data := range parts {
+			if len(b) >= 8000 && bytes.HasSuffix(data, b) {
+				holds[name]++
+			}
+		}
+	}
+	for name := range parts {
+		if holds[name] != 1 {
+			t.Errorf("%s: %d files hold exactly its recording (files %v)", name, holds[name], files)
+		}
+	}
+	if !sums[sha(mp3[:5000])] || !sums[sha(mp3[5000:10000])] {
+		t.Errorf("dump file sessions share a file: %v", files)
+	}
+}
+
+// A source writing 1-byte pieces filled the ring's slots in a third of a
+// second, and every listener of a big shard was dropped as too slow.
+func TestTinySourceWritesStarveNobody(t *testing.T) {
+	s, addr := startServer(t, nil)
+	mp3 := fixture(t, "tone.mp3")[:40000]
+	src, _ := connectSource(t, addr, "PUT", "/tiny.mp3", "audio/mpeg")
+	_ = src.conn.(*net.TCPConn).SetNoDelay(true)
+	src.send(mp3[:1], 1, 0)
+	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/tiny.mp3") != nil })
+	// Enough listeners that every shard is a big one, sweeping at passGap.
+	n := gapFrom*s.shardCount + 8
+	ls := make([]*testListener, n)
+	for i := range ls {
+		ls[i] = listen(t, addr, "/tiny.mp3")
+	}
+	eventually(t, 2*time.Second, "listeners placed", func() bool { return mountSnap(s, "/tiny.mp3").ListenerCount == n })
+	src.send(mp3[1:], 1, 0)
+	src.close()
+	for i, l := range ls {
+		if got := l.wait(t, 20*time.Second); !bytes.Equal(got, mp3) {
+			t.Fatalf("listener %d got %d bytes, want all %d", i, len(got), len(mp3))
+		}
+	}
+	if d := mountSnapDisconnects(s); d != 0 {
+		t.Fatalf("%d listeners dropped as too slow", d)
+	}
+}
+
+func mountSnapDisconnects(s *Server) int {
+	n := 0
+	for _, e := range s.Events(0) {
+		if e.Type == EventListenerLeft && e.Reason == string(ReasonTooSlow) {
+			n++
+		}
+	}
+	return n
+}
+
+// Dropped ring slots kept their chunks and slabs alive: two fast sources
+// held about 500 MB with the default 512 KiB queue.
+func TestMemoryBoundedByQueueSize(t *testing.T) {
+	s, addr := startServer(t, nil)
+	junk := make([]byte, 64<<10)
+	for i := range junk {
+		junk[i] = byte(i * 7)
+	}
+	var srcs []*testSource
+	for _, name := range []string{"/fast1", "/fast2"} {
+		src, _ := connectSource(t, addr, "PUT", name, "application/octet-stream")
+		srcs = append(srcs, src)
+	}
+	done := make(chan struct{})
+	for _, src := range srcs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 2000 { // 125 MiB each, as fast as loopback takes it
+				if _, err := src.conn.Write(junk); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for range srcs {
+		<-done
+	}
+	eventually(t, 5*time.Second, "all bytes in", func() bool { return s.Snapshot().BytesIn == 2*2000*64<<10 })
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	// Two queues of 512 KiB, a slab or two each beyond, and the test's own
+	// heap: nowhere near the ~250 MB the kept slots pinned.
+	if ms.HeapInuse > 32<<20 {
+		t.Fatalf("heap in use %d MiB with two 512 KiB queues", ms.HeapInuse>>20)
+	}
+	t.Logf("heap in use after 250 MiB through two mounts: %.1f MiB", float64(ms.HeapInuse)/(1<<20))
+}
+
+// Ogg muxers send about a page a second, each carrying a second of audio:
+// every healthy Ogg source was counted as stalling.
+func TestHealthyOggSourceDoesNotStall(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	s, addr := startServer(t, nil)
+	cmd := exec.Command(ffmpeg, "-v", "error", "-re", "-f", "lavfi", "-i", "sine=f=440:d=5", "-c:a", "libvorbis", "-b:a", "64k",
+		"-content_type", "audio/ogg", "-f", "ogg", "icecast://source:"+testPassword+"@"+addr+"/h.ogg")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	var ss *Session
+	eventually(t, 2*time.Second, "session recorded", func() bool {
+		for _, x := range s.Sessions() {
+			if x.Mount == "/h.ogg" {
+				ss = &x
+				return true
+			}
+		}
+		return false
+	})
+	if ss.Stalls != 0 {
+		t.Fatalf("a real-time Ogg source counted %d stalls ", ss.Stalls)
+	}
+}
+
+// A source that falls behind real time is still counted as stalling.
+func TestLateSourceStalls(t *testing.T) {
+	s, addr := startServer(t, nil)
+	mp3 := fixture(t, "tone.mp3") // 128 kb/s: 16,000 bytes a second
+	src, _ := connectSource(t, addr, "PUT", "/late.mp3", "audio/mpeg")
+	for i := 0; i < 16; i++ { // two seconds, in real time
+		src.send(mp3[i*2000:(i+1)*2000], 2000, 0)
+		time.Sleep(125 * time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond) // audio ran out long ago
+	eventually(t, time.Second, "shown as stalled", func() bool {
+		m := mountSnap(s, "/late.mp3")
+		return m.State == StateStalled
+	})
+	src.send(mp3[32000:34000], 2000, 0)
+	eventually(t, time.Second, "stall counted", func() bool {
+		m := mountSnap(s, "/late.mp3")
+		return m.Source.Stalls == 1 && m.State == StateLive
+	})
+}
+
+// A listener waiting for a frame boundary is written to by nobody: when it
+// left, nothing noticed, and dead listeners piled up in the counts.
+func TestWaitingListenerThatLeavesIsNoticed(t *testing.T) {
+	s, addr := startServer(t, func(c *Config) { c.BurstSize = 4096 })
+	junk := bytes.Repeat([]byte{0x55}, 20000) // no MPEG frame in it
+	src, _ := connectSource(t, addr, "PUT", "/junk.mp3", "audio/mpeg")
+	src.send(junk, 2000, time.Millisecond)
+	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/junk.mp3") != nil })
+	l := listen(t, addr, "/junk.mp3")
+	eventually(t, 2*time.Second, "listener waiting", func() bool { return mountSnap(s, "/junk.mp3").ListenerCount == 1 })
+	l.conn.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the source goes on sending junk
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if _, err := src.conn.Write(junk[:1000]); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	eventually(t, 2*idleProbe+time.Second, "departed listener noticed", func() bool {
+		return mountSnap(s, "/junk.mp3").ListenerCount == 0
+	})
+	if e := findEvent(s, EventListenerLeft, "/junk.mp3"); e == nil || e.Reason != string(ReasonClientClosed) {
+		t.Fatalf("leave event %+v", e)
+	}
 }

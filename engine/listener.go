@@ -31,7 +31,8 @@ type listener struct {
 	metaLeft     int  // audio bytes before the next ICY block
 	metaGen      uint64
 	pending      [2][]byte // response head, Ogg headers, or the rest of a metadata block
-	lastProgress time.Time
+	lastProgress time.Time // last write, or last sweep that had nothing to write
+	lastWrite    time.Time // last write, or last check that the client is still there
 
 	bytesSent atomic.Uint64
 	pos       atomic.Uint64          // stream offset of the cursor
@@ -79,6 +80,7 @@ const (
 	passGap   = 250 * time.Millisecond
 	gapFrom   = 64 // listeners in a shard
 	idleSweep = 250 * time.Millisecond
+	idleProbe = 2 * time.Second // how often a listener with nothing to receive is checked
 )
 
 type segKind uint8
@@ -181,6 +183,9 @@ func (sh *shard) sweep(now time.Time) {
 		}
 		i++
 	}
+	// The last listener's vectors would pin their chunks' slabs until the
+	// next sweep, after the ring let them go.
+	clear(sh.bufs[:cap(sh.bufs)])
 }
 
 // service moves one listener forward. It reports done with a reason when
@@ -230,13 +235,22 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 			}
 			return ReasonSourceEnded, true
 		}
+		// A listener with nothing to receive (waiting for a frame
+		// boundary, or on a silent source) is written to by nobody, so
+		// only a look at its socket finds it gone.
+		if now.Sub(l.lastWrite) > idleProbe {
+			l.lastWrite = now
+			if peerGone(l) {
+				return ReasonClientClosed, true
+			}
+		}
 		return "", false
 	}
 
 	n, err := sh.w.write(l, sh.bufs)
 	if n > 0 {
 		sh.apply(l, n)
-		l.lastProgress = now
+		l.lastProgress, l.lastWrite = now, now
 		l.bytesSent.Add(uint64(n))
 		m.bytesOut.Add(uint64(n))
 		m.srv.bytesOut.Add(uint64(n))

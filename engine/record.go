@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -74,11 +75,10 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	pattern, ct := m.cfg.DumpFile, m.contentType
 	m.mu.Unlock()
 	if pattern == "" {
-		name := strings.NewReplacer("/", "", ".", "-").Replace(strings.TrimPrefix(m.name, "/"))
+		name := strings.NewReplacer("/", "_", ".", "-").Replace(strings.TrimPrefix(m.name, "/"))
 		pattern = filepath.Join(s.cfg.RecordDir, name+"-%Y%m%d-%H%M%S"+extFor(ct))
 	}
-	path := strftime(pattern, time.Now())
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, path, err := createUnique(strftime(pattern, time.Now()))
 	if err != nil {
 		s.Emit(Event{Type: EventRecording, Level: slog.LevelError, Mount: m.name, Reason: "open failed",
 			Message: fmt.Sprintf("cannot record %s: %v", m.name, err)})
@@ -144,6 +144,30 @@ func (s *Server) runRecording(m *mount, rec *recording, f *os.File) {
 	m.mu.Unlock()
 	s.Emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason,
 		Message: fmt.Sprintf("recording of %s to %s stopped after %d bytes: %s", m.name, rec.path, rec.bytes.Load(), reason)})
+}
+
+// createUnique creates a new file at path, or, when that exists, at
+// path with -2, -3, … before its extension: a recording never appends to
+// another session's file, whichever mount or pattern named it.
+func createUnique(path string) (*os.File, string, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// A device or pipe (/dev/null, a FIFO to an encoder) is written as is.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		return f, path, err
+	}
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext)
+	for i := 1; ; i++ {
+		p := path
+		if i > 1 {
+			p = base + "-" + strconv.Itoa(i) + ext
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if errors.Is(err, fs.ErrExist) && i < 1000 {
+			continue
+		}
+		return f, p, err
+	}
 }
 
 func extFor(ct string) string {

@@ -29,10 +29,19 @@ type ring struct {
 	bytes int // bytes between tail and head; publisher only
 }
 
+// ringSlots is the least number of slots. Sources publish chunks of at
+// least minPublish bytes or at most one per maxHold, so a ring of
+// limit/256 slots (rounded up to a power of two) is not full before its
+// byte limit is reached at any bitrate above about 200 kb/s, nor within
+// 40 s at any bitrate.
 const ringSlots = 4096
 
 func newRing(limit int) *ring {
-	return &ring{slots: make([]atomic.Pointer[chunk], ringSlots), mask: ringSlots - 1, limit: limit}
+	n := ringSlots
+	for n < limit/256 {
+		n *= 2
+	}
+	return &ring{slots: make([]atomic.Pointer[chunk], n), mask: uint64(n - 1), limit: limit}
 }
 
 func (r *ring) get(seq uint64) *chunk {
@@ -62,12 +71,16 @@ func (r *ring) publish(c *chunk) {
 	}
 }
 
+// drop lets go of the oldest chunk. The slot is cleared, not left for
+// the next lap to overwrite: a kept pointer holds the chunk's whole slab,
+// and with 4,096 slots that held hundreds of megabytes per fast source.
 func (r *ring) drop() {
 	t := r.tail.Load()
 	if c := r.get(t); c != nil {
 		r.bytes -= len(c.data)
 	}
 	r.tail.Store(t + 1)
+	r.slots[t&r.mask].Store(nil)
 }
 
 // syncPoint finds where a reader should start to get about want bytes

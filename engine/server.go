@@ -419,7 +419,7 @@ func (m *mount) snapshot(now time.Time) MountSnapshot {
 		ms.State = StateGrace
 	} else {
 		ms.Source = src.snapshot(now)
-		if now.Sub(ms.Source.LastData) > stalledAfter {
+		if ms.Source.Stalled {
 			ms.State = StateStalled
 		}
 	}

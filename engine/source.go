@@ -21,10 +21,16 @@ import (
 const (
 	slabSize = 64 << 10
 	minRead  = 4 << 10
-	stallGap = 500 * time.Millisecond // a gap this long counts as a stall
-	// stalledAfter is how long a source must be silent before its mount is
-	// shown as stalled: longer than stallGap, because Ogg muxers send a page
-	// per second and that is healthy.
+	// A stall is the source falling behind real time: listeners would
+	// have waited stallGap for audio. Gaps are judged against the audio
+	// the source had sent ahead (its credit), so an Ogg muxer's page a
+	// second, each carrying a second of audio, is healthy; credit is
+	// capped so that a source running a little fast for hours still
+	// shows a real stall.
+	stallGap  = 500 * time.Millisecond
+	maxCredit = 5 * time.Second
+	// stalledAfter is how long a source that cannot be timed (an opaque
+	// stream) must be silent to count as stalled.
 	stalledAfter = 2 * time.Second
 	historySecs  = 600
 )
@@ -51,6 +57,7 @@ type source struct {
 	hash       hash.Hash
 	stats      frame.Stats
 	lastData   time.Time
+	credit     time.Duration // audio received ahead of the clock at lastData
 	stalls     int
 	longestGap time.Duration
 	secBytes   [historySecs]uint64
@@ -62,50 +69,121 @@ func (src *source) kick(r Reason) {
 	_ = src.conn.Close()
 }
 
-// ingest reads the stream until it ends, publishing each read as a chunk.
-// It reads straight into shared slabs, so the audio is copied once: from
-// the kernel into the mount's memory.
-func (s *Server) ingest(src *source) Reason {
-	m := src.mount
+// A source's reads become chunks of at least minPublish bytes, or
+// whatever arrived within maxHold: how a client segments its writes must
+// not matter. A source sending 1-byte segments filled the ring's slots in
+// a third of a second, and a listener of a big shard, which takes at most
+// maxVecs chunks a sweep, starved. At most 1/maxHold small chunks a second
+// stay well inside both.
+const (
+	minPublish = 1 << 10
+	maxHold    = 10 * time.Millisecond
+)
+
+// piece is one read from a source: a run of a slab whose capacity reaches
+// to the slab's end, so that adjacent pieces join without a copy.
+type piece struct {
+	data []byte
+	err  error
+}
+
+// readPieces reads the source's body into shared slabs, so the audio is
+// copied once: from the kernel into the mount's memory. It ends after
+// handing on the read that failed.
+func (s *Server) readPieces(src *source, out chan<- piece) {
 	var slab []byte
 	off := 0
-	first := true
-	var lastGen uint64 // the analyzer's header generation; the mount keeps its own
 	for {
 		if len(slab)-off < minRead {
 			slab, off = make([]byte, slabSize), 0
 		}
 		_ = src.conn.SetReadDeadline(time.Now().Add(s.cfg.SourceTimeout))
 		n, err := src.body.Read(slab[off:])
-		if n > 0 {
-			data := slab[off : off+n : off+n]
-			off += n
-			sync := src.an.Feed(data)
+		out <- piece{data: slab[off : off+n], err: err}
+		off += n
+		if err != nil {
+			return
+		}
+	}
+}
+
+// ingest publishes the source's stream as chunks until it ends.
+func (s *Server) ingest(src *source) Reason {
+	m := src.mount
+	pieces := make(chan piece, 1) // the reader's last send never blocks
+	go s.readPieces(src, pieces)
+	hold := time.NewTimer(maxHold)
+	hold.Stop()
+	var pend []byte       // read, not yet published; one run of one slab
+	pendSync := int32(-1) // first start point in pend for the current header generation
+	first := true
+	var lastGen uint64 // the analyzer's header generation; the mount keeps its own
+	flush := func() {
+		if len(pend) == 0 {
+			return
+		}
+		hold.Stop()
+		m.publish(&chunk{data: pend[:len(pend):len(pend)], sync: pendSync, gen: m.headerGen(), first: first})
+		first = false
+		pend, pendSync = nil, -1
+	}
+	for {
+		var p piece
+		select {
+		case p = <-pieces:
+		case <-hold.C:
+			flush()
+			continue
+		}
+		if n := len(p.data); n > 0 {
+			if len(pend) > 0 && !adjacent(pend, p.data) {
+				flush()
+			}
+			sync := src.an.Feed(p.data)
 			if hdr, gen := src.an.Headers(); gen != lastGen {
 				lastGen = gen
 				m.hdrs.Store(&headerSet{gen: m.headerGen() + 1, pages: hdr})
+				// What came before belongs to the previous generation: a
+				// reader of the new one must not start there.
+				pendSync = -1
 			}
-			m.publish(&chunk{data: data, sync: int32(sync), gen: m.headerGen(), first: first})
-			first = false
+			if sync >= 0 && pendSync < 0 {
+				pendSync = int32(len(pend) + sync)
+			}
+			if len(pend) == 0 {
+				pend = p.data
+				hold.Reset(maxHold)
+			} else {
+				pend = pend[:len(pend)+n]
+			}
 			s.bytesIn.Add(uint64(n))
-			src.account(data)
+			src.account(p.data[:n:n])
+			if len(pend) >= minPublish {
+				flush()
+			}
 		}
-		if err != nil {
+		if p.err != nil {
+			flush()
 			if r := src.kickReason(); r != "" {
 				return r
 			}
 			switch {
-			case errors.Is(err, io.EOF):
+			case errors.Is(p.err, io.EOF):
 				return ReasonClientClosed
-			case errors.Is(err, os.ErrDeadlineExceeded):
+			case errors.Is(p.err, os.ErrDeadlineExceeded):
 				return ReasonTimeout
-			case isClosedErr(err):
+			case isClosedErr(p.err):
 				return ReasonClientClosed
 			default:
 				return ReasonReadError
 			}
 		}
 	}
+}
+
+// adjacent says b starts where a ends, in the same slab.
+func adjacent(a, b []byte) bool {
+	return len(b) > 0 && cap(a) > len(a) && &a[:len(a)+1][len(a)] == &b[0]
 }
 
 func (src *source) kickReason() Reason {
@@ -119,28 +197,49 @@ func (src *source) account(data []byte) {
 	now := time.Now()
 	src.mu.Lock()
 	src.hash.Write(data)
+	oldDur, oldTitle := src.stats.Duration, src.stats.Title
+	src.stats = src.an.Stats()
 	if !src.lastData.IsZero() {
-		if gap := now.Sub(src.lastData); gap > stallGap {
-			src.stalls++
-			src.longestGap = max(src.longestGap, gap)
-		} else if gap > src.longestGap {
-			src.longestGap = gap
+		gap := now.Sub(src.lastData)
+		src.longestGap = max(src.longestGap, gap)
+		switch {
+		case oldDur > 0: // timed: judged against the audio sent ahead
+			if gap-src.credit > stallGap {
+				src.stalls++
+			}
+		case src.stats.Duration == 0: // nothing to time the stream by
+			if gap > stalledAfter {
+				src.stalls++
+			}
 		}
+		// (The gap before a stream's first timed audio is its encoder's
+		// start-up, not a fall behind real time.)
+		src.credit = max(0, src.credit-gap)
 	}
 	src.lastData = now
+	src.credit = min(src.credit+src.stats.Duration-oldDur, maxCredit)
 	sec := now.Unix()
 	i := sec % historySecs
 	if src.secStamp[i] != sec {
 		src.secStamp[i], src.secBytes[i] = sec, 0
 	}
 	src.secBytes[i] += uint64(len(data))
-	old := src.stats.Title
-	src.stats = src.an.Stats()
 	title := src.stats.Title
 	src.mu.Unlock()
-	if title != "" && title != old {
+	if title != "" && title != oldTitle {
 		src.mount.srv.setTitle(src.mount, title, "", "in-band")
 	}
+}
+
+// stalledAt says whether listeners are waiting for audio at now; mu held.
+func (src *source) stalledAt(now time.Time) bool {
+	switch {
+	case src.lastData.IsZero():
+		return false
+	case src.stats.Duration > 0:
+		return now.Sub(src.lastData)-src.credit > stallGap
+	}
+	return now.Sub(src.lastData) > stalledAfter
 }
 
 // bytesAt returns the bytes received in the whole second sec.
@@ -160,6 +259,7 @@ func (src *source) snapshot(now time.Time) *SourceSnapshot {
 		Connected: src.connected, ContentType: src.contentType, Known: src.known,
 		Headers: src.headers, Ice: src.ice, BytesIn: src.stats.Bytes, SHA256: sumSoFar(src.hash),
 		LastData: src.lastData, Stalls: src.stalls, LongestGap: src.longestGap, Frames: src.stats,
+		Stalled: src.stalledAt(now),
 	}
 	// Whole seconds only: the current one is still filling.
 	cur := now.Unix()

@@ -64,3 +64,20 @@ func (w *vecWriter) writev(fd uintptr) bool {
 		return true
 	}
 }
+
+// peerGone says whether the client has closed or reset its end, without
+// waiting: for a listener there is nothing to write to, so no write
+// error would tell.
+func peerGone(l *listener) bool {
+	if l.raw == nil {
+		return false
+	}
+	var b [1]byte
+	gone := false
+	_ = l.raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = n == 0 && err == nil || err == syscall.ECONNRESET
+		return true
+	})
+	return gone
+}
