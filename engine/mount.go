@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // metaBlock is one ICY metadata block, shared by every listener of a mount.
@@ -173,20 +174,19 @@ func (m *mount) setTitle(title, url string) bool {
 }
 
 // icyBlock frames StreamTitle (and StreamUrl) as one ICY metadata block:
-// a length byte L, then L*16 bytes padded with NULs.
+// a length byte L, then L*16 bytes padded with NULs. What does not fit
+// in 255*16 bytes is left out whole: the URL first, then the title's end,
+// so the block always parses.
 func icyBlock(title, url string) []byte {
 	const maxText = 255 * 16
-	text := "StreamTitle='" + icyValue(title) + "';"
-	if url != "" {
-		text += "StreamUrl='" + icyValue(url) + "';"
+	const frame = len("StreamTitle='';")
+	title, url = icyValue(title), icyValue(url)
+	text := "StreamTitle='" + title + "';"
+	if url != "" && len(text)+len("StreamUrl='';")+len(url) <= maxText {
+		text += "StreamUrl='" + url + "';"
 	}
 	if len(text) > maxText {
-		// Cut on a UTF-8 boundary and close the quote so players still parse it.
-		cut := maxText - 2
-		for cut > 0 && text[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		text = text[:cut] + "';"
+		text = "StreamTitle='" + icyValue(cutUTF8(title, maxText-frame)) + "';"
 	}
 	n := (len(text) + 15) / 16
 	b := make([]byte, 1+n*16)
@@ -195,10 +195,28 @@ func icyBlock(title, url string) []byte {
 	return b
 }
 
+// cutUTF8 cuts s to at most n bytes on a character boundary.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // icyValue keeps a value inside its quotes: players end a value at "';",
-// so a title holding one could add keys of its own (StreamUrl='…').
-// The apostrophe before a semicolon becomes a typographic one.
-func icyValue(v string) string { return strings.ReplaceAll(v, "';", "’;") }
+// so a title holding one could add keys of its own (StreamUrl='…'), and
+// one ending in ' would end early. Such an apostrophe becomes a
+// typographic one.
+func icyValue(v string) string {
+	v = strings.ReplaceAll(v, "';", "’;")
+	if strings.HasSuffix(v, "'") {
+		v = v[:len(v)-1] + "’"
+	}
+	return v
+}
 
 func (m *mount) recordDisconnect(d Disconnect) {
 	m.mu.Lock()
