@@ -19,13 +19,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/icedeck/icedeck/engine/frame"
 )
-
-var errTooManyFiles = syscall.EMFILE
 
 // listenerSendBuffer is SO_SNDBUF for listeners (Linux doubles it): about
 // eight seconds of 128 kb/s, room for the burst on connect.
