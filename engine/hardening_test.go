@@ -77,9 +77,13 @@ func TestIdleKeepAliveConnectionsAreCountedAndClosed(t *testing.T) {
 // after the write timeout instead of holding its connection.
 func TestControlPlaneWriteIsBounded(t *testing.T) {
 	big := strings.Repeat("x", 64<<20)
+	wrote := make(chan error, 1)
 	s, addr := startServer(t, func(c *Config) {
 		c.WriteTimeout = 300 * time.Millisecond
-		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) })
+		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.WriteString(w, big)
+			wrote <- err
+		})
 	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -88,6 +92,14 @@ func TestControlPlaneWriteIsBounded(t *testing.T) {
 	defer c.Close()
 	_ = c.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("64 MiB written to a client that reads nothing")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler's write to a client that stopped reading is still blocked after 5 s")
+	}
 	eventually(t, 5*time.Second, "the stuck connection closed", func() bool { return s.Snapshot().Clients == 0 })
 }
 
