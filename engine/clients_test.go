@@ -117,15 +117,19 @@ func TestFFmpegSources(t *testing.T) {
 			name, method = "legacy-source", "SOURCE"
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s, addr := startServer(t, nil)
 			mp3 := filepath.Join("testdata", "tone.mp3")
-			args := []string{"-readrate", "5", "-i", mp3, "-c", "copy", "-f", "mp3", "-write_xing", "0", "-content_type", "audio/mpeg"}
+			// In real time, so the listening ffmpeg surely connects while
+			// the source still streams, however busy the machine.
+			args := []string{"-re", "-i", mp3, "-c", "copy", "-f", "mp3", "-write_xing", "0", "-content_type", "audio/mpeg"}
 			if legacy {
 				args = append(args, "-legacy_icecast", "1")
 			}
 			out := ffmpegSource(t, append(args, fmt.Sprintf("icecast://source:%s@%s/ff.mp3", testPassword, addr))...)
 			eventually(t, 5*time.Second, "ffmpeg connected", func() bool { return mountSnap(s, "/ff.mp3") != nil })
 			dec := startDecoder(t, "http://"+addr+"/ff.mp3")
+			eventually(t, 4*time.Second, "ffmpeg listening", func() bool { return mountSnap(s, "/ff.mp3").ListenerCount == 1 })
 			waitSource(t, out)
 			secs := dec.wait(t)
 			se := lastSession(t, s, "/ff.mp3")
@@ -168,6 +172,7 @@ func TestShoutOggVorbis(t *testing.T) {
 	eventually(t, 5*time.Second, "shout connected", func() bool { return mountSnap(s, "/shout.ogg") != nil })
 	time.Sleep(2 * time.Second)
 	dec := startDecoder(t, "http://"+addr+"/shout.ogg")
+	eventually(t, 2500*time.Millisecond, "ffmpeg listening", func() bool { return mountSnap(s, "/shout.ogg").ListenerCount == 1 })
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("shout: %v: %s", err, out.String())
 	}
@@ -183,8 +188,9 @@ func TestShoutOggVorbis(t *testing.T) {
 	if probe == nil || probe.Reason != "no credentials" {
 		t.Errorf("libshout's probe not seen: %+v", probe)
 	}
-	// It joined two seconds in with a burst of about a second: not from the start.
-	if secs < 1 || secs > 4.5 {
+	// It joined two seconds in (later on a busy machine), with a burst of
+	// under a second: some audio, but not from the start.
+	if secs < 0.5 || secs > 4.5 {
 		t.Errorf("mid-stream Vorbis listener decoded %.2f s of 5", secs)
 	}
 }

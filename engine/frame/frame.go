@@ -1,11 +1,15 @@
 // Package frame analyses a source's byte stream as it is relayed, to prove
-// that the audio arrived intact: it finds MPEG audio / ADTS frames and Ogg
-// pages, counts them, notices lost sync, CRC errors and skipped bytes, and
-// keeps the Ogg codec header pages a late listener needs.
+// that the audio arrived intact: it finds MPEG audio / ADTS frames, Ogg
+// pages, raw FLAC frames and WebM/Matroska clusters, counts them, notices
+// lost sync, CRC errors and skipped bytes, and keeps the stream headers a
+// late listener needs (Ogg codec-header pages, FLAC metadata, everything
+// before a WebM segment's first Cluster).
 //
 // An Analyzer is fed the stream chunk by chunk, split anywhere. It never
-// copies audio payload (only header bytes, and Ogg codec-header pages), never
-// allocates in steady state and never panics, whatever it is fed.
+// copies audio payload (only header bytes and stream headers), never
+// allocates in steady state and never panics, whatever it is fed. The Ogg,
+// FLAC and WebM parsers document their own rules (ogg.go, flac.go,
+// ebml.go).
 //
 // Accounting rules shared by the MPEG and ADTS parsers:
 //   - A frame is counted (Frames, bitrate range) when its header is checked;
@@ -36,50 +40,66 @@ import (
 // Analyzer is a streaming parser for one source. See the package comment.
 type Analyzer interface {
 	// Feed parses the next bytes of the stream. It returns the offset in p of
-	// the first frame (MPEG/ADTS frame or Ogg page) that begins inside p and
-	// that a player can start decoding at, or -1. For Ogg, only pages after
-	// the codec header pages count, and only pages that do not begin with a
-	// continued packet. A boundary that can only be confirmed after later
-	// bytes arrive may go unreported. p is not modified or retained.
+	// the first start point that begins inside p and is valid for the header
+	// generation Headers returns right after this call, or -1. A start point
+	// is where a player that was sent those headers (if any) can begin:
+	//   - MPEG/ADTS: a frame;
+	//   - Ogg: a page of a logical stream of the current chain link, after
+	//     the link's codec-header pages, that does not begin with a
+	//     continued packet;
+	//   - raw FLAC: a frame after the metadata blocks;
+	//   - WebM/Matroska: a Cluster of the current segment (with a video
+	//     track, one whose first video block is a key frame);
+	//   - unknown types: any byte (0 for a non-empty p).
+	// When a new generation's headers complete inside p (a new Ogg chain
+	// link, FLAC stream or WebM segment), only start points after them count:
+	// a start point of an earlier generation is never returned, even if it
+	// comes first in p; and from the start of a new link/stream/segment to
+	// the end of its headers there is none. A boundary that can only be
+	// confirmed after later bytes arrive may go unreported, but a returned
+	// offset is never a false start. p is not modified or retained.
 	Feed(p []byte) int
 	// Stats returns a copy of the counters.
 	Stats() Stats
-	// Headers returns the concatenated Ogg codec-header pages of the current
-	// logical stream(s) and a generation number that increases each time they
-	// are replaced. nil, 0 for non-Ogg or before headers are complete. If a
-	// generation's header pages exceed MaxHeaderBytes they are not stored:
-	// Headers returns nil with that generation's number and
-	// Stats.HeadersTruncated is set. The returned slice is never modified.
+	// Headers returns the stream headers a listener joining now must be
+	// sent before any start point (Ogg: the current link's codec-header
+	// pages; FLAC: "fLaC" and the metadata blocks; WebM: the EBML header and
+	// the segment up to its first Cluster) and a generation number that
+	// increases each time they are replaced. nil, 0 for MPEG/ADTS/unknown
+	// types or before headers are complete. If a generation's headers exceed
+	// MaxHeaderBytes they are not stored: Headers returns nil with that
+	// generation's number and Stats.HeadersTruncated is set. The returned
+	// slice is never modified.
 	Headers() ([]byte, uint64)
 }
 
-// MaxHeaderBytes caps the stored Ogg codec-header pages of one generation
-// (a Vorbis comment with cover art can be large; a listener must not be
-// sent megabytes before audio).
+// MaxHeaderBytes caps the stored headers of one generation (a Vorbis
+// comment or FLAC picture with cover art can be large; a listener must not
+// be sent megabytes before audio).
 const MaxHeaderBytes = 1 << 20
 
 // Stats are the counters of one analysed stream.
 type Stats struct {
-	Container    string        `json:"container"`     // "mpeg", "adts", "ogg", "" (opaque)
-	Codec        string        `json:"codec"`         // "MP3", "MP2", "MP1", "AAC-LC", "AAC-Main", "AAC-SSR", "AAC-LTP", "Vorbis", "Opus", "FLAC", "Speex", "" unknown
+	Container    string        `json:"container"`     // "mpeg", "adts", "ogg", "flac", "webm" (WebM and Matroska), "" (opaque)
+	Codec        string        `json:"codec"`         // "MP3", "MP2", "MP1", "AAC-LC", "AAC-Main", "AAC-SSR", "AAC-LTP", "AAC" (Matroska), "Vorbis", "Opus", "FLAC", "Speex", a Matroska CodecID, "" unknown
 	Version      string        `json:"version"`       // MPEG: "1", "2", "2.5"; else ""
-	SampleRate   int           `json:"sample_rate"`   // Hz of the latest frame / current Ogg stream (Opus: OpusHead input rate, else 48000)
-	Channels     int           `json:"channels"`      // of the latest frame / current Ogg stream; ADTS channel config 0 gives 0
+	SampleRate   int           `json:"sample_rate"`   // Hz of the latest frame / current Ogg stream (Opus: OpusHead input rate, else 48000) / STREAMINFO / first Matroska audio track
+	Channels     int           `json:"channels"`      // likewise; ADTS channel config 0 gives 0
 	Bitrate      int           `json:"bitrate"`       // bits/s: CBR MPEG its frames' rate, VBR MPEG and ADTS the average so far, Vorbis nominal, else 0
 	MinBitrate   int           `json:"min_bitrate"`   // per-frame bitrate range seen (MPEG, ADTS); 0 if n/a
 	MaxBitrate   int           `json:"max_bitrate"`   //
-	Frames       uint64        `json:"frames"`        // MPEG/ADTS frames, or Ogg pages (including header pages and pages with a bad CRC)
+	Frames       uint64        `json:"frames"`        // MPEG/ADTS/FLAC frames, Ogg pages (including header pages and pages with a bad CRC), Matroska blocks
 	SyncLosses   uint64        `json:"sync_losses"`   // times sync was lost after having been acquired
-	SkippedBytes uint64        `json:"skipped_bytes"` // bytes not part of any valid frame/page (not counting tags)
+	SkippedBytes uint64        `json:"skipped_bytes"` // bytes not part of any valid frame/page/element (not counting tags)
 	TagBytes     uint64        `json:"tag_bytes"`     // ID3v2 / ID3v1 tag bytes skipped knowingly
-	CRCErrors    uint64        `json:"crc_errors"`    // Ogg pages whose CRC-32 did not match (these pages are still counted in Frames)
+	CRCErrors    uint64        `json:"crc_errors"`    // Ogg pages whose CRC-32, FLAC frames whose CRC-16 did not match (still counted in Frames)
 	Duration     time.Duration `json:"-"`             // audio received; reports give it in seconds
-	Streams      int           `json:"streams"`       // Ogg: chain links seen (a link's multiplexed streams count once); others: 1 once synced
-	Title        string        `json:"title"`         // Ogg: "ARTIST - TITLE" or "TITLE" from the current link's comment header
+	Streams      int           `json:"streams"`       // Ogg: chain links seen (a link's multiplexed streams count once); FLAC: "fLaC" streams; WebM: segments; others: 1 once synced
+	Title        string        `json:"title"`         // Ogg, FLAC: "ARTIST - TITLE" or "TITLE" from the current stream's Vorbis comment
 	Bytes        uint64        `json:"bytes"`         // bytes fed
 
-	// HeadersTruncated reports that the current Ogg header generation
-	// exceeded MaxHeaderBytes and was not stored (Headers returns nil).
+	// HeadersTruncated reports that the current header generation exceeded
+	// MaxHeaderBytes and was not stored (Headers returns nil).
 	HeadersTruncated bool `json:"headers_truncated"`
 }
 
@@ -88,6 +108,8 @@ const (
 	kindMPEG
 	kindADTS
 	kindOgg
+	kindFLAC
+	kindEBML
 )
 
 func kindOf(contentType string) int {
@@ -103,6 +125,10 @@ func kindOf(contentType string) int {
 		return kindADTS
 	case "application/ogg", "audio/ogg", "audio/opus", "audio/vorbis", "audio/flac+ogg", "video/ogg":
 		return kindOgg
+	case "audio/flac", "audio/x-flac":
+		return kindFLAC
+	case "audio/webm", "video/webm", "audio/x-matroska", "video/x-matroska", "audio/matroska", "video/matroska":
+		return kindEBML
 	}
 	return kindOpaque
 }
@@ -121,13 +147,26 @@ func NewAnalyzer(contentType string) Analyzer {
 		return newSyncParser(kindADTS)
 	case kindOgg:
 		return newOggParser()
+	case kindFLAC:
+		return newFLACParser()
+	case kindEBML:
+		return newEBMLParser()
 	}
 	return &opaque{}
 }
 
+// opaque relays an unknown type as Icecast does: any byte is as good a
+// start as any other, so a listener may join at any piece.
 type opaque struct{ bytes uint64 }
 
-func (o *opaque) Feed(p []byte) int         { o.bytes += uint64(len(p)); return -1 }
+func (o *opaque) Feed(p []byte) int {
+	o.bytes += uint64(len(p))
+	if len(p) == 0 {
+		return -1
+	}
+	return 0
+}
+
 func (o *opaque) Stats() Stats              { return Stats{Bytes: o.bytes} }
 func (o *opaque) Headers() ([]byte, uint64) { return nil, 0 }
 

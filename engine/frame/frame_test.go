@@ -85,13 +85,29 @@ func fixtureCases() []fixtureCase {
 		// describe the current (second) link.
 		{"chained.ogg", "application/ogg", Stats{Container: "ogg", Codec: "Vorbis", SampleRate: 22050, Channels: 1,
 			Bitrate: 24000, Frames: 32, Duration: 3 * time.Second, Streams: 2, Title: "Second - Part Two", Bytes: 21180}, 27},
+		// 15 + 15 pages; granules 57912 - 312 pre-skip, twice.
+		{"chained_opus.opus", "audio/ogg", Stats{Container: "ogg", Codec: "Opus", SampleRate: 48000, Channels: 1,
+			Frames: 30, Duration: 2400 * time.Millisecond, Streams: 2, Title: "Second - Opus Two", Bytes: 12100}, 27},
+		// WebM/Matroska: ffprobe packet counts (one block each, no lacing)
+		// and first/last packet pts in ms (TimecodeScale 1 ms): Duration is
+		// the span of block timestamps.
+		{"opus.webm", "audio/webm", Stats{Container: "webm", Codec: "Opus", SampleRate: 48000, Channels: 2,
+			Frames: 126, Duration: (2494 + 7) * time.Millisecond, Streams: 1, Bytes: 22270}, 0},
+		{"vorbis.webm", "audio/webm", Stats{Container: "webm", Codec: "Vorbis", SampleRate: 44100, Channels: 2,
+			Frames: 77, Duration: 1501 * time.Millisecond, Streams: 1, Bytes: 16573}, 0},
+		{"aac.mka", "audio/x-matroska", Stats{Container: "webm", Codec: "AAC", SampleRate: 44100, Channels: 2,
+			Frames: 66, Duration: 1509 * time.Millisecond, Streams: 1, Bytes: 12685}, 0},
+		// ffprobe: 32 packets, 31 x 512 + 128 samples at 16 kHz.
+		{"flac.flac", "audio/flac", Stats{Container: "flac", Codec: "FLAC", SampleRate: 16000, Channels: 1,
+			Frames: 32, Duration: time.Second, Streams: 1, Title: "Flac Artist - Raw Flac", Bytes: 32506}, flacLook},
 	}
 }
 
 // boundary is a frame/page start found by the independent walkers below.
 type boundary struct {
 	off, hlen int
-	audio     bool // a player may start here (Ogg: audio page without continued packet)
+	audio     bool   // a player may start here (Ogg: audio page without continued packet)
+	gen       uint64 // the header generation it is a start point for (0: none needed)
 }
 
 // walkMPEG walks a clean MPEG audio file (tags allowed between frames).
@@ -133,7 +149,7 @@ func walkMPEG(t testing.TB, d []byte) []boundary {
 		} else if layer == 3 && v == 2 {
 			n = 72*br/sr + pad
 		}
-		out = append(out, boundary{i, 4, true})
+		out = append(out, boundary{off: i, hlen: 4, audio: true})
 		i += n
 	}
 	return out
@@ -145,7 +161,7 @@ func walkADTS(t testing.TB, d []byte) []boundary {
 		if d[i] != 0xFF || d[i+1]&0xF0 != 0xF0 {
 			t.Fatalf("walkADTS: no frame at %d", i)
 		}
-		out = append(out, boundary{i, 7, true})
+		out = append(out, boundary{off: i, hlen: 7, audio: true})
 		i += int(d[i+3]&3)<<11 | int(d[i+4])<<3 | int(d[i+5]>>5)
 	}
 	return out
@@ -153,9 +169,12 @@ func walkADTS(t testing.TB, d []byte) []boundary {
 
 // walkOgg walks a clean Ogg file. A page is a header page iff its granule
 // position is 0: true of these ffmpeg-made fixtures, where every audio page
-// ends a packet.
+// ends a packet. A BOS page after a non-BOS page starts the next chain link
+// (the next header generation).
 func walkOgg(t testing.TB, d []byte) []boundary {
 	var out []boundary
+	var gen uint64
+	prevBOS := false
 	for i := 0; i < len(d); {
 		if string(d[i:i+4]) != "OggS" {
 			t.Fatalf("walkOgg: no page at %d", i)
@@ -166,7 +185,12 @@ func walkOgg(t testing.TB, d []byte) []boundary {
 			size += int(l)
 		}
 		g := binary.LittleEndian.Uint64(d[i+6:])
-		out = append(out, boundary{i, 27 + ns, g != 0 && d[i+5]&1 == 0})
+		bos := d[i+5]&2 != 0
+		if bos && !prevBOS {
+			gen++
+		}
+		prevBOS = bos
+		out = append(out, boundary{off: i, hlen: 27 + ns, audio: g != 0 && d[i+5]&1 == 0, gen: gen})
 		i += size
 	}
 	return out
@@ -178,21 +202,27 @@ func walk(t testing.TB, container string, d []byte) []boundary {
 		return walkMPEG(t, d)
 	case "adts":
 		return walkADTS(t, d)
+	case "webm":
+		return walkWebM(t, d)
+	case "flac":
+		return walkFLAC(t, d)
 	}
 	return walkOgg(t, d)
 }
 
 // feedChunks feeds d cut at the given sizes (cycled) and returns the stats
-// and the absolute positions Feed reported, one entry per chunk (-1: none).
-func feedChunks(a Analyzer, d []byte, sizes []int) (Stats, [][3]int) {
-	var reps [][3]int // chunk start, chunk end, absolute report or -1
+// and the absolute positions Feed reported, one entry per chunk (-1: none),
+// with the header generation after that Feed.
+func feedChunks(a Analyzer, d []byte, sizes []int) (Stats, [][4]int) {
+	var reps [][4]int // chunk start, chunk end, absolute report or -1, generation
 	for i, k := 0, 0; i < len(d); k++ {
 		n := min(sizes[k%len(sizes)], len(d)-i)
 		r := a.Feed(d[i : i+n])
 		if r >= 0 {
 			r += i
 		}
-		reps = append(reps, [3]int{i, i + n, r})
+		_, gen := a.Headers()
+		reps = append(reps, [4]int{i, i + n, r, int(gen)})
 		i += n
 	}
 	return a.Stats(), reps
@@ -225,7 +255,7 @@ func TestFixtures(t *testing.T) {
 			bounds := walk(t, fc.want.Container, d)
 			// Sync (MPEG/ADTS) is confirmed at the third frame; boundaries
 			// before it cannot be reported.
-			if fc.want.Container != "ogg" {
+			if fc.want.Container == "mpeg" || fc.want.Container == "adts" {
 				bounds = bounds[2:]
 			}
 			for cname, sizes := range chunkings() {
@@ -234,12 +264,13 @@ func TestFixtures(t *testing.T) {
 					t.Errorf("%s: stats\n got %+v\nwant %+v", cname, st, fc.want)
 				}
 				// Each chunk must report exactly the first playable boundary
-				// whose header is complete inside it.
+				// of the generation current after it whose header is
+				// complete inside it.
 				reported := 0
 				for _, c := range reps {
 					want := -1
 					for _, b := range bounds {
-						if b.audio && b.off >= c[0] && b.off+b.hlen <= c[1] {
+						if b.audio && b.gen == uint64(c[3]) && b.off >= c[0] && b.off+b.hlen <= c[1] {
 							want = b.off
 							break
 						}
@@ -265,7 +296,10 @@ func TestContentTypes(t *testing.T) {
 		"audio/aac": "adts", "audio/aacp": "adts", " audio/x-aac ": "adts",
 		"application/ogg": "ogg", "audio/ogg": "ogg", "audio/opus": "ogg", "audio/vorbis": "ogg",
 		"audio/flac+ogg": "ogg", "video/ogg; codecs=theora": "ogg",
-		"audio/webm": "", "": "", "text/plain": "",
+		"audio/flac": "flac", "Audio/X-FLAC": "flac",
+		"audio/webm": "webm", "video/webm; codecs=\"vp8, opus\"": "webm", "audio/x-matroska": "webm", "video/x-matroska": "webm",
+		"audio/matroska": "webm", "video/matroska": "webm",
+		"": "", "text/plain": "", "application/octet-stream": "", "audio/x-unknown": "",
 	}
 	for ct, want := range cases {
 		a := NewAnalyzer(ct)
@@ -277,11 +311,19 @@ func TestContentTypes(t *testing.T) {
 			t.Errorf("Known(%q) = %v", ct, Known(ct))
 		}
 	}
-	a := NewAnalyzer("audio/webm")
+	// An unknown type can be joined at any piece: Feed reports offset 0.
+	a := NewAnalyzer("application/octet-stream")
 	d := fixture(t, "vorbis.ogg")
-	if r := a.Feed(d); r != -1 {
+	if r := a.Feed(d); r != 0 {
 		t.Errorf("opaque Feed returned %d", r)
 	}
+	if r := a.Feed(d[:1]); r != 0 {
+		t.Errorf("opaque Feed of one byte returned %d", r)
+	}
+	if r := a.Feed(nil); r != -1 {
+		t.Errorf("opaque Feed of nothing returned %d", r)
+	}
+	d = cat(d, d[:1])
 	if st := a.Stats(); st != (Stats{Bytes: uint64(len(d))}) {
 		t.Errorf("opaque stats %+v", st)
 	}
@@ -361,18 +403,19 @@ func TestLeadingJunk(t *testing.T) {
 }
 
 // checkReported checks that every reported position is a playable
-// boundary of the original file, shifted by off.
-func checkReported(t *testing.T, name string, reps [][3]int, bounds []boundary, off int) {
+// boundary of the original file, shifted by off, for the generation current
+// after that Feed.
+func checkReported(t *testing.T, name string, reps [][4]int, bounds []boundary, off int) {
 	t.Helper()
-	ok := map[int]bool{}
+	ok := map[int]uint64{}
 	for _, b := range bounds {
 		if b.audio {
-			ok[b.off+off] = true
+			ok[b.off+off] = b.gen
 		}
 	}
 	for _, c := range reps {
-		if c[2] >= 0 && !ok[c[2]] {
-			t.Errorf("%s: reported %d, not a playable boundary", name, c[2])
+		if g, found := ok[c[2]]; c[2] >= 0 && (!found || g != uint64(c[3])) {
+			t.Errorf("%s: reported %d (gen %d), not a playable boundary of that generation", name, c[2], c[3])
 		}
 	}
 }
@@ -383,6 +426,9 @@ func checkReported(t *testing.T, name string, reps [][3]int, bounds []boundary, 
 // broken page is also one CRC error.
 func TestMidJunk(t *testing.T) {
 	for _, fc := range fixtureCases() {
+		if fc.want.Container == "webm" || fc.want.Container == "flac" {
+			continue // their own rules: TestWebMJunk, TestFLACJunk
+		}
 		d := fixture(t, fc.name)
 		bounds := walk(t, fc.want.Container, d)
 		k := len(bounds) / 2
@@ -420,12 +466,12 @@ func TestMidJunk(t *testing.T) {
 					}
 					// Reported positions before the junk are file positions;
 					// after it they are shifted by n.
-					var before, after [][3]int
+					var before, after [][4]int
 					for _, c := range reps {
 						if c[2] >= 0 && c[2] < at.pos {
 							before = append(before, c)
 						} else if c[2] >= at.pos+n {
-							after = append(after, [3]int{c[0], c[1], c[2]})
+							after = append(after, c)
 						} else if c[2] >= 0 {
 							t.Errorf("%s: reported %d inside the junk", fc.name, c[2])
 						}
@@ -674,7 +720,8 @@ func appendPackets(out []byte, serial uint32, seq *uint32, pkts [][]byte) []byte
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
-	for _, fc := range []struct{ name, ct string }{{"cbr.mp3", "audio/mpeg"}, {"aac.aac", "audio/aac"}, {"vorbis.ogg", "audio/ogg"}} {
+	for _, fc := range []struct{ name, ct string }{{"cbr.mp3", "audio/mpeg"}, {"aac.aac", "audio/aac"}, {"vorbis.ogg", "audio/ogg"},
+		{"flac.flac", "audio/flac"}, {"opus.webm", "audio/webm"}, {"video.webm", "video/webm"}} {
 		a, body := steadyState(t, fc.name, fc.ct)
 		allocs := testing.AllocsPerRun(5, func() {
 			for i := 0; i < len(body); i += 4096 {
@@ -703,6 +750,10 @@ func steadyState(t testing.TB, name, ct string) (Analyzer, []byte) {
 		d = d[:len(d)-128] // no ID3v1 in the loop
 	case "audio/aac":
 		bounds = walkADTS(t, d)
+	case "audio/flac":
+		bounds = walkFLAC(t, d)
+	case "audio/webm", "video/webm":
+		bounds = walkWebM(t, d) // the file ends with a Cluster
 	default:
 		bounds = walkOgg(t, d)
 		d = d[:bounds[len(bounds)-1].off] // no EOS page in the loop
@@ -727,34 +778,72 @@ func benchFeed(b *testing.B, name, ct string) {
 func BenchmarkMPEGFeed(b *testing.B) { benchFeed(b, "cbr.mp3", "audio/mpeg") }
 func BenchmarkADTSFeed(b *testing.B) { benchFeed(b, "aac.aac", "audio/aac") }
 func BenchmarkOggFeed(b *testing.B)  { benchFeed(b, "vorbis.ogg", "audio/ogg") }
+func BenchmarkFLACFeed(b *testing.B) { benchFeed(b, "flac.flac", "audio/flac") }
+func BenchmarkWebMFeed(b *testing.B) { benchFeed(b, "opus.webm", "audio/webm") }
 
-// FuzzFeed: no panic on any input, Bytes equals the input length, and the
-// stats do not depend on how the input is chunked.
+// fuzzTypes are the content types FuzzFeed picks from (by kind).
+var fuzzTypes = []string{"audio/mpeg", "audio/aac", "audio/ogg", "audio/webm", "audio/flac", "application/octet-stream"}
+
+func fuzzKind(ct string) uint8 {
+	for k, t := range fuzzTypes {
+		if kindOf(t) == kindOf(ct) {
+			return uint8(k)
+		}
+	}
+	return 0
+}
+
+// FuzzFeed: no panic on any input, Bytes equals the input length, the stats
+// and headers do not depend on how the input is chunked, the generation
+// never goes back, and every offset Feed returns is a start point by the
+// bytes there (a frame sync, "OggS", a valid FLAC frame header, a Cluster ID;
+// 0 for unknown types) after headers, where the format has them.
 func FuzzFeed(f *testing.F) {
 	for _, fc := range fixtureCases() {
 		d := fixture(f, fc.name)
-		f.Add(d[:min(len(d), 3000)], uint8(0), uint16(7))
+		n := 3000
+		if fc.want.Container == "flac" {
+			n = 12000 // past its 8 KiB of metadata padding
+		}
+		f.Add(d[:min(len(d), n)], fuzzKind(fc.ctype), uint16(7))
 	}
-	f.Add([]byte("OggS\x00\x02"), uint8(3), uint16(1))
+	for _, s := range []struct{ name, ct string }{{"video.webm", "video/webm"}, {"chained.ogg", "audio/ogg"}, {"chained_opus.opus", "audio/ogg"}} {
+		d := fixture(f, s.name)
+		f.Add(d[:min(len(d), 3000)], fuzzKind(s.ct), uint16(100))
+	}
+	co := fixture(f, "chained_opus.opus")
+	f.Add(co[6000:8000], fuzzKind("audio/ogg"), uint16(300)) // the end of link 1 and link 2's headers
+	fl := fixture(f, "flac.flac")
+	f.Add(cat(fl[:100], []byte{0x81, 0, 0, 0}, fl[8296:9500], fl[:100], []byte{0x81, 0, 0, 0}, fl[8296:9500]), fuzzKind("audio/flac"), uint16(50))
+	f.Add([]byte("OggS\x00\x02"), uint8(2), uint16(1))
+	f.Add([]byte("\x1a\x45\xdf\xa3\x80\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff\x1f\x43\xb6\x75\xff\xe7\x81\x00"), uint8(3), uint16(3))
 	f.Add([]byte("ID3\x04\x00\x10\x00\x00\x00\x05TAG"), uint8(1), uint16(2))
-	types := []string{"audio/mpeg", "audio/aac", "audio/ogg", "audio/webm"}
 	f.Fuzz(func(t *testing.T, data []byte, kind uint8, chunk uint16) {
-		ct := types[int(kind)%len(types)]
+		ct := fuzzTypes[int(kind)%len(fuzzTypes)]
 		whole := NewAnalyzer(ct)
 		r := whole.Feed(data)
 		if r < -1 || r >= max(len(data), 1) {
 			t.Fatalf("Feed returned %d for %d bytes", r, len(data))
 		}
+		checkFuzzStart(t, ct, data, r, whole)
 		sw := whole.Stats()
 		if sw.Bytes != uint64(len(data)) {
 			t.Fatalf("Bytes %d, fed %d", sw.Bytes, len(data))
 		}
 		n := int(chunk%512) + 1
 		parts := NewAnalyzer(ct)
+		var gen uint64
 		for i := 0; i < len(data); i += n {
 			p := data[i:min(i+n, len(data))]
-			if r := parts.Feed(p); r < -1 || r >= len(p) {
+			r := parts.Feed(p)
+			if r < -1 || r >= len(p) {
 				t.Fatalf("Feed returned %d for %d bytes", r, len(p))
+			}
+			checkFuzzStart(t, ct, p, r, parts)
+			if _, g := parts.Headers(); g < gen {
+				t.Fatalf("generation went back from %d to %d", gen, g)
+			} else {
+				gen = g
 			}
 		}
 		if sp := parts.Stats(); !reflect.DeepEqual(sp, sw) {
@@ -766,6 +855,33 @@ func FuzzFeed(f *testing.F) {
 			t.Fatal("chunking changes headers")
 		}
 	})
+}
+
+func checkFuzzStart(t *testing.T, ct string, p []byte, r int, a Analyzer) {
+	t.Helper()
+	if r < 0 {
+		return
+	}
+	q := p[r:]
+	_, gen := a.Headers()
+	var ok bool
+	switch kindOf(ct) {
+	case kindMPEG, kindADTS:
+		ok = q[0] == 0xFF
+	case kindOgg:
+		ok = gen > 0 && bytes.HasPrefix(q, []byte("OggS"))
+	case kindFLAC:
+		if ok = gen > 0 && len(q) >= flacLook; ok {
+			_, ok = parseFLACHeader(q[:flacLook])
+		}
+	case kindEBML:
+		ok = gen > 0 && bytes.HasPrefix(q, []byte{0x1F, 0x43, 0xB6, 0x75})
+	default:
+		ok = r == 0
+	}
+	if !ok {
+		t.Fatalf("%s: Feed returned %d (gen %d), not a start point: % x", ct, r, gen, q[:min(len(q), 16)])
+	}
 }
 
 // TestTruncated: a stream cut anywhere (there is no end-of-stream call) has

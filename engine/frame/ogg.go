@@ -24,6 +24,11 @@ import (
 //     already seen, or after an EOS) starts a new chain link: Streams++, new
 //     header generation, codec re-detected, Title reset. BOS pages before that
 //     are further multiplexed streams of the same link.
+//   - Feed reports pages of the current link's streams after its header
+//     pages. When a link's headers complete inside a Feed, a page reported
+//     earlier in that Feed (the previous link's) is dropped: the engine
+//     pairs the result with the new generation. Liquidsoap sends the end of
+//     one link and the whole next header in one write at each title change.
 //   - Header packets expected: Vorbis 3, Opus 2, FLAC 1 + the mapping's count
 //     (or up to the metadata block flagged last when the count is 0), Speex
 //     2 + extra headers, Theora 3, Skeleton until its EOS page, anything else 1.
@@ -286,7 +291,9 @@ func (o *oggParser) beginPage() {
 	}
 	o.cur = idx
 	o.hdrPage = idx >= 0 && !o.streams[idx].done
-	if o.linkDone && !o.hdrPage && o.flags&1 == 0 && o.result < 0 && o.pageStart >= o.feedBase {
+	// A start point is a page of a stream of the current link (whose
+	// headers are published), so a page with an unknown serial is not one.
+	if o.linkDone && idx >= 0 && o.flags&1 == 0 && o.result < 0 && o.pageStart >= o.feedBase {
 		o.result = int(o.pageStart - o.feedBase)
 	}
 	if o.hdrPage {
@@ -362,6 +369,9 @@ func (o *oggParser) newLink() {
 func (o *oggParser) publish() {
 	o.linkDone = true
 	o.gen++
+	// A page reported earlier in this Feed belongs to the previous link: a
+	// listener sent the new headers must not start there.
+	o.result = -1
 	o.st.HeadersTruncated = o.buildOver
 	o.headers = o.build // nil when truncated
 	o.build = nil
