@@ -3,9 +3,11 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,4 +103,70 @@ func TestChainedOggLinkChangeInOneWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Types the analyser did not parse (WebM, raw FLAC, anything else): a
+// listener joining after the first 64 KiB got no byte at all, ever.
+func TestLateListenerOnEveryContainerDecodes(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	for _, tc := range []struct{ name, ct, format string }{
+		{"WebM", "audio/webm", "-c:a libopus -b:a 160k -f webm"},
+		{"FLAC", "audio/flac", "-c:a flac -f flac"},
+		{"opaque", "application/x-unknown", "-c:a pcm_s16le -f wav"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "x")
+			args := append([]string{"-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=16,aeval=val(0)*0.5+random(0)*0.1"}, strings.Fields(tc.format)...)
+			if out, err := exec.Command(ffmpeg, append(args, file)...).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, out)
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, addr := startServer(t, nil)
+			src, _ := connectSource(t, addr, "PUT", "/late", tc.ct)
+			third := len(data) / 3
+			if third < 80<<10 {
+				t.Fatalf("fixture of %d bytes is too short to join after the burst", len(data))
+			}
+			src.send(data[:third], 4096, time.Millisecond)
+			l := listen(t, addr, "/late")
+			eventually(t, 2*time.Second, "listener placed", func() bool { return mountSnap(s, "/late").ListenerCount == 1 })
+			src.send(data[third:], 4096, time.Millisecond)
+			src.close()
+			got := l.wait(t, 10*time.Second)
+			if len(got) < len(data)-third {
+				t.Fatalf("late listener got %d bytes, want at least the %d sent after it joined", len(got), len(data)-third)
+			}
+			if tc.name == "opaque" {
+				if !bytes.HasSuffix(data, got) {
+					t.Fatal("opaque stream: not a contiguous run of what was sent")
+				}
+				return
+			}
+			// What a player opens: decode the bytes the listener got.
+			rec := filepath.Join(t.TempDir(), "got")
+			if err := os.WriteFile(rec, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(ffmpeg, "-v", "error", "-i", rec, "-f", "s16le", "-ac", "1", "-ar", "48000", "-").Output()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) || len(decodeErrors(string(stderrOf(err)))) > 0 {
+				t.Fatalf("ffmpeg cannot decode what a late listener got: %v %s", err, stderrOf(err))
+			}
+			if secs := float64(len(out)) / 96000; secs < 9 {
+				t.Fatalf("decoded %.2f s from a listener that joined a third into 16 s", secs)
+			}
+		})
+	}
+}
+
+func stderrOf(err error) []byte {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.Stderr
+	}
+	return nil
 }
