@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -46,7 +47,11 @@ func (e *SettingError) Error() string {
 		name += " (" + e.Flag + ")"
 	}
 	if e.Mount != "" {
-		return fmt.Sprintf("mount %s: %s %s", e.Mount, name, e.Msg)
+		mount := e.Mount
+		if CheckMountName(mount) != nil {
+			mount = strconv.Quote(mount) // show what is wrong with it
+		}
+		return fmt.Sprintf("mount %s: %s %s", mount, name, e.Msg)
 	}
 	return name + " " + e.Msg
 }
@@ -101,7 +106,10 @@ func (c Config) Validate() error {
 	atLeast("", "limits.sources", "--max-sources", c.MaxSources, 1)
 	atLeast("", "limits.max_listeners", "--max-listeners", c.MaxListeners, 0)
 	between("", "limits.queue_size", "--queue-size", c.QueueSize, 1, maxQueueSize)
-	queue := min(max(c.QueueSize, 1), maxQueueSize) // so one bad queue size is reported once
+	queue := c.QueueSize
+	if queue < 1 || queue > maxQueueSize {
+		queue = maxQueueSize // reported above; not again through every burst
+	}
 	burst("", "limits.burst_size", "--burst-size", c.BurstSize, 1, queue)
 	between("", "limits.metaint", "--metaint", c.MetaInt, 1, maxMetaInt)
 	wait("", "limits.source_timeout", "--source-timeout", c.SourceTimeout, 1)

@@ -26,7 +26,8 @@ func TestValidate(t *testing.T) {
 		{"write timeout zero", func(c *Config) { c.WriteTimeout = 0 }, "limits.write_timeout (--write-timeout) must be more than 0 and at most 24h0m0s, got 0s"},
 		{"source timeout huge", func(c *Config) { c.SourceTimeout = 1 << 62 }, "limits.source_timeout (--source-timeout) must be more than 0 and at most 24h0m0s, got 1281023h53m38.427387904s"},
 		{"grace negative", func(c *Config) { c.Grace = -time.Millisecond }, "limits.grace (--grace) must not be negative and at most 24h0m0s, got -1ms"},
-		{"queue zero", func(c *Config) { c.QueueSize = 0; c.BurstSize = 1 }, "limits.queue_size (--queue-size) must be between 1 and 67108864, got 0"},
+		{"queue zero", func(c *Config) { c.QueueSize = 0 }, "limits.queue_size (--queue-size) must be between 1 and 67108864, got 0"},
+		{"queue negative", func(c *Config) { c.QueueSize = -1 }, "limits.queue_size (--queue-size) must be between 1 and 67108864, got -1"},
 		{"queue huge", func(c *Config) { c.QueueSize = 1 << 30 }, "limits.queue_size (--queue-size) must be between 1 and 67108864, got 1073741824"},
 		{"burst over queue", func(c *Config) { c.BurstSize = 1 << 20 }, "limits.burst_size (--burst-size) must be at most limits.queue_size (524288), got 1048576"},
 		{"burst negative", func(c *Config) { c.BurstSize = -1 }, "limits.burst_size (--burst-size) must be at least 1, got -1"},
@@ -37,7 +38,7 @@ func TestValidate(t *testing.T) {
 		{"mount grace", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {Grace: -time.Second}} }, "mount /a: grace must not be negative and at most 24h0m0s, got -1s"},
 		{"mount listeners", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {MaxListeners: -1}} }, "mount /a: max_listeners must be at least 0, got -1"},
 		{"mount policy", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {SlowListener: "x"}} }, `mount /a: slow_listener must be "drop" or "skip", got "x"`},
-		{"mount name", func(c *Config) { c.Mounts = map[string]MountConfig{"/x\xff": {}} }, "mount /x\xff: name is not a mount path: mount path is not valid UTF-8"},
+		{"mount name", func(c *Config) { c.Mounts = map[string]MountConfig{"/x\xff": {}} }, `mount "/x\xff": name is not a mount path: mount path is not valid UTF-8`},
 		{"fallback loop", func(c *Config) {
 			c.Mounts = map[string]MountConfig{"/a": {Fallback: "/b"}, "/b": {Fallback: "/a"}}
 		}, "fallback loop"},

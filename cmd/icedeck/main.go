@@ -53,10 +53,11 @@ type options struct {
 	genSource bool
 	genAdmin  bool
 
-	accessLog   string        // path of the access log, "" for none
-	configPath  string        // the TOML file loaded, "" if none
-	file        *control.File // its contents
-	checkConfig bool          // validate and exit
+	accessLog   string          // path of the access log, "" for none
+	configPath  string          // the TOML file loaded, "" if none
+	file        *control.File   // its contents
+	checkConfig bool            // validate and exit
+	flagsSet    map[string]bool // flags given on the command line, "--metaint"
 }
 
 // configError is a bad configuration file: exit status 1.
@@ -106,6 +107,7 @@ func (l *listFlag) Set(v string) error {
 }
 
 // sizeFlag takes bytes with an optional k/m suffix (binary: 64k = 65536).
+// The range is checked with every other setting's, by the engine.
 type sizeFlag struct{ n *int }
 
 func (s sizeFlag) String() string {
@@ -135,11 +137,11 @@ func parseSize(v string) (int, error) {
 			break
 		}
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(t))
-	if err != nil || n < 0 {
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 32) // 32 bits: n*mult cannot overflow
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a size (bytes, or with k or m: 64k)", v)
 	}
-	return n * mult, nil
+	return int(n) * mult, nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -149,12 +151,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	// flags are defined with cfg's values as their defaults.
 	if path, _ := findConfig(args); path != "" {
 		f, err := control.LoadConfig(path)
-		if err == nil {
-			err = f.Apply(c)
-		}
 		if err != nil {
 			return nil, configError{err}
 		}
+		f.Apply(c)
 		o.configPath, o.file = path, &f
 	}
 	fs := flag.NewFlagSet("icedeck", flag.ContinueOnError)
@@ -182,6 +182,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "a request head must arrive within this")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "drop a listener that takes no data this long")
 	fs.DurationVar(&c.Grace, "grace", c.Grace, "hold listeners this long when a source leaves, resuming them if it returns")
+	fs.IntVar(&c.MetaInt, "metaint", c.MetaInt, "ICY metadata interval in audio bytes (1 to 1048576)")
 	slow := fs.String("slow-listener", string(cmp.Or(c.SlowListener, engine.SlowDrop)), "what to do with a listener that falls behind: drop or skip (to live)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -199,6 +200,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.flagsSet = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.flagsSet["--"+f.Name] = true })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -206,12 +209,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		c.Listen = listen
 	}
 	c.SlowListener = engine.SlowPolicy(*slow)
-	if c.SlowListener != engine.SlowDrop && c.SlowListener != engine.SlowSkip {
-		return nil, fmt.Errorf("--slow-listener is drop or skip, not %q", *slow)
-	}
-	if c.BurstSize > c.QueueSize {
-		return nil, fmt.Errorf("--burst-size (%d) must not exceed --queue-size (%d)", c.BurstSize, c.QueueSize)
-	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format is text or json, not %q", o.logFormat)
 	}
@@ -221,7 +218,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if c.AdminPassword == "" {
 		c.AdminPassword, o.genAdmin = randomPassword(), true
 	}
+	if err := o.validate(); err != nil {
+		return nil, configError{err}
+	}
 	return o, nil
+}
+
+// validate asks the engine, which fills in the defaults and checks every
+// setting (engine.Config.Validate), so that --check-config, the flags and
+// the file agree with what a start would do. A bad value from the file is
+// reported at its line; one from a flag names the flag.
+func (o *options) validate() error {
+	_, err := engine.New(o.cfg) // listens on nothing until served
+	if err != nil && o.file != nil {
+		err = o.file.Locate(err, func(flag string) bool { return o.flagsSet[flag] })
+	}
+	return err
 }
 
 // randomPassword is used when none is configured: never a well-known default.
@@ -247,6 +259,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
+// shutdownSignals end icedeck cleanly, writing the report. SIGHUP is one
+// of them: closing the terminal sends it, and until the configuration can
+// be reloaded it must not kill the process and lose the report.
+var shutdownSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "play" {
 		return runPlay(args[1:], stdout, stderr)
@@ -265,14 +282,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.checkConfig {
-		if _, err := engine.New(o.cfg); err != nil {
-			fmt.Fprintln(stderr, "icedeck:", err)
-			return 1
-		}
 		fmt.Fprintf(stdout, "icedeck: configuration OK (%s)\n", cmp.Or(o.configPath, "no file, flags and defaults"))
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals...)
 	defer stop()
 	if !o.headless {
 		return runInterface(ctx, o, stderr)
@@ -473,7 +486,7 @@ func runPlay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: icedeck play URL   (e.g. icedeck play http://localhost:8000/live.mp3)")
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals...)
 	defer stop()
 	// Keep the sound libraries' complaints off the meter line.
 	logPath := defaultLogFile()

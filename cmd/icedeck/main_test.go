@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,4 +198,240 @@ func TestFlags(t *testing.T) {
 	if len(a) != 16 || a == b {
 		t.Errorf("random passwords %q %q", a, b)
 	}
+}
+
+// runBinary runs the built icedeck in dir with args and returns its exit
+// code and stderr; it fails the test if it runs longer than 10 s.
+func runBinary(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ICEDECK_SOURCE_PASSWORD=pw", "ICEDECK_ADMIN_PASSWORD=apw")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("icedeck %v still running after 10 s; stderr:\n%s", args, stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// Every number and duration is range-checked by the engine's one rule,
+// whether it comes from a flag or the file, and --check-config says so
+// with exit status 1; a value from the file is reported at its line.
+func TestCheckConfigRefusesOutOfRangeValues(t *testing.T) {
+	cases := []struct {
+		name string
+		toml string // "" = no file
+		args []string
+		want string // "" = valid
+	}{
+		{"metaint flag", "", []string{"--metaint", "-1"}, "icedeck: limits.metaint (--metaint) must be between 1 and 1048576, got -1"},
+		{"max clients flag", "", []string{"--max-clients", "-1"}, "icedeck: limits.clients (--max-clients) must be at least 1, got -1"},
+		{"header timeout flag", "", []string{"--header-timeout", "-1s"}, "icedeck: limits.header_timeout (--header-timeout) must be more than 0 and at most 24h0m0s, got -1s"},
+		{"write timeout flag", "", []string{"--write-timeout", "48h"}, "icedeck: limits.write_timeout (--write-timeout) must be more than 0 and at most 24h0m0s, got 48h0m0s"},
+		{"grace flag", "", []string{"--grace", "-5s"}, "icedeck: limits.grace (--grace) must not be negative and at most 24h0m0s, got -5s"},
+		{"max listeners flag", "", []string{"--max-listeners", "-1"}, "icedeck: limits.max_listeners (--max-listeners) must be at least 0, got -1"},
+		{"max sources flag", "", []string{"--max-sources", "-2"}, "icedeck: limits.sources (--max-sources) must be at least 1, got -2"},
+		{"burst flag", "", []string{"--burst-size", "-1"}, "icedeck: limits.burst_size (--burst-size) must be at least 1, got -1"},
+		{"queue flag", "", []string{"--queue-size", "128m"}, "icedeck: limits.queue_size (--queue-size) must be between 1 and 67108864, got 134217728"},
+		{"burst over queue flags", "", []string{"--burst-size", "1m", "--queue-size", "64k"}, "icedeck: limits.burst_size (--burst-size) must be at most limits.queue_size (65536), got 1048576"},
+		{"slow listener flag", "", []string{"--slow-listener", "maybe"}, `icedeck: limits.slow_listener (--slow-listener) must be "drop" or "skip", got "maybe"`},
+		{"good flags", "", []string{"--metaint", "8192", "--max-clients", "10", "--header-timeout", "2s"}, ""},
+
+		{"metaint file", "[limits]\nmetaint = -1\n", nil, "icedeck: icedeck.toml:2: limits.metaint (--metaint) must be between 1 and 1048576, got -1"},
+		{"max clients file", "[limits]\nsources = 4\nclients = -1\n", nil, "icedeck: icedeck.toml:3: limits.clients (--max-clients) must be at least 1, got -1"},
+		{"header timeout file", "[limits]\nheader_timeout = \"-1s\"\n", nil, "icedeck: icedeck.toml:2: limits.header_timeout (--header-timeout) must be more than 0 and at most 24h0m0s, got -1s"},
+		{"queue file", "[limits]\nqueue_size = \"128MiB\"\n", nil, "icedeck: icedeck.toml:2: limits.queue_size (--queue-size) must be between 1 and 67108864, got 134217728"},
+		{"mount grace file", "[[mount]]\nname = \"/a.mp3\"\ngrace = \"-1s\"\n", nil, "icedeck: icedeck.toml:3: mount /a.mp3: grace must not be negative and at most 24h0m0s, got -1s"},
+		{"mount burst file", "[[mount]]\nname = \"/a.mp3\"\nburst_size = -5\n", nil, "icedeck: icedeck.toml:3: mount /a.mp3: burst_size must be at least 0, got -5"},
+		// The file is checked on its own (a flag does not excuse it: the
+		// next start without the flag would fail); a flag wins over it, and
+		// an error about the flag's value names the flag, not the file.
+		{"flag does not excuse file", "[limits]\nmetaint = -1\n", []string{"--metaint", "8000"}, "icedeck: icedeck.toml:2: limits.metaint (--metaint) must be between 1 and 1048576, got -1"},
+		{"flag over file", "[limits]\nmetaint = 8000\n", []string{"--metaint", "-1"}, "icedeck: limits.metaint (--metaint) must be between 1 and 1048576, got -1"},
+		{"flag syntax", "[limits]\nmetaint = 8000\n", []string{"--metaint", "ten"}, "invalid value"},
+		{"flag against file", "[limits]\nqueue_size = \"64k\"\nburst_size = \"32k\"\n", []string{"--burst-size", "128k"}, "icedeck: limits.burst_size (--burst-size) must be at most limits.queue_size (65536), got 131072"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.toml != "" {
+				if err := os.WriteFile(filepath.Join(dir, "icedeck.toml"), []byte(c.toml), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, stderr := runBinary(t, dir, append([]string{"--check-config"}, c.args...)...)
+			switch {
+			case c.want == "":
+				if code != 0 {
+					t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+				}
+			case c.want == "invalid value": // the flag package's own refusal: a usage error
+				if code != 2 || !strings.Contains(stderr, c.want) {
+					t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr)
+				}
+			default:
+				if code != 1 || strings.TrimSpace(stderr) != c.want {
+					t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", code, stderr, c.want)
+				}
+			}
+		})
+	}
+}
+
+// metaint = -1 used to pass the checks and panic at the first ICY
+// listener; now icedeck refuses to start, saying where the value is.
+func TestBadMetaintRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "radio.toml")
+	if err := os.WriteFile(conf, []byte("[limits]\nmetaint = -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	code, stderr := runBinary(t, dir, "--headless", "--config", conf, "--listen", addr)
+	want := "icedeck: " + conf + ":2: limits.metaint (--metaint) must be between 1 and 1048576, got -1"
+	if code != 1 || strings.TrimSpace(stderr) != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", code, stderr, want)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("something listens on the address of an icedeck that refused to start")
+	}
+}
+
+// rawSource connects a SOURCE client (the legacy method, as
+// ffmpeg -legacy_icecast 1 sends it) and returns it once accepted.
+func rawSource(t *testing.T, addr, mount, password string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	auth := base64.StdEncoding.EncodeToString([]byte("source:" + password))
+	fmt.Fprintf(c, "SOURCE %s HTTP/1.0\r\nAuthorization: Basic %s\r\nContent-Type: audio/mpeg\r\nUser-Agent: hup-test\r\n\r\n", mount, auth)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		t.Fatalf("source not accepted: %q %v", status, err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	return c
+}
+
+// Closing the terminal sends SIGHUP. Until the configuration can be
+// reloaded, it shuts icedeck down like SIGTERM: exit status 0 and a
+// report with the session that was on the air.
+func TestSIGHUPShutsDownCleanlyWithReport(t *testing.T) {
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := toneMP3(t, 40000)
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.json")
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--headless", "--listen", addr, "--report", report)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ICEDECK_SOURCE_PASSWORD=hup", "ICEDECK_ADMIN_PASSWORD=hupadmin")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
+
+	src := rawSource(t, addr, "/hup.mp3", "hup")
+	if _, err := src.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	waitBytesIn(t, addr, "hupadmin", "/hup.mp3", len(data))
+
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("icedeck did not exit cleanly on SIGHUP: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "shut down cleanly") {
+		t.Errorf("no clean shutdown logged:\n%s", logs.String())
+	}
+	checkReport(t, report, "/hup.mp3", data)
+}
+
+// checkReport reads a --report file and checks that it lists exactly one
+// session: data sent with rawSource to mount, ended by the shutdown.
+func checkReport(t *testing.T, report, mount string, data []byte) {
+	t.Helper()
+	sum := sha256.Sum256(data)
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("no report: %v", err)
+	}
+	var rep struct {
+		Sessions []struct {
+			Mount     string `json:"mount"`
+			Method    string `json:"method"`
+			UserAgent string `json:"user_agent"`
+			Bytes     int    `json:"bytes"`
+			SHA256    string `json:"sha256"`
+			Reason    string `json:"end_reason"`
+		} `json:"sessions"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, b)
+	}
+	if len(rep.Sessions) != 1 {
+		t.Fatalf("report has %d sessions:\n%s", len(rep.Sessions), b)
+	}
+	se := rep.Sessions[0]
+	if se.Mount != mount || se.Method != "SOURCE" || se.UserAgent != "hup-test" || se.Bytes != len(data) ||
+		se.SHA256 != hex.EncodeToString(sum[:]) || se.Reason != "shutdown" {
+		t.Fatalf("session %+v, want %d bytes with sha256 %x ended by shutdown", se, len(data), sum)
+	}
+}
+
+// waitBytesIn waits until the mount's source has delivered n bytes, as
+// the API reports them.
+func waitBytesIn(t *testing.T, addr, adminPass, mount string, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d bytes on %s", n, mount), func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/mounts"+mount, nil)
+		req.SetBasicAuth("admin", adminPass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var m struct {
+			Source *struct {
+				BytesIn int `json:"bytes_in"`
+			} `json:"source"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&m) == nil && m.Source != nil && m.Source.BytesIn == n
+	})
+}
+
+// toneMP3 is the first n bytes of the engine's MP3 fixture.
+func toneMP3(t *testing.T, n int) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "engine", "testdata", "tone.mp3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data[:n]
 }

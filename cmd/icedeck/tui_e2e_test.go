@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,37 @@ func TestInterfaceEndToEnd(t *testing.T) {
 	tm.waitScreen("the quit confirmation", "Quit icedeck and stop the server?")
 	tm.keys("y")
 	tm.waitScreen("a clean exit", "EXIT=0")
+}
+
+// Closing the terminal the interface runs in (here: killing the tmux
+// server, which hangs up its terminal) sends SIGHUP: icedeck still shuts
+// down cleanly and writes its report.
+func TestInterfaceTerminalClosedWritesReport(t *testing.T) {
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	report := filepath.Join(dir, "report.json")
+	tm := startTmux(t, 80, 24, fmt.Sprintf("%s --listen %s --source-password huppw --admin-password hupadmin --log-file %s --report %s",
+		bin, addr, filepath.Join(dir, "icedeck.log"), report))
+	tm.waitScreen("the header", "icedeck", "0 sources")
+
+	data := toneMP3(t, 40000)
+	src := rawSource(t, addr, "/term.mp3", "huppw")
+	if _, err := src.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	waitBytesIn(t, addr, "hupadmin", "/term.mp3", len(data))
+	tm.waitScreen("the source", "/term.mp3", "1 source")
+
+	if out, err := exec.Command(tm.tmux, "-L", tm.socket, "kill-server").CombinedOutput(); err != nil {
+		t.Fatalf("kill-server: %v: %s", err, out)
+	}
+	waitFor(t, "the report", func() bool {
+		b, err := os.ReadFile(report)
+		return err == nil && len(b) > 0 && b[len(b)-1] == '\n' // written whole
+	})
+	checkReport(t, report, "/term.mp3", data)
 }

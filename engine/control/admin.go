@@ -55,8 +55,12 @@ func wantsJSON(r *http.Request) bool {
 func (h *Handler) admin(w http.ResponseWriter, r *http.Request, s *engine.Server) {
 	cmd := strings.TrimPrefix(r.URL.Path, "/admin/")
 	asJSON := wantsJSON(r)
+	// The suffix picks the format over the Accept header: .json, or .xml
+	// as Icecast's own /admin/stats.xml.
 	if c, ok := strings.CutSuffix(cmd, ".json"); ok {
 		cmd, asJSON = c, true
+	} else if c, ok := strings.CutSuffix(cmd, ".xml"); ok {
+		cmd, asJSON = c, false
 	}
 	q := r.URL.Query()
 	mount := q.Get("mount")
@@ -189,22 +193,11 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, asJSON bool, 
 		respond(w, http.StatusBadRequest, asJSON, 0, err.Error())
 		return
 	}
-	if err := s.SetTitle(mount, cleanMeta(song), cleanMeta(url)); err != nil {
+	if err := s.SetTitle(mount, song, url); err != nil {
 		respond(w, http.StatusBadRequest, asJSON, 0, "Source does not exist")
 		return
 	}
 	respond(w, http.StatusOK, asJSON, 1, "Metadata update successful")
-}
-
-// cleanMeta drops control characters, which would corrupt a player's ICY
-// parser or a log line.
-func cleanMeta(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 type clientsDoc struct {
@@ -275,22 +268,33 @@ func (h *Handler) listMounts(w http.ResponseWriter, asJSON bool, s *engine.Serve
 	reply(w, http.StatusOK, asJSON, "icestats", doc)
 }
 
-// statsDoc is /admin/stats: Icecast 2.4's element names, then icedeck's.
+// statsDoc is /admin/stats: Icecast 2.4.4's global elements in its order
+// (as a real 2.4.4 answers), then icedeck's.
 type statsDoc struct {
-	XMLName            xml.Name      `xml:"icestats" json:"-"`
-	Admin              string        `xml:"admin" json:"admin"`
-	Clients            int           `xml:"clients" json:"clients"`
-	Host               string        `xml:"host" json:"host"`
-	ListenerCount      int           `xml:"listeners" json:"listeners"`
-	Location           string        `xml:"location" json:"location"`
-	ServerID           string        `xml:"server_id" json:"server_id"`
-	ServerStart        string        `xml:"server_start" json:"server_start"`
-	ServerStartISO8601 string        `xml:"server_start_iso8601" json:"server_start_iso8601"`
-	Sources            int           `xml:"sources" json:"sources"`
-	BytesIn            uint64        `xml:"total_bytes_read" json:"total_bytes_read"`
-	BytesOut           uint64        `xml:"total_bytes_sent" json:"total_bytes_sent"`
-	Taps               int           `xml:"taps" json:"taps"`
-	Source             []statsSource `xml:"source" json:"source"`
+	XMLName                 xml.Name `xml:"icestats" json:"-"`
+	Admin                   string   `xml:"admin" json:"admin"`
+	ClientConnections       uint64   `xml:"client_connections" json:"client_connections"`
+	Clients                 int      `xml:"clients" json:"clients"`
+	Connections             uint64   `xml:"connections" json:"connections"`
+	FileConnections         uint64   `xml:"file_connections" json:"file_connections"` // icedeck serves no files
+	Host                    string   `xml:"host" json:"host"`
+	ListenerConnections     uint64   `xml:"listener_connections" json:"listener_connections"`
+	ListenerCount           int      `xml:"listeners" json:"listeners"`
+	Location                string   `xml:"location" json:"location"`
+	ServerID                string   `xml:"server_id" json:"server_id"`
+	ServerStart             string   `xml:"server_start" json:"server_start"`
+	ServerStartISO8601      string   `xml:"server_start_iso8601" json:"server_start_iso8601"`
+	SourceClientConnections uint64   `xml:"source_client_connections" json:"source_client_connections"`
+	SourceRelayConnections  uint64   `xml:"source_relay_connections" json:"source_relay_connections"` // no relays yet
+	SourceTotalConnections  uint64   `xml:"source_total_connections" json:"source_total_connections"`
+	Sources                 int      `xml:"sources" json:"sources"`
+	Stats                   int64    `xml:"stats" json:"stats"`                         // event streams open
+	StatsConnections        uint64   `xml:"stats_connections" json:"stats_connections"` // event streams ever opened
+
+	BytesIn  uint64        `xml:"total_bytes_read" json:"total_bytes_read"`
+	BytesOut uint64        `xml:"total_bytes_sent" json:"total_bytes_sent"`
+	Taps     int           `xml:"taps" json:"taps"`
+	Source   []statsSource `xml:"source" json:"source"`
 }
 
 type statsSource struct {
@@ -361,11 +365,18 @@ func (h *Handler) listenURL(r *http.Request, mount string) string {
 func (h *Handler) stats(r *http.Request, s *engine.Server) statsDoc {
 	snap := s.Snapshot()
 	cfg := s.Config()
+	tot := snap.Totals
+	// Icecast counts sources apart from clients, which are its GET
+	// requests (listeners, admin); the engine counts every request.
+	clientConns := tot.ClientConnections - min(tot.ClientConnections, tot.SourceConnections+tot.SourceRejections)
 	doc := statsDoc{
-		Admin: h.opts.Admin, Clients: snap.Listeners + snap.Sources, Host: hostOnly(h.host(r)), ListenerCount: snap.Listeners,
+		Admin: h.opts.Admin, ClientConnections: clientConns, Clients: snap.Clients, Connections: tot.Connections,
+		Host: hostOnly(h.host(r)), ListenerConnections: tot.ListenerConnections, ListenerCount: snap.Listeners,
 		Location: h.opts.Location, ServerID: snap.ServerID,
 		ServerStart: snap.Started.Format(icecastTime), ServerStartISO8601: snap.Started.Format(icecastISO),
-		Sources: snap.Sources, BytesIn: snap.BytesIn, BytesOut: snap.BytesOut, Taps: snap.Taps,
+		SourceClientConnections: tot.SourceConnections, SourceTotalConnections: tot.SourceConnections,
+		Sources: snap.Sources, Stats: h.streams.Load(), StatsConnections: h.streamsOpened.Load(),
+		BytesIn: snap.BytesIn, BytesOut: snap.BytesOut, Taps: snap.Taps,
 		Source: []statsSource{},
 	}
 	for _, m := range snap.Mounts {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,31 +87,6 @@ func TestFailedLoginsRateLimited(t *testing.T) {
 	}
 	if refused != 10 || blocked != 1 {
 		t.Fatalf("events: %d refused logins, %d blocks; want 10 and 1", refused, blocked)
-	}
-}
-
-func TestAuthLimiterWindow(t *testing.T) {
-	l := &authLimiter{max: 3, window: time.Minute, m: map[netip.Addr]*authEntry{}}
-	a := netip.MustParseAddr("192.0.2.1")
-	t0 := time.Unix(1000, 0)
-	l.fail(a, t0)
-	l.fail(a, t0.Add(10*time.Second))
-	// The window restarted: these two do not add to the first two.
-	l.fail(a, t0.Add(2*time.Minute))
-	if l.fail(a, t0.Add(2*time.Minute+time.Second)) {
-		t.Fatal("blocked after 2 failures in the window")
-	}
-	if !l.fail(a, t0.Add(2*time.Minute+2*time.Second)) {
-		t.Fatal("not blocked after 3 failures in the window")
-	}
-	if _, b := l.blocked(a, t0.Add(2*time.Minute+30*time.Second)); !b {
-		t.Fatal("not blocked within the minute")
-	}
-	if _, b := l.blocked(a, t0.Add(3*time.Minute+3*time.Second)); b {
-		t.Fatal("still blocked after the minute")
-	}
-	if _, b := l.blocked(netip.MustParseAddr("192.0.2.2"), t0.Add(2*time.Minute+30*time.Second)); b {
-		t.Fatal("another address blocked")
 	}
 }
 
@@ -454,5 +431,147 @@ func TestStatsAndListMounts(t *testing.T) {
 	}
 	if code, _, _ := e.get("/nothing-here", "", ""); code != http.StatusNotFound {
 		t.Fatalf("unknown path: %d", code)
+	}
+}
+
+// icecastGlobals are the global elements of /admin/stats in the order a
+// real Icecast 2.4.4 (Debian's icecast2 2.4.4-4) answers them.
+var icecastGlobals = []string{"admin", "client_connections", "clients", "connections", "file_connections", "host",
+	"listener_connections", "listeners", "location", "server_id", "server_start", "server_start_iso8601",
+	"source_client_connections", "source_relay_connections", "source_total_connections", "sources", "stats", "stats_connections"}
+
+// adminStats fetches path and returns icestats' simple child elements
+// in document order, and their values.
+func adminStats(t *testing.T, e *env, path string) ([]string, map[string]string) {
+	t.Helper()
+	code, hdr, body := e.get(path, "admin", adminPass)
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/xml") {
+		t.Fatalf("%s: %d %q\n%s", path, code, hdr.Get("Content-Type"), body)
+	}
+	d := xml.NewDecoder(strings.NewReader(body))
+	var order []string
+	vals := map[string]string{}
+	depth := 0
+	var cur string
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			t.Fatalf("%s: %v\n%s", path, err, body)
+		}
+		switch x := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 1 && x.Name.Local != "icestats" {
+				t.Fatalf("%s: root %q", path, x.Name.Local)
+			}
+			if depth == 2 {
+				cur = x.Name.Local
+				order = append(order, cur)
+			}
+		case xml.CharData:
+			if depth == 2 {
+				vals[cur] += string(x)
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
+	return order, vals
+}
+
+// /admin/stats carries Icecast's global counters, in Icecast's order,
+// and they follow the connections made; /admin/stats.xml (which Icecast
+// answers like /admin/stats) and /admin/stats.json say the same.
+func TestAdminStatsCounters(t *testing.T) {
+	e := start(t, Options{}, nil)
+	num := func(vals map[string]string, k string) int {
+		t.Helper()
+		n, err := strconv.Atoi(vals[k])
+		if err != nil {
+			t.Fatalf("%s = %q: %v", k, vals[k], err)
+		}
+		return n
+	}
+	order, before := adminStats(t, e, "/admin/stats.xml")
+	if len(order) < len(icecastGlobals) || !slices.Equal(order[:len(icecastGlobals)], icecastGlobals) {
+		t.Fatalf("globals in order\n%q\nwant Icecast 2.4.4's\n%q", order, icecastGlobals)
+	}
+	for _, k := range []string{"sources", "listeners", "source_client_connections", "listener_connections", "stats", "stats_connections", "file_connections", "source_relay_connections"} {
+		if num(before, k) != 0 {
+			t.Fatalf("%s = %s on a fresh server", k, before[k])
+		}
+	}
+
+	src := e.connectSource("/live.mp3", "source", srcPass)
+	src.send(fixture(t, "tone.mp3")[:16000])
+	l := e.listen("/live.mp3")
+	_, _, closeFeed := openSSE(t, e, "")
+	// A GET on no mount is a client connection; a refused source is a
+	// connection, but neither a client nor a source connection.
+	if code, _, _ := e.get("/x.mp3", "", ""); code != http.StatusNotFound {
+		t.Fatalf("GET on no mount: %d", code)
+	}
+	put, _ := http.NewRequest(http.MethodPut, e.base+"/bad.mp3", strings.NewReader("x"))
+	put.Header.Set("Content-Type", "audio/mpeg")
+	put.SetBasicAuth("source", "wrong")
+	// On a connection of its own, as source clients do: a kept-alive one
+	// is net/http's, which takes no sources.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := fresh.Do(put); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("source with a wrong password: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	e.eventually(5*time.Second, "listener counted", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
+
+	_, during := adminStats(t, e, "/admin/stats")
+	want := map[string]int{"sources": 1, "listeners": 1, "source_client_connections": 1, "source_total_connections": 1,
+		"listener_connections": 1, "stats": 1, "stats_connections": 1, "file_connections": 0, "source_relay_connections": 0}
+	for k, v := range want {
+		if got := num(during, k); got != v {
+			t.Errorf("with a source, a listener and an event stream: %s = %d, want %d", k, got, v)
+		}
+	}
+	// New connections: the source, the listener and the refused source at
+	// least (HTTP requests may share a kept-alive one); clients open now:
+	// the source, the listener, the event stream and this request.
+	if d := num(during, "connections") - num(before, "connections"); d < 3 {
+		t.Errorf("connections grew by %d, want at least 3", d)
+	}
+	if d := num(during, "client_connections") - num(before, "client_connections"); d < 4 {
+		t.Errorf("client_connections grew by %d, want at least 4 (listener, events, GET, stats)", d)
+	}
+	if c := num(during, "clients"); c < 4 {
+		t.Errorf("clients = %d, want at least 4 open", c)
+	}
+
+	l.conn.Close()
+	closeFeed()
+	e.eventually(5*time.Second, "listener and stream gone", func() bool {
+		_, v := adminStats(t, e, "/admin/stats")
+		return num(v, "listeners") == 0 && num(v, "stats") == 0
+	})
+	_, after := adminStats(t, e, "/admin/stats")
+	if num(after, "listener_connections") != 1 || num(after, "stats_connections") != 1 || num(after, "source_client_connections") != 1 {
+		t.Errorf("totals must not fall when clients leave: %v", after)
+	}
+
+	code, body := e.admin("/admin/stats.json")
+	var js struct {
+		Icestats map[string]any `json:"icestats"`
+	}
+	if err := json.Unmarshal([]byte(body), &js); err != nil || code != 200 {
+		t.Fatalf("stats.json: %d %v\n%s", code, err, body)
+	}
+	for _, k := range icecastGlobals {
+		if _, ok := js.Icestats[k]; !ok {
+			t.Errorf("stats.json has no %q", k)
+		}
+	}
+	if js.Icestats["listener_connections"] != 1.0 || js.Icestats["stats_connections"] != 1.0 {
+		t.Errorf("stats.json counters: %v", js.Icestats)
 	}
 }

@@ -21,6 +21,7 @@ import (
 // left to the caller (the engine takes an io.Writer, not a path).
 type File struct {
 	Path    string            `toml:"-"`
+	lines   *keyLines         // where each key is, for errors found after decoding
 	Server  ServerSection     `toml:"server"`
 	Auth    AuthSection       `toml:"auth"`
 	Limits  LimitsSection     `toml:"limits"`
@@ -82,7 +83,8 @@ type MountSection struct {
 	StreamDesc       string       `toml:"stream_description"`
 }
 
-// Duration is a TOML string such as "10s" or "1m30s".
+// Duration is a TOML string such as "10s" or "1m30s". Its range is
+// checked with every other setting's, by engine.Config.Validate.
 type Duration time.Duration
 
 // UnmarshalText implements encoding.TextUnmarshaler.
@@ -91,23 +93,21 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a duration (e.g. \"10s\", \"1m30s\")", b)
 	}
-	if v < 0 {
-		return fmt.Errorf("duration %q is negative", b)
-	}
 	*d = Duration(v)
 	return nil
 }
 
 // Size is a byte count: an integer, or a string with a binary suffix
-// ("64k", "64KiB", "1M", "1MiB").
+// ("64k", "64KiB", "1M", "1MiB"). Only the syntax is checked here; the
+// range is engine.Config.Validate's.
 type Size int
 
 // UnmarshalTOML implements toml.Unmarshaler.
 func (s *Size) UnmarshalTOML(v any) error {
 	switch x := v.(type) {
 	case int64:
-		if x < 0 || x > 1<<30 {
-			return fmt.Errorf("size %d is out of range (0 to 1 GiB)", x)
+		if int64(int(x)) != x {
+			return fmt.Errorf("size %d is too large", x)
 		}
 		*s = Size(x)
 		return nil
@@ -123,9 +123,9 @@ func (s *Size) UnmarshalTOML(v any) error {
 				break
 			}
 		}
-		n, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || n < 0 || n*mult > 1<<30 {
-			return fmt.Errorf("%q is not a size (bytes, or with k/KiB, M/MiB; at most 1 GiB)", x)
+		n, err := strconv.ParseInt(t, 10, 32) // 32 bits: n*mult cannot overflow
+		if err != nil {
+			return fmt.Errorf("%q is not a size (bytes, or with k/KiB, M/MiB)", x)
 		}
 		*s = Size(n * mult)
 		return nil
@@ -151,21 +151,10 @@ type MountName string
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (m *MountName) UnmarshalText(b []byte) error {
-	s := string(b)
-	switch {
-	case !strings.HasPrefix(s, "/") || len(s) < 2:
-		return fmt.Errorf("mount %q must start with / and name something", s)
-	case len(s) > 255:
-		return fmt.Errorf("mount %q is longer than 255 bytes", s)
-	case strings.ContainsFunc(s, func(r rune) bool { return r <= 0x20 || r == 0x7f || r == '\\' || r == '?' || r == '#' }):
-		return fmt.Errorf("mount %q has a space, control character, \\, ? or #", s)
+	if err := engine.CheckMountName(string(b)); err != nil {
+		return fmt.Errorf("mount %q: %v", b, err)
 	}
-	for _, p := range []string{"/admin", "/api/", "/status", "/metrics", "/server_version"} {
-		if strings.HasPrefix(s, p) {
-			return fmt.Errorf("mount %q is reserved (it starts with %s)", s, p)
-		}
-	}
-	*m = MountName(s)
+	*m = MountName(b)
 	return nil
 }
 
@@ -237,6 +226,7 @@ func ParseConfig(name string, data []byte) (File, error) {
 	}
 	f.Path = name
 	lines := newKeyLines(data)
+	f.lines = lines
 	var errs []error
 	bad := func(line int, format string, args ...any) {
 		errs = append(errs, &ConfigError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)})
@@ -302,7 +292,75 @@ func ParseConfig(name string, data []byte) (File, error) {
 	if len(errs) > 0 {
 		return File{}, errors.Join(errs...)
 	}
+	// The ranges, with the engine's own rule, on the defaults as the
+	// command line starts from: a file this accepts starts an engine.
+	cfg := engine.Defaults()
+	f.Apply(&cfg)
+	for _, err := range flatten(cfg.Validate()) {
+		ce := &ConfigError{File: name, Msg: err.Error()}
+		if se, ok := err.(*engine.SettingError); ok {
+			ce.Line = f.line(se)
+		}
+		errs = append(errs, ce)
+	}
+	if len(errs) > 0 {
+		return File{}, errors.Join(errs...)
+	}
 	return f, nil
+}
+
+// Locate turns each *engine.SettingError in err whose value this file
+// sets into a *ConfigError with the file's name and the key's line, so a
+// range error reads like every other configuration error. fromFlag
+// reports whether a command-line flag set the value instead (nil: none
+// did); those, and settings the file leaves out, stay as they are.
+func (f File) Locate(err error, fromFlag func(flag string) bool) error {
+	if err == nil || f.lines == nil {
+		return err
+	}
+	errs := flatten(err)
+	for i, e := range errs {
+		se, ok := e.(*engine.SettingError)
+		if !ok || se.Flag != "" && fromFlag != nil && fromFlag(se.Flag) {
+			continue
+		}
+		if line := f.line(se); line > 0 {
+			errs[i] = &ConfigError{File: f.Path, Line: line, Msg: se.Error()}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// line is where the file sets the setting se names, or 0.
+func (f File) line(se *engine.SettingError) int {
+	if se.Mount == "" {
+		table, key, ok := strings.Cut(se.Key, ".")
+		if !ok {
+			return 0 // not a file setting
+		}
+		return f.lines.exact(table, -1, key)
+	}
+	for i, m := range f.Mounts {
+		if string(m.Name) == se.Mount {
+			if l := f.lines.exact("mount", i, se.Key); l > 0 {
+				return l
+			}
+			return f.lines.table("mount", i)
+		}
+	}
+	return 0
+}
+
+// flatten lists the errors errors.Join put together (err itself if it is
+// a single one, none if nil).
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func joinChain(c []MountName) string {
@@ -332,8 +390,9 @@ func checkStrftime(p string) error {
 
 // Apply copies the settings the engine has into cfg, over what cfg holds
 // already; keys the file leaves out keep cfg's values. A header set to ""
-// removes that header (e.g. to turn CORS off).
-func (f File) Apply(cfg *engine.Config) error {
+// removes that header (e.g. to turn CORS off). engine.New checks the
+// result.
+func (f File) Apply(cfg *engine.Config) {
 	s := f.Server
 	if len(s.Listen) > 0 {
 		cfg.Listen = append([]string(nil), s.Listen...)
@@ -395,10 +454,6 @@ func (f File) Apply(cfg *engine.Config) error {
 		}
 		cfg.Mounts = mounts
 	}
-	if cfg.BurstSize > 0 && cfg.QueueSize > 0 && cfg.BurstSize > cfg.QueueSize {
-		return &ConfigError{File: f.Path, Msg: fmt.Sprintf("limits: burst_size %d is larger than queue_size %d", cfg.BurstSize, cfg.QueueSize)}
-	}
-	return nil
 }
 
 // ApplyOptions copies the control plane's settings into o.
@@ -462,8 +517,16 @@ func newKeyLines(data []byte) *keyLines {
 			if !ok || strings.HasPrefix(t, "#") {
 				continue
 			}
-			k = strings.Trim(strings.TrimSpace(k), `"'`)
-			kl.entries = append(kl.entries, keyLine{table: table, index: index, key: k, line: n})
+			k = strings.TrimSpace(k)
+			t := table
+			// A dotted key (limits.metaint = 1 at the top) is key metaint
+			// of table limits.
+			if i := strings.LastIndex(k, "."); i > 0 && !strings.ContainsAny(k, `"'`) {
+				t = strings.Trim(t+"."+strings.TrimSpace(k[:i]), ".")
+				k = strings.TrimSpace(k[i+1:])
+			}
+			k = strings.Trim(k, `"'`)
+			kl.entries = append(kl.entries, keyLine{table: t, index: index, key: k, line: n})
 		}
 	}
 	return kl
@@ -472,12 +535,20 @@ func newKeyLines(data []byte) *keyLines {
 // at is the line of key in table (index: which [[table]], -1 for any);
 // the table's header line when the key is not written; 0 if neither.
 func (kl *keyLines) at(table string, index int, key string) int {
+	if l := kl.exact(table, index, key); l > 0 {
+		return l
+	}
+	return kl.table(table, index)
+}
+
+// exact is the line of key in table, or 0 when the file does not set it.
+func (kl *keyLines) exact(table string, index int, key string) int {
 	for _, e := range kl.entries {
 		if e.table == table && (index < 0 || e.index == index) && e.key == key {
 			return e.line
 		}
 	}
-	return kl.table(table, index)
+	return 0
 }
 
 func (kl *keyLines) table(table string, index int) int {

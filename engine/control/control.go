@@ -53,11 +53,14 @@ type Handler struct {
 	opts    Options
 	log     *slog.Logger
 	srv     atomic.Pointer[engine.Server]
-	limiter *authLimiter
+	limiter *engine.LoginLimiter
 	metrics http.Handler
 
 	done      chan struct{} // closed by Close: ends event streams
 	closeOnce sync.Once
+
+	streams       atomic.Int64  // event streams open now (Icecast's "stats")
+	streamsOpened atomic.Uint64 // event streams ever opened ("stats_connections")
 }
 
 // New returns a Handler that answers 503 until Attach.
@@ -80,7 +83,7 @@ func New(opts Options) *Handler {
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Logger,
-		limiter: &authLimiter{max: opts.MaxAuthFailures, window: opts.AuthWindow, m: map[netip.Addr]*authEntry{}},
+		limiter: engine.NewLoginLimiter(opts.MaxAuthFailures, opts.AuthWindow),
 		done:    make(chan struct{}),
 	}
 	reg := prometheus.NewRegistry()
@@ -89,7 +92,12 @@ func New(opts Options) *Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{h: h},
 	)
-	h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)})
+	h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// A metric that cannot be gathered is logged and left out; the
+		// scrape goes on, so one bad value never costs all the others.
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 	return h
 }
 
@@ -166,7 +174,7 @@ const realm = `Basic realm="Icecast2 Server"`
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Server, mount string) bool {
 	addr := clientAddr(r)
 	now := time.Now()
-	if until, blocked := h.limiter.blocked(addr, now); blocked {
+	if until, blocked := h.limiter.Blocked(addr, now); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(until.Sub(now).Seconds())+1))
 		http.Error(w, "Too many failed logins", http.StatusTooManyRequests)
 		return false
@@ -178,7 +186,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Se
 			return true
 		}
 		if mount != "" {
-			su, sp := sourceCreds(cfg, mount)
+			su, sp := cfg.SourceCredentials(mount)
 			if sp != "" && credsEqual(user, pass, su, sp) {
 				return true
 			}
@@ -186,7 +194,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Se
 		// The engine's feed logs it and shows it in the interface's event log.
 		s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: "wrong credentials",
 			Message: fmt.Sprintf("admin login refused for %s from %s (%s)", strconv.Quote(user), addr, r.URL.Path)})
-		if h.limiter.fail(addr, now) {
+		if h.limiter.Fail(addr, now) {
 			s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: "too many failed logins",
 				Message: fmt.Sprintf("%s blocked for %s after repeated failed admin logins", addr, h.opts.AuthWindow)})
 		}
@@ -198,77 +206,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Se
 	return false
 }
 
-// sourceCreds mirrors the engine's rule: a mount's own password replaces
-// the global one, with its own user name when it sets one.
-func sourceCreds(cfg engine.Config, mount string) (string, string) {
-	u, p := cfg.SourceUser, cfg.SourcePassword
-	if mc, ok := cfg.Mounts[mount]; ok && mc.Password != "" {
-		p = mc.Password
-		if mc.Username != "" {
-			u = mc.Username
-		}
-	}
-	return u, p
-}
-
 // credsEqual compares in constant time over hashes, so neither length nor
 // content leaks through timing.
 func credsEqual(u, p, wantU, wantP string) bool {
 	a := sha256.Sum256([]byte(u + "\x00" + p))
 	b := sha256.Sum256([]byte(wantU + "\x00" + wantP))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
-// authLimiter counts failed logins per address.
-type authLimiter struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	m      map[netip.Addr]*authEntry
-}
-
-type authEntry struct {
-	start        time.Time // of the current counting window
-	count        int
-	blockedUntil time.Time
-}
-
-func (l *authLimiter) blocked(a netip.Addr, now time.Time) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.m[a]
-	if e == nil || !now.Before(e.blockedUntil) {
-		return time.Time{}, false
-	}
-	return e.blockedUntil, true
-}
-
-// fail records one failure and reports whether it blocked the address.
-func (l *authLimiter) fail(a netip.Addr, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) > 10000 {
-		// Forget addresses that are neither counting nor blocked, so a
-		// scan from many addresses cannot grow the map without bound.
-		for k, e := range l.m {
-			if now.Sub(e.start) > l.window && !now.Before(e.blockedUntil) {
-				delete(l.m, k)
-			}
-		}
-	}
-	e := l.m[a]
-	if e == nil {
-		e = &authEntry{start: now}
-		l.m[a] = e
-	}
-	if now.Sub(e.start) > l.window {
-		e.start, e.count = now, 0
-	}
-	e.count++
-	if e.count >= l.max {
-		e.blockedUntil = now.Add(l.window)
-		e.start, e.count = now, 0
-		return true
-	}
-	return false
 }

@@ -33,6 +33,16 @@ func eventDoc(e engine.Event) EventDoc {
 // events it missed.
 func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *engine.Server) {
 	rc := http.NewResponseController(w)
+	// The engine's server bounds every request with a read deadline; this
+	// stream is meant to last, and a read error would cancel its context.
+	// (Go 1.26's net/http clears the deadline itself when it starts its
+	// background read; this does not rely on that.) The engine's
+	// connection sets a deadline on every write, so a client that stops
+	// reading is still dropped.
+	_ = rc.SetReadDeadline(time.Time{})
+	h.streams.Add(1)
+	h.streamsOpened.Add(1)
+	defer h.streams.Add(-1)
 	// Subscribe before replaying, so nothing falls between the two.
 	ch, cancel := s.Subscribe(512)
 	defer cancel()
@@ -53,7 +63,6 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *engine.Serve
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the feed
 	w.WriteHeader(http.StatusOK)
-	_ = rc.SetWriteDeadline(time.Time{}) // long-lived: no server write deadline
 
 	write := func(e engine.Event) bool {
 		b, _ := json.Marshal(eventDoc(e))

@@ -130,36 +130,10 @@ type source struct {
 
 func (e *env) connectSource(mount, user, pass string, extra ...string) *source {
 	e.t.Helper()
-	c, err := net.Dial("tcp", e.addr)
+	c, err := e.dialSource(mount, user, pass, extra...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "PUT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: control-test\r\nContent-Type: audio/mpeg\r\n", mount, e.addr)
-	fmt.Fprintf(&b, "Authorization: Basic %s\r\n", base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
-	for i := 0; i+1 < len(extra); i += 2 {
-		fmt.Fprintf(&b, "%s: %s\r\n", extra[i], extra[i+1])
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		e.t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if err != nil || !strings.Contains(line, " 200 ") {
-		e.t.Fatalf("source %s not accepted: %q %v", mount, line, err)
-	}
-	for {
-		l, err := br.ReadString('\n')
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if l == "\r\n" {
-			break
-		}
-	}
-	_ = c.SetReadDeadline(time.Time{})
 	e.t.Cleanup(func() { c.Close() })
 	s := &source{t: e.t, conn: c}
 	e.eventually(5*time.Second, "source on "+mount, func() bool {
@@ -167,6 +141,59 @@ func (e *env) connectSource(mount, user, pass string, extra ...string) *source {
 		return m != nil && m.Source != nil
 	})
 	return s
+}
+
+// dialSource connects a PUT source and returns its connection once the
+// answer is 200; closing it is the caller's business.
+func (e *env) dialSource(mount, user, pass string, extra ...string) (net.Conn, error) {
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Type: audio/mpeg\r\n", mount, e.addr)
+	if !hasHeader(extra, "User-Agent") {
+		b.WriteString("User-Agent: control-test\r\n")
+	}
+	fmt.Fprintf(&b, "Authorization: Basic %s\r\n", base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	for i := 0; i+1 < len(extra); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", extra[i], extra[i+1])
+	}
+	b.WriteString("\r\n")
+	fail := func(err error) (net.Conn, error) {
+		c.Close()
+		return nil, err
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		return fail(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(line, " 200 ") {
+		return fail(fmt.Errorf("source %s not accepted: %q %v", mount, line, err))
+	}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return fail(err)
+		}
+		if l == "\r\n" {
+			break
+		}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	return c, nil
+}
+
+// hasHeader reports whether name is among the name, value pairs in kv.
+func hasHeader(kv []string, name string) bool {
+	for i := 0; i < len(kv); i += 2 {
+		if strings.EqualFold(kv[i], name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *source) send(b []byte) {
@@ -215,7 +242,10 @@ func (e *env) listen(mount string, extra ...string) *listener {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { c.Close() })
-	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: control-listener\r\n", mount, e.addr)
+	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n", mount, e.addr)
+	if !hasHeader(extra, "User-Agent") {
+		req += "User-Agent: control-listener\r\n"
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		req += extra[i] + ": " + extra[i+1] + "\r\n"
 	}

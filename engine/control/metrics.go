@@ -1,6 +1,9 @@
 package control
 
 import (
+	"strings"
+
+	"github.com/icedeck/icedeck/engine"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -49,23 +52,40 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
 		return
 	}
-	snap := s.Snapshot()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	collect(ch, s.Snapshot())
+}
+
+// collect sends snap's metrics. /metrics must answer whatever a client
+// managed to put in a mount name: every label value is made valid UTF-8,
+// a mount whose label collides with one already sent is left out, and a
+// metric the library still refuses is reported through the registry
+// (which logs it and serves the rest) instead of panicking.
+func collect(ch chan<- prometheus.Metric, snap engine.Snapshot) {
+	send := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) {
+		for i, l := range labels {
+			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+		m, err := prometheus.NewConstMetric(d, t, v, labels...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(d, err)
+		}
+		ch <- m
 	}
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels) }
+	counter := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.CounterValue, v, labels) }
 	gauge(descUp, 1)
 	gauge(descStart, float64(snap.Started.UnixNano())/1e9)
 	gauge(descSources, float64(snap.Sources))
 	gauge(descListenersAll, float64(snap.Listeners))
 	counter(descBytesIn, float64(snap.BytesIn))
 	counter(descBytesOut, float64(snap.BytesOut))
+	seen := map[string]bool{}
 	for _, m := range snap.Mounts {
-		if m.Hidden {
+		label := strings.ToValidUTF8(m.Name, "\uFFFD")
+		if m.Hidden || seen[label] {
 			continue
 		}
+		seen[label] = true
 		gauge(descListeners, float64(m.ListenerCount), m.Name)
 		gauge(descPeak, float64(m.ListenerPeak), m.Name)
 		counter(descMountOut, float64(m.BytesOut), m.Name)

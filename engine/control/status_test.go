@@ -2,17 +2,22 @@ package control
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
@@ -410,4 +415,159 @@ func TestNotAttached(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("%d", rec.Code)
 	}
+}
+
+// The engine's server bounds every request with a read deadline: an
+// event stream must outlive it. Served here by a server whose ReadTimeout
+// is short.
+func TestEventStreamOutlivesReadTimeout(t *testing.T) {
+	e := start(t, Options{Heartbeat: time.Hour}, nil)
+	ts := httptest.NewUnstartedServer(e.h)
+	ts.Config.ReadTimeout = 200 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	short := *e
+	short.base = ts.URL
+	events, _, closeFeed := openSSE(t, &short, "")
+	defer closeFeed()
+
+	time.Sleep(4 * ts.Config.ReadTimeout)
+	e.connectSource("/late.mp3", "source", srcPass)
+	waitEvent(t, events, "source.connected", "/late.mp3")
+}
+
+// scrape fetches /metrics, which must answer 200 with a parseable
+// Prometheus text exposition.
+func scrape(t *testing.T, e *env) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, hdr, body := e.get("/metrics", "", "")
+	if code != 200 {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics is not Prometheus text (%s): %v", hdr.Get("Content-Type"), err)
+	}
+	return fams
+}
+
+// /metrics must never fail: a non-ASCII mount becomes a label as it is,
+// and a mount name that is not UTF-8 is refused at the door (it once made
+// the collector panic).
+func TestMetricsSurviveUnusualMountNames(t *testing.T) {
+	e := start(t, Options{}, nil)
+	e.connectSource("/café-音.mp3", "source", srcPass)
+	fams := scrape(t, e)
+	found := false
+	for _, m := range fams["icedeck_mount_source_connected"].GetMetric() {
+		found = found || labelIs(m, "mount", "/café-音.mp3")
+	}
+	if !found {
+		t.Fatalf("no icedeck_mount_source_connected{mount=\"/café-音.mp3\"}: %v", fams["icedeck_mount_source_connected"])
+	}
+
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "SOURCE /x%%FF.mp3 HTTP/1.0\r\nAuthorization: Basic %s\r\nContent-Type: audio/mpeg\r\n\r\n",
+		base64.StdEncoding.EncodeToString([]byte("source:"+srcPass)))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(status, " 400 ") {
+		t.Fatalf("SOURCE /x%%FF.mp3: %q %v, want 400", status, err)
+	}
+	if n := len(scrape(t, e)["icedeck_mount_source_connected"].GetMetric()); n != 1 {
+		t.Fatalf("%d mounts in /metrics, want 1", n)
+	}
+}
+
+// The collector's own defence, should a name that is not UTF-8 ever get
+// past the door: labels are made valid, colliding mounts are left out,
+// and the scrape is served.
+func TestCollectorMakesLabelsValid(t *testing.T) {
+	snap := engine.Snapshot{Mounts: []engine.MountSnapshot{
+		{Name: "/x\xff.mp3", Disconnects: []engine.Disconnect{{Reason: "bad\xfe"}}},
+		{Name: "/x\xfe.mp3"}, // the same label once made valid
+		{Name: "/ok.mp3", Source: &engine.SourceSnapshot{}},
+	}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) { collect(ch, snap) }))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mounts []string
+	for _, f := range fams {
+		if f.GetName() != "icedeck_mount_listeners" {
+			continue
+		}
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				mounts = append(mounts, l.GetValue())
+			}
+		}
+	}
+	if want := []string{"/ok.mp3", "/x\uFFFD.mp3"}; !slices.Equal(mounts, want) {
+		t.Fatalf("mount labels %q, want %q", mounts, want)
+	}
+}
+
+// collectorFunc is a prometheus.Collector over a function, unchecked.
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (collectorFunc) Describe(chan<- *prometheus.Desc)      {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+
+// Whatever clients send (user agents, ice-* headers, titles) comes out of
+// every XML and JSON document as valid UTF-8 that a strict parser reads:
+// bytes that are not UTF-8 become U+FFFD, control characters cannot break
+// a document.
+func TestClientTextComesOutValid(t *testing.T) {
+	e := start(t, Options{}, nil)
+	src := e.connectSource("/live.mp3", "source", srcPass, "User-Agent", "enc\xff\xfeoder", "Ice-Name", "Caf\xe9 FM",
+		"Ice-Description", "<b>&amp;\"'</b>", "Ice-Genre", "\xc3\x28", "Ice-Url", "http://x/\xf0\x28\x8c\x28")
+	src.send(fixture(t, "tone.mp3")[:16000])
+	e.listen("/live.mp3", "User-Agent", "play\xffer <&>")
+	e.eventually(5*time.Second, "listener", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
+	// A title with control characters, an escape sequence and a byte that
+	// is not UTF-8 (taken as windows-1252: é).
+	if code, body := e.admin("/admin/metadata?mount=/live.mp3&mode=updinfo&song=A%01B%1b%5b31mC%e9%00"); code != 200 {
+		t.Fatalf("metadata: %d %s", code, body)
+	}
+
+	for _, path := range []string{"/admin/stats", "/admin/stats.json", "/admin/listclients?mount=/live.mp3",
+		"/admin/listclients.json?mount=/live.mp3", "/admin/listmounts", "/status-json.xsl", "/api/v1/status", "/api/v1/mounts/live.mp3"} {
+		code, hdr, body := e.get(path, "admin", adminPass)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		checkDocument(t, hdr.Get("Content-Type"), []byte(body), strings.HasPrefix(path, "/admin/") || path == "/status-json.xsl")
+	}
+
+	_, body := e.admin("/admin/listclients?mount=/live.mp3")
+	var lc struct {
+		Listener []struct {
+			UserAgent string `xml:"UserAgent"`
+		} `xml:"source>listener"`
+	}
+	if err := xml.Unmarshal([]byte(body), &lc); err != nil || len(lc.Listener) != 1 || lc.Listener[0].UserAgent != "play\uFFFDer <&>" {
+		t.Fatalf("listclients user agent: %+v %v\n%s", lc, err, body)
+	}
+	_, body = e.admin("/api/v1/mounts/live.mp3")
+	var m MountDoc
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Title != "ABCé" || m.Source.UserAgent != "enc\uFFFD\uFFFDoder" || m.Source.Ice.Name != "Caf\uFFFD FM" ||
+		m.Source.Ice.Description != "<b>&amp;\"'</b>" || m.Listeners[0].UserAgent != "play\uFFFDer <&>" {
+		t.Fatalf("mount document: title %q, source %+v, listeners %+v", m.Title, m.Source, m.Listeners)
+	}
+
+	// The event feed's data lines are JSON too.
+	events, _, closeFeed := openSSE(t, e, "0")
+	defer closeFeed()
+	waitEvent(t, events, "metadata.changed", "/live.mp3")
 }
