@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -412,4 +413,88 @@ func TestWaitingListenerThatLeavesIsNoticed(t *testing.T) {
 	if e := findEvent(s, EventListenerLeft, "/junk.mp3"); e == nil || e.Reason != string(ReasonClientClosed) {
 		t.Fatalf("leave event %+v", e)
 	}
+}
+
+// Near the descriptor limit the server must neither spin on accept errors
+// nor stop serving: it backs off and answers again once descriptors free.
+func TestAcceptAtDescriptorLimit(t *testing.T) {
+	if os.Getenv("ICEDECK_FD_CHILD") == "1" {
+		fdLimitChild()
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptAtDescriptorLimit$")
+	cmd.Env = append(os.Environ(), "ICEDECK_FD_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = strings.TrimSpace(addr)
+	var held []net.Conn
+	for range 80 { // more than the child's 48 descriptors
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	cpu := func() int64 { // user+system ticks of the child
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		var u, s int64
+		fmt.Sscan(f[11], &u)
+		fmt.Sscan(f[12], &s)
+		return u + s
+	}
+	time.Sleep(300 * time.Millisecond)
+	before := cpu()
+	time.Sleep(2 * time.Second)
+	if used := cpu() - before; used > 40 { // ticks of 10 ms: 20% of a core
+		t.Fatalf("the server used %d ms of CPU in 2 s while out of descriptors: it spins", used*10)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	eventually(t, 5*time.Second, "serving again", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(c, "GET /nothing HTTP/1.0\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		return strings.HasPrefix(string(b), "HTTP/1.0 404")
+	})
+}
+
+// fdLimitChild runs a server with 48 descriptors and prints its address.
+func fdLimitChild() {
+	lim := syscall.Rlimit{Cur: 48, Max: 48}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		panic(err)
+	}
+	cfg := Defaults()
+	cfg.SourcePassword = "x"
+	s, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ln.Addr())
+	_ = s.Serve(ln)
 }

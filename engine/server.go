@@ -88,6 +88,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if n, ok := openFileLimit(); ok && uint64(cfg.MaxClients)+fileReserve > n {
+		log.Warn("the open-file limit is below max_clients: connections beyond it are refused by the system, not with a 503",
+			"max_clients", cfg.MaxClients, "open_file_limit", n, "fix", "raise it (ulimit -n, LimitNOFILE=) or lower max_clients")
+	}
 	s := &Server{
 		cfg:        cfg,
 		log:        log,
