@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/icedeck/icedeck/engine/frame"
@@ -114,20 +116,97 @@ func Defaults() Config {
 	}
 }
 
-// Reason names why a connection ended. Every disconnect has one.
-type Reason string
+// Reason says why a connection ended or was refused. The set is closed,
+// so API consumers can switch on it and /metrics counts each; what varies
+// (a user name, an error) goes in an event's Detail, never in the Reason.
+type Reason uint8
 
 const (
-	ReasonClientClosed Reason = "client closed"
-	ReasonTooSlow      Reason = "too slow"
-	ReasonKicked       Reason = "kicked"
-	ReasonSourceEnded  Reason = "source ended"
-	ReasonTimeout      Reason = "timeout"
-	ReasonWriteError   Reason = "write error"
-	ReasonShutdown     Reason = "shutdown"
-	ReasonMoved        Reason = "moved"
-	ReasonReadError    Reason = "read error"
+	ReasonNone Reason = iota
+	// How connections end.
+	ReasonClientClosed
+	ReasonTooSlow
+	ReasonKicked
+	ReasonSourceEnded
+	ReasonTimeout
+	ReasonWriteError
+	ReasonShutdown
+	ReasonMoved
+	ReasonReadError
+	// Why requests are refused.
+	ReasonBadRequest // malformed head, bad mount path, PUT without Content-Type
+	ReasonHeadTooLarge
+	ReasonHeadTimeout
+	ReasonNoCredentials
+	ReasonWrongCredentials
+	ReasonLoginsBlocked // too many failed logins from the address
+	ReasonMountBusy
+	ReasonServerFull // the client limit
+	ReasonTooManySources
+	ReasonMountFull // the mount's listener limit
+	ReasonNoMount
+	ReasonShuttingDown
+	// Recordings.
+	ReasonStarted
+	ReasonStopped
+	reasonCount
 )
+
+var reasonNames = [reasonCount]string{
+	"", "client closed", "too slow", "kicked", "source ended", "timeout", "write error", "shutdown", "moved", "read error",
+	"bad request", "request head too large", "request head timeout", "no credentials", "wrong credentials",
+	"too many failed logins", "mount busy", "server full", "too many sources", "mount full", "no such mount",
+	"shutting down", "started", "stopped",
+}
+
+func (r Reason) String() string {
+	if r < reasonCount {
+		return reasonNames[r]
+	}
+	return "reason " + strconv.Itoa(int(r))
+}
+
+// MarshalText gives the reason's name, as the JSON API and reports show it.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a name MarshalText wrote.
+func (r *Reason) UnmarshalText(b []byte) error {
+	for i, n := range reasonNames {
+		if n == string(b) {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown reason %q", b)
+}
+
+// Reasons lists every reason but ReasonNone, in order.
+func Reasons() []Reason {
+	out := make([]Reason, 0, reasonCount-1)
+	for r := ReasonNone + 1; r < reasonCount; r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// ConnKind is what a connection turned out to be.
+type ConnKind uint8
+
+const (
+	KindRequest  ConnKind = iota // a request refused before it became a source or listener
+	KindSource                   // a source client
+	KindListener                 // a listener
+	kindCount
+)
+
+func (k ConnKind) String() string { return [...]string{"request", "source", "listener"}[k] }
+
+// Ending counts the connections of one kind that ended for one reason.
+type Ending struct {
+	Kind   ConnKind
+	Reason Reason
+	Count  uint64
+}
 
 // MountState is what a mount is doing right now.
 type MountState string
@@ -155,6 +234,7 @@ type Snapshot struct {
 	BytesOut  uint64 // all listeners, since start
 	Clients   int    // connections open now: sources, listeners, requests in progress
 	Totals    Totals
+	Endings   []Ending // connections ended or refused since start, per kind and reason (counts above 0)
 	Mounts    []MountSnapshot
 }
 
@@ -278,6 +358,7 @@ type Event struct {
 	Mount   string
 	ID      uint64 // listener or source id, 0 if none
 	Addr    string
-	Reason  string
+	Reason  Reason
+	Detail  string // what varies: a user name tried, an error, how a title came
 	Message string // one line, for people
 }

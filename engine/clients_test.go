@@ -185,7 +185,7 @@ func TestShoutOggVorbis(t *testing.T) {
 		t.Errorf("frame stats %+v", f)
 	}
 	probe := findEvent(s, EventSourceRejected, "/shout.ogg")
-	if probe == nil || probe.Reason != "no credentials" {
+	if probe == nil || probe.Reason != ReasonNoCredentials {
 		t.Errorf("libshout's probe not seen: %+v", probe)
 	}
 	// It joined two seconds in (later on a busy machine), with a burst of

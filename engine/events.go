@@ -62,8 +62,11 @@ func (b *eventBus) logEvent(e Event) {
 	if e.Addr != "" {
 		attrs = append(attrs, slog.String("addr", e.Addr))
 	}
-	if e.Reason != "" {
-		attrs = append(attrs, slog.String("reason", e.Reason))
+	if e.Reason != ReasonNone {
+		attrs = append(attrs, slog.String("reason", e.Reason.String()))
+	}
+	if e.Detail != "" {
+		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
 	b.log.LogAttrs(context.Background(), e.Level, e.Message, attrs...)
 }

@@ -99,36 +99,34 @@ func (s *Server) handleConn(c net.Conn) {
 }
 
 func (s *Server) badHead(c net.Conn, addr string, hr *headReader, err error) {
-	defer c.Close()
-	reject := func(reason string, level slog.Level) {
-		s.Emit(Event{Type: EventRequestRejected, Level: level, Addr: addr, Reason: reason,
-			Message: fmt.Sprintf("request from %s rejected: %s", addr, reason)})
-	}
+	e := ending{kind: KindRequest, event: EventRequestRejected, level: slog.LevelWarn, addr: addr}
 	switch {
 	case hr.left <= 0:
-		reject("request head too large", slog.LevelWarn)
-		writeStatus(c, http.StatusRequestHeaderFieldsTooLarge, "Request head larger than "+strconv.Itoa(s.cfg.MaxHeaderBytes)+" bytes\n")
+		e.reason, e.status, e.answer = ReasonHeadTooLarge, http.StatusRequestHeaderFieldsTooLarge, true
+		e.body = "Request head larger than " + strconv.Itoa(s.cfg.MaxHeaderBytes) + " bytes\n"
+		e.detail = "larger than " + strconv.Itoa(s.cfg.MaxHeaderBytes) + " bytes"
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		reject("request head not complete within "+s.cfg.HeaderTimeout.String(), slog.LevelWarn)
+		e.reason, e.detail = ReasonHeadTimeout, "not complete within "+s.cfg.HeaderTimeout.String()
 	case len(hr.record) == 0 && (errors.Is(err, io.EOF) || isClosedErr(err)):
 		// Connected and left without a word: a port probe or health check.
-		reject("closed before sending a request", slog.LevelDebug)
+		e.reason, e.level, e.detail = ReasonClientClosed, slog.LevelDebug, "closed before sending a request"
 	default:
-		reject("malformed request: "+err.Error(), slog.LevelWarn)
-		writeStatus(c, http.StatusBadRequest, "Malformed request\n")
+		e.reason, e.status, e.answer, e.body = ReasonBadRequest, http.StatusBadRequest, true, "Malformed request\n"
+		e.detail = "malformed request: " + err.Error()
 	}
+	e.message = fmt.Sprintf("request from %s rejected: %s (%s)", addr, e.reason, e.detail)
+	s.finish(c, e)
 }
 
 func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
-	defer c.Close()
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		writeStatus(c, http.StatusMethodNotAllowed, "Method not allowed\n")
+		s.finish(c, ending{kind: KindRequest, reason: ReasonBadRequest, detail: "method " + req.Method, status: http.StatusMethodNotAllowed,
+			answer: true, body: "Method not allowed\n"})
 		return
 	}
-	s.access.write(addr, "", requestLine(req), http.StatusNotFound, 0, req.Referer(), req.UserAgent(), 0)
-	s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelInfo, Addr: addr, Reason: "no such mount",
-		Message: fmt.Sprintf("%s asked for %q: no such mount (404)", addr, req.URL.Path)})
-	writeStatus(c, http.StatusNotFound, "Mount not found\n")
+	s.finish(c, ending{kind: KindRequest, reason: ReasonNoMount, level: slog.LevelInfo, event: EventListenerRefused, addr: addr,
+		message: fmt.Sprintf("%s asked for %q: no such mount (404)", addr, req.URL.Path),
+		request: requestLine(req), referer: req.Referer(), ua: req.UserAgent(), status: http.StatusNotFound, answer: true, body: "Mount not found\n"})
 }
 
 // serveHTTP is net/http's handler: mounts reached over a kept-alive
@@ -186,49 +184,44 @@ func equalSecret(a, b string) bool {
 func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, addr string) {
 	name := req.URL.Path
 	label := name // the mount as events show it: only a valid name
-	reject := func(code int, body, reason string, level slog.Level, extra ...string) {
-		// Recorded before the answer goes out, so whoever reads the answer
-		// finds the event already there.
+	user, pass, hasAuth := req.BasicAuth()
+	reject := func(code int, body string, reason Reason, detail string, level slog.Level, extra ...string) {
 		s.totals.sourceRejects.Add(1)
-		user, _, _ := req.BasicAuth()
-		s.access.write(addr, user, requestLine(req), code, 0, "", req.UserAgent(), 0)
-		s.Emit(Event{Type: EventSourceRejected, Level: level, Mount: label, Addr: addr, Reason: reason,
-			Message: fmt.Sprintf("source %s on %q refused (%d): %s", addr, name, code, reason)})
-		writeStatus(c, code, body+"\n", extra...)
-		c.Close()
+		s.finish(c, ending{kind: KindSource, reason: reason, detail: detail, level: level, event: EventSourceRejected, mount: label, addr: addr,
+			message: fmt.Sprintf("source %s on %q refused (%d): %s", addr, name, code, cmp.Or(detail, reason.String())),
+			request: requestLine(req), user: user, ua: req.UserAgent(), status: code, answer: true, body: body + "\n", header: extra})
 	}
 	if err := CheckMountName(name); err != nil {
 		label = ""
-		reject(http.StatusBadRequest, "Bad mount path", "bad mount path: "+err.Error(), slog.LevelWarn)
+		reject(http.StatusBadRequest, "Bad mount path", ReasonBadRequest, "bad mount path: "+err.Error(), slog.LevelWarn)
 		return
 	}
 	ip := addrOf(addr)
 	if until, blocked := s.sourceLogins.Blocked(ip, time.Now()); blocked {
-		reject(http.StatusTooManyRequests, "Too many failed logins", "too many failed logins", slog.LevelWarn,
+		reject(http.StatusTooManyRequests, "Too many failed logins", ReasonLoginsBlocked, "", slog.LevelWarn,
 			"Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 		return
 	}
-	user, pass, ok := req.BasicAuth()
-	if !ok {
+	if !hasAuth {
 		// libshout asks without credentials first and expects this challenge.
-		reject(http.StatusUnauthorized, "Authentication required", "no credentials", slog.LevelInfo,
+		reject(http.StatusUnauthorized, "Authentication required", ReasonNoCredentials, "", slog.LevelInfo,
 			"WWW-Authenticate", `Basic realm="icedeck"`)
 		return
 	}
 	wantUser, wantPass := s.cfg.SourceCredentials(name)
 	if !equalSecret(user, wantUser) || !equalSecret(pass, wantPass) {
 		if s.sourceLogins.Fail(ip, time.Now()) {
-			s.Emit(Event{Type: EventSourceRejected, Level: slog.LevelWarn, Mount: label, Addr: addr, Reason: "too many failed logins",
+			s.Emit(Event{Type: EventSourceRejected, Level: slog.LevelWarn, Mount: label, Addr: addr, Reason: ReasonLoginsBlocked,
 				Message: fmt.Sprintf("%s blocked for %s after repeated failed source logins", addr, s.sourceLogins.Window())})
 		}
-		reject(http.StatusUnauthorized, "Authentication failed", "wrong credentials for user "+strconv.Quote(user), slog.LevelWarn,
+		reject(http.StatusUnauthorized, "Authentication failed", ReasonWrongCredentials, "user "+strconv.Quote(user), slog.LevelWarn,
 			"WWW-Authenticate", `Basic realm="icedeck"`)
 		return
 	}
 	ct := req.Header.Get("Content-Type")
 	if ct == "" {
 		if req.Method == "PUT" {
-			reject(http.StatusBadRequest, "No Content-Type given", "PUT without Content-Type", slog.LevelWarn)
+			reject(http.StatusBadRequest, "No Content-Type given", ReasonBadRequest, "PUT without Content-Type", slog.LevelWarn)
 			return
 		}
 		ct = "audio/mpeg" // Icecast assumes MP3 for a bare SOURCE
@@ -246,10 +239,16 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		// curl -T - streams this way; the chunk framing is not audio.
 		src.body = httputil.NewChunkedReader(br)
 	}
-	m, code, why := s.attachSource(src, name)
+	m, why, detail := s.attachSource(src, name)
 	if m == nil {
-		body := map[int]string{http.StatusForbidden: "Mountpoint in use", http.StatusServiceUnavailable: "Too many sources connected"}[code]
-		reject(code, body, why, slog.LevelWarn)
+		code, body := http.StatusServiceUnavailable, "Too many sources connected"
+		switch why {
+		case ReasonMountBusy:
+			code, body = http.StatusForbidden, "Mountpoint in use"
+		case ReasonShuttingDown:
+			body = "Server shutting down"
+		}
+		reject(code, body, why, detail, slog.LevelWarn)
 		return
 	}
 	// An answer the client never reads is harmful: closing a socket with
@@ -266,7 +265,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		_, _ = io.WriteString(c, answer)
 	}
 	if !src.known {
-		s.Emit(Event{Type: EventWarning, Level: slog.LevelWarn, Mount: name, ID: src.id, Addr: addr, Reason: "unknown content type",
+		s.Emit(Event{Type: EventWarning, Level: slog.LevelWarn, Mount: name, ID: src.id, Addr: addr, Detail: "unknown content type",
 			Message: fmt.Sprintf("%s: content type %q is not analysed; relayed as opaque bytes", name, ct)})
 	}
 
@@ -329,12 +328,11 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		c.Close()
 		return
 	}
-	refuse := func(code int, body, reason string) {
-		s.access.write(addr, "", requestLine(req), code, 0, req.Referer(), req.UserAgent(), 0)
-		s.Emit(Event{Type: EventListenerRefused, Level: slog.LevelWarn, Mount: m.name, Addr: addr, Reason: reason,
-			Message: fmt.Sprintf("listener %s refused on %s (%d): %s", addr, m.name, code, reason)})
-		writeStatus(c, code, body+"\n")
-		c.Close()
+	refuse := func(code int, why Reason, detail string) {
+		s.finish(c, ending{kind: KindListener, reason: why, detail: detail, level: slog.LevelWarn, event: EventListenerRefused, mount: m.name, addr: addr,
+			message: fmt.Sprintf("listener %s refused on %s (%d): %s %s", addr, m.name, code, why, detail),
+			request: requestLine(req), referer: req.Referer(), ua: req.UserAgent(), status: code, answer: true,
+			body: "Mount full or gone: " + why.String() + "\n"})
 	}
 	now := time.Now()
 	l := &listener{
@@ -353,12 +351,12 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	st := m.startFor(m.burst)
 	l.pending[0], l.pending[1] = head, st.headers
 	l.placeAt(st)
-	if why := m.addListener(l); why != "" {
+	if why, detail := m.addListener(l); why != ReasonNone {
 		code := http.StatusServiceUnavailable
-		if why == "source ended" {
+		if why == ReasonSourceEnded {
 			code = http.StatusNotFound
 		}
-		refuse(code, "Mount full or gone: "+why, why)
+		refuse(code, why, detail)
 		return
 	}
 	s.totals.listeners.Add(1)

@@ -31,7 +31,7 @@ func TestSourceMountNotUTF8Refused(t *testing.T) {
 		t.Fatalf("%d mounts after a refused source", n)
 	}
 	e := findEvent(s, EventSourceRejected, "")
-	if e == nil || !strings.Contains(e.Reason, "UTF-8") || e.Mount != "" {
+	if e == nil || e.Reason != ReasonBadRequest || !strings.Contains(e.Detail, "UTF-8") || e.Mount != "" {
 		t.Fatalf("rejection event %+v: want the reason, and no invalid mount label", e)
 	}
 }
@@ -132,7 +132,7 @@ func TestSourcePasswordGuessingIsLimited(t *testing.T) {
 	}
 	blocked := 0
 	for _, e := range s.Events(0) {
-		if e.Type == EventSourceRejected && e.Reason == "too many failed logins" && strings.HasPrefix(e.Addr, "127.0.0.1") {
+		if e.Type == EventSourceRejected && e.Reason == ReasonLoginsBlocked && strings.HasPrefix(e.Addr, "127.0.0.1") {
 			blocked++
 		}
 	}
@@ -290,7 +290,7 @@ func TestTinySourceWritesStarveNobody(t *testing.T) {
 func mountSnapDisconnects(s *Server) int {
 	n := 0
 	for _, e := range s.Events(0) {
-		if e.Type == EventListenerLeft && e.Reason == string(ReasonTooSlow) {
+		if e.Type == EventListenerLeft && e.Reason == ReasonTooSlow {
 			n++
 		}
 	}
@@ -410,7 +410,7 @@ func TestWaitingListenerThatLeavesIsNoticed(t *testing.T) {
 	eventually(t, 2*idleProbe+time.Second, "departed listener noticed", func() bool {
 		return mountSnap(s, "/junk.mp3").ListenerCount == 0
 	})
-	if e := findEvent(s, EventListenerLeft, "/junk.mp3"); e == nil || e.Reason != string(ReasonClientClosed) {
+	if e := findEvent(s, EventListenerLeft, "/junk.mp3"); e == nil || e.Reason != ReasonClientClosed {
 		t.Fatalf("leave event %+v", e)
 	}
 }

@@ -11,16 +11,16 @@ import (
 // fall back to other mounts and come home.
 
 // attachSource puts src on mount name, creating the mount or resuming one
-// held in grace. It returns the HTTP code and reason when it cannot.
-func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
+// held in grace. It returns why it cannot.
+func (s *Server) attachSource(src *source, name string) (*mount, Reason, string) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return nil, http.StatusServiceUnavailable, "server shutting down"
+		return nil, ReasonShuttingDown, ""
 	}
 	if s.sources >= s.cfg.MaxSources {
 		s.mu.Unlock()
-		return nil, http.StatusServiceUnavailable, fmt.Sprintf("too many sources (limit %d)", s.cfg.MaxSources)
+		return nil, ReasonTooManySources, fmt.Sprintf("limit %d", s.cfg.MaxSources)
 	}
 	var ended *mount
 	resumed := false
@@ -31,7 +31,7 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 		case m.source != nil:
 			m.mu.Unlock()
 			s.mu.Unlock()
-			return nil, http.StatusForbidden, "mount busy: a source is already connected"
+			return nil, ReasonMountBusy, "a source is already connected"
 		case m.contentType != src.contentType:
 			// Held listeners cannot follow a change of format.
 			m.graceTimer.Stop()
@@ -76,7 +76,7 @@ func (s *Server) attachSource(src *source, name string) (*mount, int, string) {
 		s.Emit(Event{Type: EventMountResumed, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr,
 			Message: fmt.Sprintf("%s resumed: held listeners continue", name)})
 	}
-	return m, 0, ""
+	return m, ReasonNone, ""
 }
 
 // detachSource takes a finished source off its mount: the listeners are
@@ -90,16 +90,16 @@ func (s *Server) detachSource(src *source, reason Reason) {
 	s.mu.Unlock()
 	now := time.Now()
 	ss := src.snapshot(now)
-	s.access.write(src.addr, s.cfg.SourceUser, src.request, http.StatusOK, ss.BytesIn, "", src.ua, now.Sub(src.connected))
 	m.recordDisconnect(Disconnect{Time: now, ID: src.id, Addr: src.addr, Source: true, Reason: reason, Duration: now.Sub(src.connected), Bytes: ss.BytesIn})
 	s.recordSession(m, ss, now, reason)
 	level := slog.LevelInfo
 	if reason != ReasonClientClosed && reason != ReasonShutdown {
 		level = slog.LevelWarn
 	}
-	s.Emit(Event{Type: EventSourceLeft, Level: level, Mount: m.name, ID: src.id, Addr: src.addr, Reason: string(reason),
-		Message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
-			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256)})
+	s.note(ending{kind: KindSource, reason: reason, level: level, event: EventSourceLeft, mount: m.name, id: src.id, addr: src.addr,
+		message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
+			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256),
+		request: src.request, user: s.cfg.SourceUser, ua: src.ua, status: http.StatusOK, bytes: ss.BytesIn, dur: now.Sub(src.connected)})
 
 	m.mu.Lock()
 	m.source = nil
@@ -210,10 +210,10 @@ func (s *Server) adopt(l *listener) {
 	l.pending[1] = st.headers
 	l.placeAt(st)
 	l.lastProgress = time.Now()
-	if why := to.addListener(l); why != "" {
+	if why, _ := to.addListener(l); why != ReasonNone {
 		s.closeListener(l, ReasonSourceEnded)
 		return
 	}
-	s.Emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: string(ReasonMoved),
+	s.Emit(Event{Type: EventListenerMoved, Level: slog.LevelInfo, Mount: to.name, ID: l.id, Addr: l.addr, Reason: ReasonMoved,
 		Message: fmt.Sprintf("listener %d moved from %s to %s", l.id, from.name, to.name)})
 }

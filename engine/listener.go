@@ -52,7 +52,7 @@ func (l *listener) kickReason() Reason {
 	if r := l.kicked.Load(); r != nil {
 		return *r
 	}
-	return ""
+	return ReasonNone
 }
 
 func (l *listener) snapshot(end uint64) ListenerSnapshot {
@@ -191,7 +191,7 @@ func (sh *shard) sweep(now time.Time) {
 // service moves one listener forward. It reports done with a reason when
 // the listener must go.
 func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
-	if r := l.kickReason(); r != "" {
+	if r := l.kickReason(); r != ReasonNone {
 		return r, true
 	}
 	m := sh.m
@@ -244,7 +244,7 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 				return ReasonClientClosed, true
 			}
 		}
-		return "", false
+		return ReasonNone, false
 	}
 
 	n, err := sh.w.write(l, sh.bufs)
@@ -264,7 +264,7 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 	if now.Sub(l.lastProgress) > m.srv.cfg.WriteTimeout {
 		return ReasonTimeout, true
 	}
-	return "", false
+	return ReasonNone, false
 }
 
 // findSync moves a waiting listener to the first frame boundary published

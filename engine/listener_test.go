@@ -33,7 +33,7 @@ func TestListenerGetsEveryByteToTheEnd(t *testing.T) {
 	}
 	eventually(t, time.Second, "listener left with reason source ended", func() bool {
 		e := findEvent(s, EventListenerLeft, "/all.mp3")
-		return e != nil && e.Reason == string(ReasonSourceEnded)
+		return e != nil && e.Reason == ReasonSourceEnded
 	})
 }
 
@@ -148,7 +148,7 @@ func TestSlowListenerDroppedFastOneKeepsEverything(t *testing.T) {
 	src.send(data[100:], 4096, time.Millisecond)
 	eventually(t, 5*time.Second, "slow listener dropped", func() bool {
 		e := findEvent(s, EventListenerLeft, "/slow.mp3")
-		return e != nil && e.Reason == string(ReasonTooSlow)
+		return e != nil && e.Reason == ReasonTooSlow
 	})
 	src.close()
 	got := fast.wait(t, 5*time.Second)
@@ -209,7 +209,7 @@ func TestSlowListenerSkipPolicy(t *testing.T) {
 	if len(payload) >= len(data) || len(payload) == 0 {
 		t.Fatalf("skip listener got %d of %d bytes: did not skip", len(payload), len(data))
 	}
-	if e := findEvent(s, EventListenerLeft, "/skip.mp3"); e == nil || e.Reason != string(ReasonSourceEnded) {
+	if e := findEvent(s, EventListenerLeft, "/skip.mp3"); e == nil || e.Reason != ReasonSourceEnded {
 		t.Fatalf("skip listener should stay until the end, left with %+v", e)
 	}
 	// Every skip lands on a frame boundary: the received stream is a chain
@@ -248,7 +248,7 @@ func TestKickListener(t *testing.T) {
 	l.wait(t, 2*time.Second) // the connection is really closed
 	eventually(t, time.Second, "listener left with reason kicked", func() bool {
 		e := findEvent(s, EventListenerLeft, "/kick.mp3")
-		return e != nil && e.Reason == string(ReasonKicked)
+		return e != nil && e.Reason == ReasonKicked
 	})
 	if err := s.KickListener("/kick.mp3", id); err != ErrNoClient {
 		t.Fatalf("second kick: %v", err)
@@ -259,7 +259,7 @@ func TestKickListener(t *testing.T) {
 	}
 	eventually(t, 2*time.Second, "source kicked", func() bool {
 		e := findEvent(s, EventSourceLeft, "/kick.mp3")
-		return e != nil && e.Reason == string(ReasonKicked)
+		return e != nil && e.Reason == ReasonKicked
 	})
 }
 
@@ -405,7 +405,7 @@ func TestShutdownClosesEveryone(t *testing.T) {
 	var reasons []string
 	for _, e := range s.Events(0) {
 		if e.Type == EventListenerLeft || e.Type == EventSourceLeft {
-			reasons = append(reasons, string(e.Type)+"="+e.Reason)
+			reasons = append(reasons, string(e.Type)+"="+e.Reason.String())
 		}
 	}
 	if strings.Join(reasons, ",") != "source.left=shutdown,listener.left=shutdown" && strings.Join(reasons, ",") != "listener.left=shutdown,source.left=shutdown" {

@@ -230,15 +230,15 @@ func (m *mount) recordDisconnect(d Disconnect) {
 
 // addListener registers l and gives it to the least loaded shard. It
 // returns why it could not.
-func (m *mount) addListener(l *listener) string {
+func (m *mount) addListener(l *listener) (Reason, string) {
 	m.mu.Lock()
 	if m.ended.Load() {
 		m.mu.Unlock()
-		return "source ended"
+		return ReasonSourceEnded, ""
 	}
 	if max := m.maxListeners(); max > 0 && len(m.listeners) >= max {
 		m.mu.Unlock()
-		return fmt.Sprintf("mount full (limit %d)", max)
+		return ReasonMountFull, fmt.Sprintf("limit %d", max)
 	}
 	if l.id == 0 {
 		// Taken under the lock, so the slice stays ordered.
@@ -257,7 +257,7 @@ func (m *mount) addListener(l *listener) string {
 		}
 	}
 	best.add(l)
-	return ""
+	return ReasonNone, ""
 }
 
 func (m *mount) insertListener(l *listener) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +81,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	}
 	f, path, err := createUnique(strftime(pattern, time.Now()))
 	if err != nil {
-		s.Emit(Event{Type: EventRecording, Level: slog.LevelError, Mount: m.name, Reason: "open failed",
+		s.Emit(Event{Type: EventRecording, Level: slog.LevelError, Mount: m.name, Reason: ReasonWriteError, Detail: err.Error(),
 			Message: fmt.Sprintf("cannot record %s: %v", m.name, err)})
 		return "", err
 	}
@@ -100,7 +101,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	m.rec = rec
 	m.taps[t] = struct{}{}
 	m.mu.Unlock()
-	s.Emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: "started",
+	s.Emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: ReasonStarted, Detail: path,
 		Message: fmt.Sprintf("recording %s to %s", m.name, path)})
 	s.wg.Add(1)
 	go s.runRecording(m, rec, f)
@@ -111,12 +112,12 @@ func (s *Server) runRecording(m *mount, rec *recording, f *os.File) {
 	defer s.wg.Done()
 	defer close(rec.done)
 	buf := make([]byte, 32<<10)
-	reason, level := "", slog.LevelInfo
-	for reason == "" {
+	reason, detail, level := ReasonNone, "", slog.LevelInfo
+	for reason == ReasonNone {
 		n, err := rec.tap.Read(buf)
 		if n > 0 {
 			if _, werr := f.Write(buf[:n]); werr != nil {
-				reason, level = "write failed: "+werr.Error(), slog.LevelError
+				reason, detail, level = ReasonWriteError, werr.Error(), slog.LevelError
 				break
 			}
 			rec.bytes.Add(uint64(n))
@@ -124,26 +125,26 @@ func (s *Server) runRecording(m *mount, rec *recording, f *os.File) {
 		switch {
 		case err == nil:
 		case errors.Is(err, io.EOF):
-			reason = "source ended"
+			reason = ReasonSourceEnded
 		case errors.Is(err, ErrTapClosed):
-			reason = "stopped"
+			reason = ReasonStopped
 		case errors.Is(err, errTapBehind):
-			reason, level = "fell behind the stream (disk too slow): data lost", slog.LevelError
+			reason, detail, level = ReasonTooSlow, "fell behind the stream (disk too slow): data lost", slog.LevelError
 		default:
-			reason, level = err.Error(), slog.LevelError
+			reason, detail, level = ReasonReadError, err.Error(), slog.LevelError
 		}
 	}
 	rec.tap.Close()
 	if err := f.Close(); err != nil && level == slog.LevelInfo {
-		reason, level = "close failed: "+err.Error(), slog.LevelError
+		reason, detail, level = ReasonWriteError, "close failed: "+err.Error(), slog.LevelError
 	}
 	m.mu.Lock()
 	if m.rec == rec {
 		m.rec = nil
 	}
 	m.mu.Unlock()
-	s.Emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason,
-		Message: fmt.Sprintf("recording of %s to %s stopped after %d bytes: %s", m.name, rec.path, rec.bytes.Load(), reason)})
+	s.Emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason, Detail: detail,
+		Message: fmt.Sprintf("recording of %s to %s stopped after %d bytes: %s", m.name, rec.path, rec.bytes.Load(), cmp.Or(detail, reason.String()))})
 }
 
 // createUnique creates a new file at path, or, when that exists, at

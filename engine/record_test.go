@@ -24,7 +24,7 @@ func TestDumpFileIsByteExact(t *testing.T) {
 	src.close()
 	eventually(t, 2*time.Second, "recording stopped", func() bool {
 		e := findEvent(s, EventRecording, "/rec.mp3")
-		return e != nil && strings.Contains(lastRecordingEvent(s).Reason, "source ended")
+		return e != nil && lastRecordingEvent(s).Reason == ReasonSourceEnded
 	})
 	files, _ := filepath.Glob(filepath.Join(dir, "live-2*.mp3"))
 	if len(files) != 1 {
@@ -61,7 +61,7 @@ func TestRecordingWriteErrorSparesTheStream(t *testing.T) {
 	l := listen(t, addr, "/full.mp3")
 	src.send(mp3[1000:], 2000, time.Millisecond)
 	eventually(t, 2*time.Second, "recording stopped with the error", func() bool {
-		return strings.Contains(lastRecordingEvent(s).Reason, "no space left on device")
+		return strings.Contains(lastRecordingEvent(s).Detail, "no space left on device")
 	})
 	src.close()
 	if got := l.wait(t, 5*time.Second); sha(got) != sha(mp3) {

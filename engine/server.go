@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,6 +47,8 @@ type Server struct {
 
 	clients   atomic.Int64 // open connections: see clientConn
 	totals    struct{ conns, requests, listeners, sources, sourceRejects atomic.Uint64 }
+	ended     [kindCount][reasonCount]atomic.Uint64
+	later     *laterQueue
 	fullNoted atomic.Int64 // unix second of the last "server full" event
 	taps      atomic.Int64
 	nextID    atomic.Uint64
@@ -101,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 		mounts:     map[string]*mount{},
 		heads:      map[net.Conn]struct{}{},
 		handoff:    newConnQueue(),
+		later:      newLaterQueue(),
 		// As the admin interface: 10 wrong passwords a minute block an
 		// address for a minute; other addresses are not affected.
 		sourceLogins: NewLoginLimiter(10, time.Minute),
@@ -244,15 +246,12 @@ func (s *Server) Serve(ln net.Listener) error {
 // answer must cost nothing.
 func (s *Server) refuseFull(c net.Conn, open int64) {
 	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = io.WriteString(c, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 12\r\nConnection: close\r\n\r\nServer full\n")
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
-	}
-	c.Close()
+	e := ending{kind: KindRequest, reason: ReasonServerFull, status: http.StatusServiceUnavailable, answer: true, body: "Server full\n"}
 	if now := time.Now().Unix(); s.fullNoted.Swap(now) != now { // one event a second at most
-		s.Emit(Event{Type: EventRequestRejected, Level: slog.LevelWarn, Addr: c.RemoteAddr().String(), Reason: "server full",
-			Message: fmt.Sprintf("connection from %s refused: %d connections reach the client limit of %d", c.RemoteAddr(), open, s.cfg.MaxClients)})
+		e.event, e.level, e.addr = EventRequestRejected, slog.LevelWarn, c.RemoteAddr().String()
+		e.message = fmt.Sprintf("connection from %s refused: %d connections reach the client limit of %d", e.addr, open, s.cfg.MaxClients)
 	}
+	s.finish(c, e)
 }
 
 // Addrs returns the addresses the server is listening on.
@@ -335,7 +334,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.handoff.Close()
 	herr := s.httpSrv.Shutdown(ctx)
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.later.close(); close(done) }()
 	select {
 	case <-done:
 		return herr
@@ -362,7 +361,7 @@ func (s *Server) Snapshot() Snapshot {
 	snap := Snapshot{
 		Time: now, Started: s.started, Addrs: addrs, ServerID: s.cfg.ServerID,
 		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Taps: int(s.taps.Load()),
-		Clients: int(s.clients.Load()),
+		Clients: int(s.clients.Load()), Endings: s.endings(),
 		Totals: Totals{
 			Connections: s.totals.conns.Load(), ClientConnections: s.totals.requests.Load(),
 			ListenerConnections: s.totals.listeners.Load(), SourceConnections: s.totals.sources.Load(),
@@ -561,12 +560,13 @@ func (s *Server) SetTitle(mountName, title, url string) error {
 func (s *Server) setTitle(m *mount, title, url, via string) {
 	title, url = CleanText(title), CleanText(url)
 	if m.setTitle(title, url) {
-		s.Emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Reason: via,
+		s.Emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Detail: via,
 			Message: fmt.Sprintf("title on %s: %q", m.name, title)})
 	}
 }
 
-// closeListener ends a listener's connection and records why.
+// closeListener ends a listener's connection; the bookkeeping is done
+// off the calling shard.
 func (s *Server) closeListener(l *listener, reason Reason) {
 	if tc := tcpConn(l.conn); tc != nil {
 		_ = tc.CloseWrite() // send what is queued, then FIN
@@ -574,15 +574,18 @@ func (s *Server) closeListener(l *listener, reason Reason) {
 	_ = l.conn.Close()
 	m := l.mount
 	m.removeListener(l)
-	dur := time.Since(l.connected)
-	s.access.write(l.addr, "", l.request, http.StatusOK, l.bytesSent.Load(), l.referer, l.ua, dur)
-	m.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: reason, Duration: dur, Bytes: l.bytesSent.Load()})
-	level := slog.LevelInfo
-	if reason == ReasonTooSlow || reason == ReasonWriteError || reason == ReasonTimeout {
-		level = slog.LevelWarn
-	}
-	s.Emit(Event{Type: EventListenerLeft, Level: level, Mount: m.name, ID: l.id, Addr: l.addr, Reason: string(reason),
-		Message: fmt.Sprintf("listener %d left %s: %s after %s, %d bytes", l.id, m.name, reason, dur.Round(time.Second), l.bytesSent.Load())})
+	now := time.Now()
+	dur, sent := now.Sub(l.connected), l.bytesSent.Load()
+	s.later.push(func() {
+		m.recordDisconnect(Disconnect{Time: now, ID: l.id, Addr: l.addr, Reason: reason, Duration: dur, Bytes: sent})
+		level := slog.LevelInfo
+		if reason == ReasonTooSlow || reason == ReasonWriteError || reason == ReasonTimeout {
+			level = slog.LevelWarn
+		}
+		s.note(ending{kind: KindListener, reason: reason, level: level, event: EventListenerLeft, mount: m.name, id: l.id, addr: l.addr,
+			message: fmt.Sprintf("listener %d left %s: %s after %s, %d bytes", l.id, m.name, reason, dur.Round(time.Second), sent),
+			request: l.request, referer: l.referer, ua: l.ua, status: http.StatusOK, bytes: sent, dur: dur})
+	})
 }
 
 // connQueue is a net.Listener fed with connections the front end has

@@ -164,7 +164,7 @@ func (s *Server) ingest(src *source) Reason {
 		}
 		if p.err != nil {
 			flush()
-			if r := src.kickReason(); r != "" {
+			if r := src.kickReason(); r != ReasonNone {
 				return r
 			}
 			switch {
@@ -190,7 +190,7 @@ func (src *source) kickReason() Reason {
 	if r := src.kicked.Load(); r != nil {
 		return *r
 	}
-	return ""
+	return ReasonNone
 }
 
 func (src *source) account(data []byte) {

@@ -31,7 +31,7 @@ func TestSourceAnswers(t *testing.T) {
 			t.Fatalf("got %d, want 401", r.code)
 		}
 		e := findEvent(s, EventSourceRejected, "/live.mp3")
-		if e == nil || !strings.Contains(e.Reason, "wrong credentials") {
+		if e == nil || e.Reason != ReasonWrongCredentials || e.Detail != `user "source"` {
 			t.Fatalf("no rejection event with a reason: %+v", e)
 		}
 	})
@@ -86,7 +86,7 @@ func TestSourceAnswers(t *testing.T) {
 		}
 		eventually(t, time.Second, "header timeout event", func() bool {
 			for _, e := range s.Events(0) {
-				if e.Type == EventRequestRejected && strings.Contains(e.Reason, "not complete") {
+				if e.Type == EventRequestRejected && e.Reason == ReasonHeadTimeout {
 					return true
 				}
 			}
@@ -127,7 +127,7 @@ func TestSourceTimeout(t *testing.T) {
 	src.send(fixture(t, "tone.mp3")[:2000], 2000, 0)
 	eventually(t, 3*time.Second, "source dropped for silence", func() bool {
 		e := findEvent(s, EventSourceLeft, "/quiet.mp3")
-		return e != nil && e.Reason == string(ReasonTimeout)
+		return e != nil && e.Reason == ReasonTimeout
 	})
 	if m := mountSnap(s, "/quiet.mp3"); m != nil {
 		t.Fatalf("mount still there after timeout: %+v", m.State)
@@ -214,7 +214,7 @@ func TestOggInBandTitle(t *testing.T) {
 		m := mountSnap(s, "/t.ogg")
 		return m != nil && m.Title == "Night Band - Blue Hour"
 	})
-	if e := findEvent(s, EventMetadata, "/t.ogg"); e == nil || e.Reason != "in-band" {
+	if e := findEvent(s, EventMetadata, "/t.ogg"); e == nil || e.Detail != "in-band" {
 		t.Fatalf("metadata event %+v", e)
 	}
 }
@@ -248,7 +248,7 @@ func TestStalledHeadsCountAsClients(t *testing.T) {
 		t.Fatalf("sixth connection: %q, %v; want a 503 and close at once", b, err)
 	}
 	c.Close()
-	if e := findEvent(s, EventRequestRejected, ""); e == nil || (e.Reason != "server full" && !strings.Contains(e.Reason, "not complete")) {
+	if e := findEvent(s, EventRequestRejected, ""); e == nil || (e.Reason != ReasonServerFull && e.Reason != ReasonHeadTimeout) {
 		t.Fatalf("no rejection event: %+v", e)
 	}
 	for _, c := range stalled {

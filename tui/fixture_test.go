@@ -81,9 +81,9 @@ func fixture(n int) engine.Snapshot {
 func fixtureEvents() []engine.Event {
 	return []engine.Event{
 		{Seq: 1, Time: t0.Add(-25 * time.Minute), Type: engine.EventSourceConnected, Level: slog.LevelInfo, Mount: "/jazz.aac", ID: 2, Addr: "203.0.113.9:40001", Message: "source connected (butt/0.1.40)"},
-		{Seq: 2, Time: t0.Add(-2 * time.Minute), Type: engine.EventSourceRejected, Level: slog.LevelWarn, Mount: "/live.mp3", Addr: "198.51.100.66:1234", Reason: "bad credentials", Message: "source refused"},
-		{Seq: 3, Time: t0.Add(-30 * time.Second), Type: engine.EventMountGrace, Level: slog.LevelWarn, Mount: "/talk.ogg", Reason: "source ended", Message: "listeners held for 30s"},
-		{Seq: 4, Time: t0.Add(-10 * time.Second), Type: engine.EventListenerLeft, Level: slog.LevelInfo, Mount: "/live.mp3", ID: 42, Addr: "192.0.2.99:40999", Reason: "too slow", Message: "listener dropped"},
+		{Seq: 2, Time: t0.Add(-2 * time.Minute), Type: engine.EventSourceRejected, Level: slog.LevelWarn, Mount: "/live.mp3", Addr: "198.51.100.66:1234", Reason: engine.ReasonWrongCredentials, Message: "source refused"},
+		{Seq: 3, Time: t0.Add(-30 * time.Second), Type: engine.EventMountGrace, Level: slog.LevelWarn, Mount: "/talk.ogg", Reason: engine.ReasonSourceEnded, Message: "listeners held for 30s"},
+		{Seq: 4, Time: t0.Add(-10 * time.Second), Type: engine.EventListenerLeft, Level: slog.LevelInfo, Mount: "/live.mp3", ID: 42, Addr: "192.0.2.99:40999", Reason: engine.ReasonTooSlow, Message: "listener dropped"},
 		{Seq: 5, Time: t0.Add(-1 * time.Second), Type: engine.EventWarning, Level: slog.LevelError, Mount: "/jazz.aac", Message: "source stalled for 4 s"},
 	}
 }

@@ -406,7 +406,7 @@ func (h *Handler) stats(r *http.Request, s *engine.Server) statsDoc {
 		for _, d := range m.Disconnects {
 			ss.Disconnects = append(ss.Disconnects, disconnectInfo{
 				Time: d.Time.Format(time.RFC3339), ID: d.ID, IP: hostOnly(d.Addr), Source: d.Source,
-				Reason: string(d.Reason), Duration: d.Duration.Seconds(), Bytes: d.Bytes,
+				Reason: d.Reason.String(), Duration: d.Duration.Seconds(), Bytes: d.Bytes,
 			})
 		}
 		doc.Source = append(doc.Source, ss)

@@ -78,9 +78,9 @@ func TestFailedLoginsRateLimited(t *testing.T) {
 	for _, ev := range e.srv.Events(0) {
 		if ev.Type == engine.EventAdminRejected {
 			switch ev.Reason {
-			case "wrong credentials":
+			case engine.ReasonWrongCredentials:
 				refused++
-			case "too many failed logins":
+			case engine.ReasonLoginsBlocked:
 				blocked++
 			}
 		}

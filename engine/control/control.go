@@ -192,10 +192,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Se
 			}
 		}
 		// The engine's feed logs it and shows it in the interface's event log.
-		s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: "wrong credentials",
+		s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: engine.ReasonWrongCredentials, Detail: "user " + strconv.Quote(user),
 			Message: fmt.Sprintf("admin login refused for %s from %s (%s)", strconv.Quote(user), addr, r.URL.Path)})
 		if h.limiter.Fail(addr, now) {
-			s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: "too many failed logins",
+			s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: engine.ReasonLoginsBlocked,
 				Message: fmt.Sprintf("%s blocked for %s after repeated failed admin logins", addr, h.opts.AuthWindow)})
 		}
 	}

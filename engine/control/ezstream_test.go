@@ -66,7 +66,7 @@ func TestEzstreamUpdatesTitle(t *testing.T) {
 	}
 	var probed bool
 	for _, ev := range e.srv.Events(0) {
-		probed = probed || (ev.Type == engine.EventSourceRejected && ev.Reason == "no credentials")
+		probed = probed || (ev.Type == engine.EventSourceRejected && ev.Reason == engine.ReasonNoCredentials)
 	}
 	if !probed {
 		t.Error("ezstream's libshout probe without credentials was not seen")

@@ -37,7 +37,9 @@ var (
 	descRealtime    = prometheus.NewDesc("icedeck_source_realtime_ratio", "Audio duration received divided by wall time (1 is real time).", mountLabel, nil)
 	descSrcStalls   = prometheus.NewDesc("icedeck_source_stalls_total", "Gaps over 500 ms between reads from the current source.", mountLabel, nil)
 	descDisconnects = prometheus.NewDesc("icedeck_mount_recent_disconnects", "Recent disconnects kept for the mount, by reason.", []string{"mount", "reason"}, nil)
-	allDescriptions = []*prometheus.Desc{descUp, descStart, descSources, descListenersAll, descBytesIn, descBytesOut, descListeners, descPeak, descSourceUp, descMountOut, descSlowDrops, descMaxLag, descSrcIn, descFrames, descSyncLosses, descSkipped, descBitrate, descRealtime, descSrcStalls, descDisconnects}
+	descClients     = prometheus.NewDesc("icedeck_clients", "Connections open: sources, listeners, admin and status requests, unfinished request heads.", nil, nil)
+	descEndings     = prometheus.NewDesc("icedeck_connections_ended_total", "Connections ended or refused, by what they were and why.", []string{"kind", "reason"}, nil)
+	allDescriptions = []*prometheus.Desc{descUp, descStart, descSources, descListenersAll, descBytesIn, descBytesOut, descListeners, descPeak, descSourceUp, descMountOut, descSlowDrops, descMaxLag, descSrcIn, descFrames, descSyncLosses, descSkipped, descBitrate, descRealtime, descSrcStalls, descDisconnects, descClients, descEndings}
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -79,6 +81,10 @@ func collect(ch chan<- prometheus.Metric, snap engine.Snapshot) {
 	gauge(descListenersAll, float64(snap.Listeners))
 	counter(descBytesIn, float64(snap.BytesIn))
 	counter(descBytesOut, float64(snap.BytesOut))
+	gauge(descClients, float64(snap.Clients))
+	for _, e := range snap.Endings {
+		counter(descEndings, float64(e.Count), e.Kind.String(), e.Reason.String())
+	}
 	seen := map[string]bool{}
 	for _, m := range snap.Mounts {
 		label := strings.ToValidUTF8(m.Name, "\uFFFD")
@@ -97,7 +103,7 @@ func collect(ch chan<- prometheus.Metric, snap engine.Snapshot) {
 		gauge(descMaxLag, float64(lag), m.Name)
 		reasons := map[string]int{}
 		for _, d := range m.Disconnects {
-			reasons[string(d.Reason)]++
+			reasons[d.Reason.String()]++
 		}
 		for r, n := range reasons {
 			gauge(descDisconnects, float64(n), m.Name, r)

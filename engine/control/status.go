@@ -247,7 +247,7 @@ func mountDoc(m *engine.MountSnapshot, now time.Time) MountDoc {
 	}
 	for _, x := range m.Disconnects {
 		d.Disconnects = append(d.Disconnects, DisconnectDoc{Time: x.Time.UTC(), ID: x.ID, Addr: x.Addr, Source: x.Source,
-			Reason: string(x.Reason), DurationSeconds: x.Duration.Seconds(), Bytes: x.Bytes})
+			Reason: x.Reason.String(), DurationSeconds: x.Duration.Seconds(), Bytes: x.Bytes})
 	}
 	return d
 }

@@ -489,7 +489,7 @@ func TestMetricsSurviveUnusualMountNames(t *testing.T) {
 // and the scrape is served.
 func TestCollectorMakesLabelsValid(t *testing.T) {
 	snap := engine.Snapshot{Mounts: []engine.MountSnapshot{
-		{Name: "/x\xff.mp3", Disconnects: []engine.Disconnect{{Reason: "bad\xfe"}}},
+		{Name: "/x\xff.mp3", Disconnects: []engine.Disconnect{{Reason: engine.ReasonKicked}}},
 		{Name: "/x\xfe.mp3"}, // the same label once made valid
 		{Name: "/ok.mp3", Source: &engine.SourceSnapshot{}},
 	}}
@@ -570,4 +570,38 @@ func TestClientTextComesOutValid(t *testing.T) {
 	events, _, closeFeed := openSSE(t, e, "0")
 	defer closeFeed()
 	waitEvent(t, events, "metadata.changed", "/live.mp3")
+}
+
+// Reasons are a closed set a consumer can switch on; what varies comes
+// apart, in detail. /metrics counts every ending by kind and reason.
+func TestReasonsAreTypedAndCounted(t *testing.T) {
+	e := start(t, Options{}, nil)
+	events, _, closeFeed := openSSE(t, e, "")
+	defer closeFeed()
+	if _, err := e.dialSource("/r.mp3", "dj", "wrong"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	ev := waitEvent(t, events, "source.rejected", "/r.mp3")
+	if ev.data.Reason != "wrong credentials" || ev.data.Detail != `user "dj"` {
+		t.Fatalf("event reason %q, detail %q", ev.data.Reason, ev.data.Detail)
+	}
+	e.get("/nothing.mp3", "", "")
+	fams := scrape(t, e)
+	want := map[[2]string]float64{{"source", "wrong credentials"}: 1}
+	for _, m := range fams["icedeck_connections_ended_total"].GetMetric() {
+		for k, v := range want {
+			if labelIs(m, "kind", k[0]) && labelIs(m, "reason", k[1]) {
+				if got := m.GetCounter().GetValue(); got != v {
+					t.Errorf("%v: %v, want %v", k, got, v)
+				}
+				delete(want, k)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("not in icedeck_connections_ended_total: %v", want)
+	}
+	if fams["icedeck_clients"] == nil {
+		t.Fatal("no icedeck_clients gauge")
+	}
 }

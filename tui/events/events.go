@@ -172,8 +172,8 @@ func (m *Model) line(e *engine.Event) string {
 	if e.Addr != "" {
 		text += " " + e.Addr
 	}
-	if e.Reason != "" {
-		text += " (" + e.Reason + ")"
+	if e.Reason != engine.ReasonNone {
+		text += " (" + e.Reason.String() + ")"
 	}
 	if e.Message != "" {
 		text += ": " + e.Message
