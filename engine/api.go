@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
@@ -27,8 +26,6 @@ type Config struct {
 	Listen         []string // addresses for ListenAndServe, e.g. ":8000"
 	SourceUser     string   // user name sources authenticate with ("source")
 	SourcePassword string
-	AdminUser      string
-	AdminPassword  string
 
 	MaxClients   int // listeners + sources at once, all mounts
 	MaxSources   int
@@ -58,10 +55,6 @@ type Config struct {
 	AccessLog io.Writer
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-
-	// Handler serves every request that is not a stream (admin, API, status).
-	// nil answers 404.
-	Handler http.Handler
 
 	ServerID string // Server header and status documents
 	Logger   *slog.Logger
@@ -101,7 +94,6 @@ func Defaults() Config {
 	return Config{
 		Listen:         []string{":8000"},
 		SourceUser:     "source",
-		AdminUser:      "admin",
 		MaxClients:     20000,
 		MaxSources:     32,
 		BurstSize:      64 << 10,
@@ -258,6 +250,7 @@ type MountSnapshot struct {
 	GraceUntil    time.Time       // set in StateGrace
 	Listeners     []ListenerSnapshot
 	ListenerCount int
+	MaxLag        int64 // bytes the furthest-behind listener lags live
 	ListenerPeak  int
 	Taps          int
 	BytesOut      uint64

@@ -86,7 +86,7 @@ func (s *Server) handleConn(c net.Conn) {
 			return
 		}
 	}
-	if s.cfg.Handler == nil {
+	if s.control.Load() == nil {
 		s.totals.requests.Add(1)
 		s.notFound(c, req, addr)
 		return
@@ -130,7 +130,8 @@ func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
 }
 
 // serveHTTP is net/http's handler: mounts reached over a kept-alive
-// connection are still served as streams; the rest goes to cfg.Handler.
+// connection are still served as streams; the rest goes to the handler
+// set with Handle.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.totals.requests.Add(1)
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -155,8 +156,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		w = sw
 	}
-	if s.cfg.Handler != nil {
-		s.cfg.Handler.ServeHTTP(w, r)
+	if h := s.control.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
 		return
 	}
 	http.NotFound(w, r)

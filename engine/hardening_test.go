@@ -41,8 +41,8 @@ func TestSourceMountNotUTF8Refused(t *testing.T) {
 func TestIdleKeepAliveConnectionsAreCountedAndClosed(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) {
 		c.HeaderTimeout = 500 * time.Millisecond
-		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
 	})
+	s.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	const n = 20
 	conns := make([]net.Conn, n)
 	for i := range conns {
@@ -81,11 +81,11 @@ func TestControlPlaneWriteIsBounded(t *testing.T) {
 	wrote := make(chan error, 1)
 	s, addr := startServer(t, func(c *Config) {
 		c.WriteTimeout = 300 * time.Millisecond
-		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, err := io.WriteString(w, big)
-			wrote <- err
-		})
 	})
+	s.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.WriteString(w, big)
+		wrote <- err
+	}))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -306,14 +306,3 @@ func (m *mount) stop(reason Reason) {
 		sh.poke()
 	}
 }
-
-func (m *mount) listenerSnapshots(now time.Time) []ListenerSnapshot {
-	m.mu.Lock()
-	out := make([]ListenerSnapshot, 0, len(m.listeners))
-	end := m.ring.end.Load()
-	for _, l := range m.listeners {
-		out = append(out, l.snapshot(end))
-	}
-	m.mu.Unlock()
-	return out
-}

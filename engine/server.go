@@ -41,6 +41,7 @@ type Server struct {
 	serveOnce sync.Once
 
 	sourceLogins *LoginLimiter
+	control      atomic.Pointer[http.Handler] // serves what is not a stream
 
 	sessions sessionLog
 	access   accessLog
@@ -65,7 +66,6 @@ func New(cfg Config) (*Server, error) {
 		cfg.Listen = def.Listen
 	}
 	setDefault(&cfg.SourceUser, def.SourceUser)
-	setDefault(&cfg.AdminUser, def.AdminUser)
 	setDefault(&cfg.ServerID, def.ServerID)
 	setDefault(&cfg.MaxClients, def.MaxClients)
 	setDefault(&cfg.MaxSources, def.MaxSources)
@@ -146,6 +146,10 @@ func setDefault[T comparable](v *T, d T) {
 		*v = d
 	}
 }
+
+// Handle sets the handler of every request that is not a stream: the
+// admin API, status pages, metrics. Until it is set they get 404.
+func (s *Server) Handle(h http.Handler) { s.control.Store(&h) }
 
 // Config returns the configuration in force, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
@@ -343,9 +347,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Snapshot returns a copy of the server's state. It takes no lock that a
-// source or a listener write waits on for long.
-func (s *Server) Snapshot() Snapshot {
+// Snapshot returns a copy of the server's state, every listener of every
+// mount included. It takes no lock that a source or a listener write
+// waits on for long.
+func (s *Server) Snapshot() Snapshot { return s.snapshot(true) }
+
+// Summary is Snapshot without the listener lists (counts, lags, states and
+// source statistics stay): what a view polling several times a second
+// needs, at a cost that does not grow with the listeners.
+func (s *Server) Summary() Snapshot { return s.snapshot(false) }
+
+// Mount returns one live mount, its listeners included, without copying
+// any other.
+func (s *Server) Mount(name string) (MountSnapshot, bool) {
+	m := s.lookup(name)
+	if m == nil {
+		// A mount without a source whose listeners wait on its fallback.
+		for _, ms := range s.Summary().Mounts {
+			if ms.Name == name {
+				return ms, true
+			}
+		}
+		return MountSnapshot{}, false
+	}
+	ms, _ := m.snapshot(time.Now(), true)
+	return ms, true
+}
+
+func (s *Server) snapshot(full bool) Snapshot {
 	now := time.Now()
 	s.mu.Lock()
 	mounts := make([]*mount, 0, len(s.mounts))
@@ -375,19 +404,19 @@ func (s *Server) Snapshot() Snapshot {
 		present[m.name] = true
 	}
 	for _, m := range mounts {
-		ms := m.snapshot(now)
+		ms, homes := m.snapshot(now, full)
 		if ms.Source != nil {
 			snap.Sources++
 		}
 		snap.Listeners += ms.ListenerCount
-		for _, l := range ms.Listeners {
-			if l.Home == "" || present[l.Home] {
+		for home, n := range homes {
+			if present[home] {
 				continue
 			}
-			if away[l.Home] == nil {
-				away[l.Home] = &MountSnapshot{Name: l.Home, State: StateFallback, ContentType: ms.ContentType, FallbackTo: ms.Name}
+			if away[home] == nil {
+				away[home] = &MountSnapshot{Name: home, State: StateFallback, ContentType: ms.ContentType, FallbackTo: ms.Name}
 			}
-			away[l.Home].ListenerCount++
+			away[home].ListenerCount += n
 		}
 		snap.Mounts = append(snap.Mounts, ms)
 	}
@@ -400,7 +429,9 @@ func (s *Server) Snapshot() Snapshot {
 	return snap
 }
 
-func (m *mount) snapshot(now time.Time) MountSnapshot {
+// snapshot copies the mount; full includes its listeners. homes counts
+// the listeners that fell back here, by the mount they came from.
+func (m *mount) snapshot(now time.Time, full bool) (MountSnapshot, map[string]int) {
 	m.mu.Lock()
 	ms := MountSnapshot{
 		Name: m.name, State: StateLive, ContentType: m.contentType, Title: m.meta.Load().title,
@@ -426,9 +457,28 @@ func (m *mount) snapshot(now time.Time) MountSnapshot {
 			ms.State = StateStalled
 		}
 	}
-	ms.Listeners = m.listenerSnapshots(now)
-	ms.ListenerCount = len(ms.Listeners)
-	return ms
+	var homes map[string]int
+	m.mu.Lock()
+	end := m.ring.end.Load()
+	if full {
+		ms.Listeners = make([]ListenerSnapshot, 0, len(m.listeners))
+	}
+	for _, l := range m.listeners {
+		ls := l.snapshot(end)
+		ms.MaxLag = max(ms.MaxLag, ls.Lag)
+		if full {
+			ms.Listeners = append(ms.Listeners, ls)
+		}
+		if l.home != "" {
+			if homes == nil {
+				homes = map[string]int{}
+			}
+			homes[l.home]++
+		}
+	}
+	ms.ListenerCount = len(m.listeners)
+	m.mu.Unlock()
+	return ms, homes
 }
 
 // Subscribe returns a channel of events from now on and a function that

@@ -42,6 +42,7 @@ func main() {
 // options are the command line, parsed.
 type options struct {
 	cfg       engine.Config
+	ctl       control.Options
 	headless  bool
 	logFormat string
 	logLevel  string
@@ -155,6 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, configError{err}
 		}
 		f.Apply(c)
+		f.ApplyOptions(&o.ctl)
 		o.configPath, o.file = path, &f
 	}
 	fs := flag.NewFlagSet("icedeck", flag.ContinueOnError)
@@ -171,8 +173,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.String("config", "", "TOML configuration file (default ./icedeck.toml when present); flags override it")
 	fs.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit (0: valid, 1: not)")
 	fs.StringVar(&c.SourcePassword, "source-password", envOr("ICEDECK_SOURCE_PASSWORD", c.SourcePassword), "password for sources, user 'source' (env ICEDECK_SOURCE_PASSWORD; random if unset)")
-	fs.StringVar(&c.AdminUser, "admin-user", c.AdminUser, "admin user name")
-	fs.StringVar(&c.AdminPassword, "admin-password", envOr("ICEDECK_ADMIN_PASSWORD", c.AdminPassword), "admin password (env ICEDECK_ADMIN_PASSWORD; random if unset)")
+	fs.StringVar(&o.ctl.AdminUser, "admin-user", cmp.Or(o.ctl.AdminUser, "admin"), "admin user name")
+	fs.StringVar(&o.ctl.AdminPassword, "admin-password", envOr("ICEDECK_ADMIN_PASSWORD", o.ctl.AdminPassword), "admin password (env ICEDECK_ADMIN_PASSWORD; random if unset)")
 	fs.IntVar(&c.MaxListeners, "max-listeners", c.MaxListeners, "listeners per mount (0: no per-mount limit)")
 	fs.IntVar(&c.MaxClients, "max-clients", c.MaxClients, "sources and listeners at once, all mounts")
 	fs.IntVar(&c.MaxSources, "max-sources", c.MaxSources, "sources at once")
@@ -215,8 +217,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if c.SourcePassword == "" {
 		c.SourcePassword, o.genSource = randomPassword(), true
 	}
-	if c.AdminPassword == "" {
-		c.AdminPassword, o.genAdmin = randomPassword(), true
+	if o.ctl.AdminPassword == "" {
+		o.ctl.AdminPassword, o.genAdmin = randomPassword(), true
 	}
 	if err := o.validate(); err != nil {
 		return nil, configError{err}
@@ -293,74 +295,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return runHeadless(ctx, o, stderr)
 }
 
-// newServer builds the relay and its control plane, logging to logTo.
-func newServer(o *options, logTo io.Writer) (*engine.Server, *control.Handler, *slog.Logger, error) {
+// station is the relay with its control plane, listening: both modes
+// start and stop it the same way.
+type station struct {
+	o    *options
+	srv  *engine.Server
+	ctl  *control.Handler
+	log  *slog.Logger
+	errc chan error // a listener that stopped serving
+}
+
+// startStation builds the relay and its control plane, logging to logTo,
+// and opens every listening socket (a busy port is an error here, before
+// an interface takes the screen), then serves.
+func startStation(o *options, logTo io.Writer) (*station, error) {
 	log, err := newLogger(logTo, o.logFormat, o.logLevel)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	o.cfg.Logger = log
-	ctl := newControl(o, log)
-	srv, err := engine.New(o.cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ctl.Attach(srv)
-	return srv, ctl, log, nil
-}
-
-func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
-	srv, ctl, log, err := newServer(o, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "icedeck:", err)
-		return 2
-	}
-	// End event streams when shutting down, or Shutdown waits for them.
-	defer context.AfterFunc(ctx, ctl.Close)()
-	if o.genSource {
-		log.Warn("no source password configured: generated one for this run", "source_user", o.cfg.SourceUser, "source_password", o.cfg.SourcePassword)
-	}
-	if o.genAdmin {
-		log.Warn("no admin password configured: generated one for this run", "admin_user", o.cfg.AdminUser, "admin_password", o.cfg.AdminPassword)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx) }()
-	// Say where we listen once the sockets are open.
-	for i := 0; i < 200 && srv.Addr() == nil; i++ {
-		select {
-		case err := <-errc:
-			fmt.Fprintln(stderr, "icedeck:", err)
-			return 1
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	addrs := make([]string, 0)
-	for _, a := range srv.Addrs() {
-		addrs = append(addrs, a.String())
-	}
-	log.Info("icedeck relay listening", "addrs", strings.Join(addrs, " "))
-	log.Info("send a stream with", "ffmpeg", fmt.Sprintf("ffmpeg -re -i input.mp3 -c:a libmp3lame -b:a 128k -f mp3 -content_type audio/mpeg icecast://%s:PASSWORD@%s/live.mp3",
-		o.cfg.SourceUser, hostPort(srv.Addr().String())))
-	err = <-errc
-	code := 0
-	if err != nil {
-		log.Error("server stopped", "err", err)
-		code = 1
-	} else {
-		log.Info("shut down cleanly")
-	}
-	if o.report != "" {
-		if rerr := writeReport(o.report, srv); rerr != nil {
-			log.Error("could not write report", "file", o.report, "err", rerr)
-			code = 1
-		}
-	}
-	return code
-}
-
-// newControl builds the admin API, status and metrics handler and puts it
-// in the engine's configuration; Attach it to the server once created.
-func newControl(o *options, log *slog.Logger) *control.Handler {
 	if o.accessLog != "" {
 		// Closed by the process's end: the log is written until the last request.
 		f, err := os.OpenFile(o.accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -370,13 +323,84 @@ func newControl(o *options, log *slog.Logger) *control.Handler {
 			o.cfg.AccessLog = f
 		}
 	}
-	opts := control.Options{Logger: log}
-	if o.file != nil {
-		o.file.ApplyOptions(&opts)
+	srv, err := engine.New(o.cfg)
+	if err != nil {
+		return nil, err
 	}
-	ctl := control.New(opts)
-	o.cfg.Handler = ctl
-	return ctl
+	o.ctl.Logger = log
+	ctl := control.New(srv, o.ctl)
+	srv.Handle(ctl)
+	var lns []net.Listener
+	for _, a := range o.cfg.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, engine.ListenError(a, err)
+		}
+		lns = append(lns, ln)
+	}
+	st := &station{o: o, srv: srv, ctl: ctl, log: log, errc: make(chan error, len(lns))}
+	for _, ln := range lns {
+		go func() {
+			if err := srv.Serve(ln); err != nil {
+				st.errc <- err
+			}
+		}()
+	}
+	if o.genSource {
+		log.Warn("no source password configured: generated one for this run", "source_user", o.cfg.SourceUser, "source_password", o.cfg.SourcePassword)
+	}
+	if o.genAdmin {
+		log.Warn("no admin password configured: generated one for this run", "admin_user", o.ctl.AdminUser, "admin_password", o.ctl.AdminPassword)
+	}
+	addrs := make([]string, 0, len(lns))
+	for _, ln := range lns {
+		addrs = append(addrs, ln.Addr().String())
+	}
+	log.Info("icedeck relay listening", "addrs", strings.Join(addrs, " "))
+	log.Info("send a stream with", "ffmpeg", fmt.Sprintf("ffmpeg -re -i input.mp3 -c:a libmp3lame -b:a 128k -f mp3 -content_type audio/mpeg icecast://%s:PASSWORD@%s/live.mp3",
+		o.cfg.SourceUser, hostPort(lns[0].Addr().String())))
+	return st, nil
+}
+
+// stop ends event streams, shuts the relay down (five seconds for its
+// connections to finish) and writes the report. It returns the exit code.
+func (st *station) stop() int {
+	st.ctl.Close() // or Shutdown waits for the event streams
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code := 0
+	if err := st.srv.Shutdown(sctx); err != nil {
+		st.log.Error("shutdown did not finish", "err", err)
+		code = 1
+	} else {
+		st.log.Info("shut down cleanly")
+	}
+	if st.o.report != "" {
+		if err := writeReport(st.o.report, st.srv); err != nil {
+			st.log.Error("could not write report", "file", st.o.report, "err", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
+	st, err := startStation(o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "icedeck:", err)
+		return 1
+	}
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-st.errc:
+		st.log.Error("server stopped", "err", err)
+		code = 1
+	}
+	return max(code, st.stop())
 }
 
 // writeReport saves every source session as JSON, for scripts that check
@@ -431,25 +455,12 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		return 1
 	}
 	defer lf.Close()
-	srv, ctl, log, err := newServer(o, lf)
+	st, err := startStation(o, lf)
 	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
-		return 2
+		return 1
 	}
-	// Open the sockets before the screen changes, so a busy port is a
-	// plain error on the terminal.
-	var lns []net.Listener
-	for _, a := range o.cfg.Listen {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			fmt.Fprintln(stderr, "icedeck:", engine.ListenError(a, err))
-			return 1
-		}
-		lns = append(lns, ln)
-	}
-	for _, ln := range lns {
-		go func() { _ = srv.Serve(ln) }()
-	}
+	srv, log := st.srv, st.log
 	log.Info("icedeck started with the interface", "addrs", o.cfg.Listen)
 	restore, err := playback.RedirectStderr(o.logFile)
 	if err != nil {
@@ -461,20 +472,10 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile})
 	_ = player.Close()
 	_ = restore()
-	ctl.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	code := 0
+	code := st.stop()
 	if uiErr != nil {
 		fmt.Fprintln(stderr, "icedeck:", uiErr)
 		code = 1
-	}
-	if o.report != "" {
-		if err := writeReport(o.report, srv); err != nil {
-			fmt.Fprintln(stderr, "icedeck: report:", err)
-			code = 1
-		}
 	}
 	return code
 }

@@ -52,7 +52,7 @@ func wantsJSON(r *http.Request) bool {
 }
 
 // admin serves /admin/<command>[.json].
-func (h *Handler) admin(w http.ResponseWriter, r *http.Request, s *engine.Server) {
+func (h *Handler) admin(w http.ResponseWriter, r *http.Request, s Engine) {
 	cmd := strings.TrimPrefix(r.URL.Path, "/admin/")
 	asJSON := wantsJSON(r)
 	// The suffix picks the format over the Accept header: .json, or .xml
@@ -91,8 +91,9 @@ func (h *Handler) admin(w http.ResponseWriter, r *http.Request, s *engine.Server
 		respond(w, http.StatusBadRequest, asJSON, 0, "Missing parameter: mount")
 		return
 	}
-	ms := findMount(s.Snapshot(), mount)
-	if ms == nil {
+	msv, ok := s.Mount(mount)
+	ms := &msv
+	if !ok {
 		respond(w, http.StatusBadRequest, asJSON, 0, "Source does not exist")
 		return
 	}
@@ -150,18 +151,9 @@ func (h *Handler) admin(w http.ResponseWriter, r *http.Request, s *engine.Server
 	}
 }
 
-func findMount(snap engine.Snapshot, name string) *engine.MountSnapshot {
-	for i := range snap.Mounts {
-		if snap.Mounts[i].Name == name {
-			return &snap.Mounts[i]
-		}
-	}
-	return nil
-}
-
 // metadata handles mode=updinfo: song, or artist and title, in charset
 // (else the mount's configured charset, else UTF-8), and url.
-func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, asJSON bool, s *engine.Server, mount string) {
+func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, asJSON bool, s Engine, mount string) {
 	q := r.URL.Query()
 	if q.Get("mode") != "updinfo" {
 		respond(w, http.StatusBadRequest, asJSON, 0, "Missing or unknown parameter: mode (only updinfo)")
@@ -255,8 +247,8 @@ type mountInfo struct {
 	State       string `xml:"state" json:"state"`
 }
 
-func (h *Handler) listMounts(w http.ResponseWriter, asJSON bool, s *engine.Server) {
-	snap := s.Snapshot()
+func (h *Handler) listMounts(w http.ResponseWriter, asJSON bool, s Engine) {
+	snap := s.Summary()
 	doc := mountsDoc{Source: []mountInfo{}}
 	for _, m := range snap.Mounts {
 		mi := mountInfo{Mount: m.Name, Listeners: m.ListenerCount, ContentType: m.ContentType, State: string(m.State)}
@@ -362,8 +354,8 @@ func (h *Handler) listenURL(r *http.Request, mount string) string {
 	return "http://" + h.host(r) + mount
 }
 
-func (h *Handler) stats(r *http.Request, s *engine.Server) statsDoc {
-	snap := s.Snapshot()
+func (h *Handler) stats(r *http.Request, s Engine) statsDoc {
+	snap := s.Summary()
 	cfg := s.Config()
 	tot := snap.Totals
 	// Icecast counts sources apart from clients, which are its GET
@@ -388,9 +380,7 @@ func (h *Handler) stats(r *http.Request, s *engine.Server) statsDoc {
 		if n := maxListeners(cfg, m.Name); n > 0 {
 			ss.MaxListeners = strconv.Itoa(n)
 		}
-		for _, l := range m.Listeners {
-			ss.MaxLag = max(ss.MaxLag, l.Lag)
-		}
+		ss.MaxLag = m.MaxLag
 		if src := m.Source; src != nil {
 			ice := src.Ice
 			ss.AudioInfo, ss.Channels, ss.SampleRate = ice.AudioInfo, ice.Channels, ice.SampleRate

@@ -404,8 +404,6 @@ func (f File) Apply(cfg *engine.Config) {
 	a := f.Auth
 	set(&cfg.SourceUser, a.SourceUser)
 	set(&cfg.SourcePassword, a.SourcePassword)
-	set(&cfg.AdminUser, a.AdminUser)
-	set(&cfg.AdminPassword, a.AdminPassword)
 	l := f.Limits
 	set(&cfg.MaxClients, l.Clients)
 	set(&cfg.MaxSources, l.Sources)
@@ -464,6 +462,8 @@ func (f File) ApplyOptions(o *Options) {
 	set(&o.Host, f.Server.Hostname)
 	set(&o.Location, f.Server.Location)
 	set(&o.Admin, f.Server.Admin)
+	set(&o.AdminUser, f.Auth.AdminUser)
+	set(&o.AdminPassword, f.Auth.AdminPassword)
 }
 
 func set[T comparable](dst *T, v T) {

@@ -84,7 +84,12 @@ func TestExampleConfigLoadsAndApplies(t *testing.T) {
 	cfg := engine.Defaults()
 	cfg.Headers = map[string]string{"X-Keep": "1"}
 	f.Apply(&cfg)
-	if cfg.SourcePassword != "change-me" || cfg.AdminPassword != "change-me-too" || cfg.QueueSize != 512<<10 ||
+	var opts Options
+	f.ApplyOptions(&opts)
+	if opts.AdminPassword != "change-me-too" {
+		t.Fatalf("admin password from the file: %q", opts.AdminPassword)
+	}
+	if cfg.SourcePassword != "change-me" || cfg.QueueSize != 512<<10 ||
 		cfg.BurstSize != 64<<10 || cfg.SourceTimeout != 10*time.Second || cfg.HeaderTimeout != 15*time.Second ||
 		cfg.SlowListener != engine.SlowDrop || cfg.MetaInt != 16000 || cfg.MaxClients != 20000 {
 		t.Fatalf("applied: %+v", cfg)
@@ -123,7 +128,7 @@ func TestConfigApplyKeepsWhatFileLeavesOut(t *testing.T) {
 	cfg := engine.Defaults()
 	f.Apply(&cfg)
 	def := engine.Defaults()
-	if cfg.BurstSize != 1024 || cfg.QueueSize != def.QueueSize || cfg.SourcePassword != "pw" || cfg.AdminUser != "admin" {
+	if cfg.BurstSize != 1024 || cfg.QueueSize != def.QueueSize || cfg.SourcePassword != "pw" {
 		t.Fatalf("%+v", cfg)
 	}
 	if _, ok := cfg.Headers["Access-Control-Allow-Origin"]; ok {

@@ -1,7 +1,7 @@
 // Package control is icedeck's control plane over HTTP: Icecast's admin
 // API and status-json.xsl, icedeck's own JSON API and live event feed, and
 // Prometheus metrics. It serves the engine's non-stream requests
-// (engine.Config.Handler) and only uses the engine's public API.
+// (engine.Server.Handle) through the narrow Engine interface.
 package control
 
 import (
@@ -37,6 +37,10 @@ type Options struct {
 	Host     string
 	Location string
 
+	// AdminUser and AdminPassword open every admin command; with no
+	// password, only a mount's source credentials open that mount's.
+	AdminUser, AdminPassword string
+
 	// MaxAuthFailures wrong logins from one address within AuthWindow
 	// block it (429) for AuthWindow. Defaults: 10 and one minute.
 	MaxAuthFailures int
@@ -47,12 +51,31 @@ type Options struct {
 	Heartbeat time.Duration
 }
 
-// Handler serves the control plane. Create it with New, put it in
-// engine.Config.Handler, then Attach the server engine.New returned.
+// Engine is what the control plane needs of a relay. *engine.Server is
+// one; the control plane never reaches further into it.
+type Engine interface {
+	Config() engine.Config
+	Summary() engine.Snapshot  // counts, without listener lists
+	Snapshot() engine.Snapshot // with every listener
+	Mount(name string) (engine.MountSnapshot, bool)
+	SetTitle(mount, title, url string) error
+	KickListener(mount string, id uint64) error
+	KickSource(mount string) error
+	MoveListeners(from, to string, ids []uint64) (int, error)
+	StartRecording(mount string) (string, error)
+	StopRecording(mount string) error
+	Recording(mount string) bool
+	Subscribe(buffer int) (<-chan engine.Event, func())
+	EventsSince(seq uint64) []engine.Event
+	Emit(engine.Event)
+}
+
+// Handler serves the control plane of one engine: give it to the
+// engine's Handle.
 type Handler struct {
 	opts    Options
 	log     *slog.Logger
-	srv     atomic.Pointer[engine.Server]
+	eng     Engine
 	limiter *engine.LoginLimiter
 	metrics http.Handler
 
@@ -63,8 +86,8 @@ type Handler struct {
 	streamsOpened atomic.Uint64 // event streams ever opened ("stats_connections")
 }
 
-// New returns a Handler that answers 503 until Attach.
-func New(opts Options) *Handler {
+// New returns the control plane of eng.
+func New(eng Engine, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,9 +103,13 @@ func New(opts Options) *Handler {
 	if opts.Location == "" {
 		opts.Location = "Earth"
 	}
+	if opts.AdminUser == "" {
+		opts.AdminUser = "admin"
+	}
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Logger,
+		eng:     eng,
 		limiter: engine.NewLoginLimiter(opts.MaxAuthFailures, opts.AuthWindow),
 		done:    make(chan struct{}),
 	}
@@ -101,22 +128,13 @@ func New(opts Options) *Handler {
 	return h
 }
 
-// Attach binds the server whose state the handler reports and changes.
-func (h *Handler) Attach(s *engine.Server) { h.srv.Store(s) }
-
 // Close ends every open /api/v1/events stream. Call it before the
 // server's Shutdown, which otherwise waits for those streams to end.
 func (h *Handler) Close() { h.closeOnce.Do(func() { close(h.done) }) }
 
-func (h *Handler) server() *engine.Server { return h.srv.Load() }
-
 // ServeHTTP routes a request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := h.server()
-	if s == nil {
-		http.Error(w, "starting up", http.StatusServiceUnavailable)
-		return
-	}
+	s := h.eng
 	p := r.URL.Path
 	switch {
 	case p == "/status-json.xsl":
@@ -171,7 +189,7 @@ const realm = `Basic realm="Icecast2 Server"`
 // authorize checks HTTP Basic credentials: the admin's, or when mount is
 // not "" that mount's source credentials. It answers 401 or 429 itself
 // and reports whether the request may go on.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Server, mount string) bool {
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s Engine, mount string) bool {
 	addr := clientAddr(r)
 	now := time.Now()
 	if until, blocked := h.limiter.Blocked(addr, now); blocked {
@@ -181,10 +199,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s *engine.Se
 	}
 	user, pass, ok := r.BasicAuth()
 	if ok {
-		cfg := s.Config()
-		if credsEqual(user, pass, cfg.AdminUser, cfg.AdminPassword) && cfg.AdminPassword != "" {
+		if h.opts.AdminPassword != "" && credsEqual(user, pass, h.opts.AdminUser, h.opts.AdminPassword) {
 			return true
 		}
+		cfg := s.Config()
 		if mount != "" {
 			su, sp := cfg.SourceCredentials(mount)
 			if sp != "" && credsEqual(user, pass, su, sp) {

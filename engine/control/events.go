@@ -32,7 +32,7 @@ func eventDoc(e engine.Event) EventDoc {
 // events streams the engine's events as Server-Sent Events. A client that
 // reconnects with Last-Event-ID (or ?last_event_id=) first gets the kept
 // events it missed.
-func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *engine.Server) {
+func (h *Handler) events(w http.ResponseWriter, r *http.Request, s Engine) {
 	rc := http.NewResponseController(w)
 	// The engine's server bounds every request with a read deadline; this
 	// stream is meant to last, and a read error would cancel its context.

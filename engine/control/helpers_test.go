@@ -48,7 +48,7 @@ func start(t testing.TB, opts Options, mod func(*engine.Config)) *env {
 	t.Helper()
 	cfg := engine.Defaults()
 	cfg.SourcePassword = srcPass
-	cfg.AdminPassword = adminPass
+	opts.AdminPassword = adminPass
 	cfg.Logger = testLogger(t)
 	if opts.Logger == nil {
 		opts.Logger = cfg.Logger
@@ -56,13 +56,12 @@ func start(t testing.TB, opts Options, mod func(*engine.Config)) *env {
 	if mod != nil {
 		mod(&cfg)
 	}
-	h := New(opts)
-	cfg.Handler = h
 	s, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Attach(s)
+	h := New(s, opts)
+	s.Handle(h)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -337,4 +336,13 @@ func icyTitles(t testing.TB, body []byte, metaint int) []string {
 		body = body[1+l:]
 	}
 	return metas
+}
+
+func findMount(snap engine.Snapshot, name string) *engine.MountSnapshot {
+	for i := range snap.Mounts {
+		if snap.Mounts[i].Name == name {
+			return &snap.Mounts[i]
+		}
+	}
+	return nil
 }

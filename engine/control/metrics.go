@@ -49,12 +49,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	s := c.h.server()
-	if s == nil {
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
-		return
-	}
-	collect(ch, s.Snapshot())
+	collect(ch, c.h.eng.Summary())
 }
 
 // collect sends snap's metrics. /metrics must answer whatever a client
@@ -96,11 +91,7 @@ func collect(ch chan<- prometheus.Metric, snap engine.Snapshot) {
 		gauge(descPeak, float64(m.ListenerPeak), m.Name)
 		counter(descMountOut, float64(m.BytesOut), m.Name)
 		counter(descSlowDrops, float64(m.SlowDrops), m.Name)
-		var lag int64
-		for _, l := range m.Listeners {
-			lag = max(lag, l.Lag)
-		}
-		gauge(descMaxLag, float64(lag), m.Name)
+		gauge(descMaxLag, float64(m.MaxLag), m.Name)
 		reasons := map[string]int{}
 		for _, d := range m.Disconnects {
 			reasons[d.Reason.String()]++

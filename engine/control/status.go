@@ -45,8 +45,8 @@ type sourceJSON struct {
 	Dummy              *struct{} `json:"dummy"`
 }
 
-func (h *Handler) statusJSON(w http.ResponseWriter, r *http.Request, s *engine.Server) {
-	snap := s.Snapshot()
+func (h *Handler) statusJSON(w http.ResponseWriter, r *http.Request, s Engine) {
+	snap := s.Summary()
 	doc := icestatsJSON{
 		Admin: h.opts.Admin, Host: hostOnly(h.host(r)), Location: h.opts.Location, ServerID: snap.ServerID,
 		ServerStart: snap.Started.Format(icecastTime), ServerStartISO8601: snap.Started.Format(icecastISO),
@@ -253,7 +253,7 @@ func mountDoc(m *engine.MountSnapshot, now time.Time) MountDoc {
 }
 
 // api serves /api/v1/*; credentials are already checked.
-func (h *Handler) api(w http.ResponseWriter, r *http.Request, s *engine.Server) {
+func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1")
 	if p == "/recording" {
 		h.recording(w, r, s)
@@ -271,13 +271,12 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s *engine.Server) 
 		h.events(w, r, s)
 	case strings.HasPrefix(p, "/mounts/"):
 		name := strings.TrimPrefix(p, "/mounts")
-		snap := s.Snapshot()
-		m := findMount(snap, name)
-		if m == nil {
+		m, ok := s.Mount(name)
+		if !ok {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such mount", "mount": name})
 			return
 		}
-		writeJSON(w, http.StatusOK, mountDoc(m, snap.Time))
+		writeJSON(w, http.StatusOK, mountDoc(&m, time.Now()))
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	}
@@ -285,7 +284,7 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s *engine.Server) 
 
 // recording starts (POST) or stops (DELETE) the recording of ?mount=, and
 // GET tells whether it runs.
-func (h *Handler) recording(w http.ResponseWriter, r *http.Request, s *engine.Server) {
+func (h *Handler) recording(w http.ResponseWriter, r *http.Request, s Engine) {
 	mount := r.URL.Query().Get("mount")
 	reply := func(code int, file, errText string) {
 		doc := map[string]any{"mount": mount, "recording": s.Recording(mount)}
@@ -299,7 +298,7 @@ func (h *Handler) recording(w http.ResponseWriter, r *http.Request, s *engine.Se
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if m := findMount(s.Snapshot(), mount); m != nil {
+		if m, ok := s.Mount(mount); ok {
 			reply(http.StatusOK, m.Recording, "")
 			return
 		}

@@ -408,15 +408,6 @@ func TestCloseEndsEventStreams(t *testing.T) {
 	}
 }
 
-func TestNotAttached(t *testing.T) {
-	h := New(Options{})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status-json.xsl", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("%d", rec.Code)
-	}
-}
-
 // The engine's server bounds every request with a read deadline: an
 // event stream must outlive it. Served here by a server whose ReadTimeout
 // is short.
