@@ -79,7 +79,7 @@ func TestChainedOggLinkChangeInOneWrite(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			l := listen(t, addr, "/chain.ogg")
 			dec := startDecoder(t, "http://"+addr+"/chain.ogg")
-			eventually(t, 5*time.Second, "two listeners", func() bool { return mountSnap(s, "/chain.ogg").ListenerCount == 2 })
+			eventually(t, 20*time.Second, "two listeners", func() bool { return mountSnap(s, "/chain.ogg").ListenerCount == 2 })
 			rest := b[pb[firstAudio].off+pb[firstAudio].n:]
 			src.send(rest, 4096, 2*time.Millisecond)
 			src.close()
