@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
-	"strings"
 	"sync/atomic"
+
+	"github.com/icedeck/icedeck/engine/frame"
 )
 
 // streamInfo describes the audio of one segment as the source carries it.
@@ -78,39 +79,14 @@ type decoder interface {
 	next() (*segment, error)
 }
 
-// Codec kinds recognised from a Content-Type or sniffed bytes.
-const (
-	kindUnknown = ""
-	kindMP3     = "MP3"
-	kindOgg     = "Ogg"
-	kindAAC     = "AAC"
-)
-
-// kindFromContentType maps a Content-Type (parameters ignored) to a kind.
-func kindFromContentType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt = strings.ToLower(strings.TrimSpace(ct))
-	}
-	switch mt {
-	case "audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mpeg", "audio/x-mp3":
-		return kindMP3
-	case "application/ogg", "audio/ogg", "audio/opus", "audio/vorbis", "audio/x-vorbis", "audio/flac+ogg",
-		"audio/ogg; codecs=opus", "video/ogg", "audio/x-ogg", "application/x-ogg":
-		return kindOgg
-	case "audio/aac", "audio/aacp", "audio/x-aac", "audio/adts", "audio/mp4a-latm":
-		return kindAAC
-	}
-	return kindUnknown
-}
-
-// sniff guesses the kind from the first bytes of a stream.
+// sniff guesses the content type of a stream from its first bytes, for a
+// stream whose type is not known; "" if none of the decoders here fits.
 func sniff(b []byte) string {
 	if bytes.Contains(b, []byte("OggS")) {
-		return kindOgg
+		return "audio/ogg"
 	}
 	if len(b) >= 3 && string(b[:3]) == "ID3" {
-		return kindMP3
+		return "audio/mpeg"
 	}
 	mp3Hits, aacHits := 0, 0
 	for i := 0; i+7 <= len(b); i++ {
@@ -126,27 +102,27 @@ func sniff(b []byte) string {
 	}
 	switch {
 	case mp3Hits > aacHits && mp3Hits > 0:
-		return kindMP3
+		return "audio/mpeg"
 	case aacHits > 0:
-		return kindAAC
+		return "audio/aac"
 	}
-	return kindUnknown
+	return ""
 }
 
 // mp3Chain reports whether b starts with three consistent MP3 frames.
 func mp3Chain(b []byte) bool {
-	h0, ok := parseMP3Header(b)
+	h0, ok := mp3At(b)
 	if !ok {
 		return false
 	}
 	off := 0
 	for range 2 {
-		off += h0.size
+		off += h0.Length
 		if off+4 > len(b) {
 			return false
 		}
-		h, ok := parseMP3Header(b[off:])
-		if !ok || !h.sameStream(h0) {
+		h, ok := mp3At(b[off:])
+		if !ok || !h.SameStream(h0) {
 			return false
 		}
 		h0 = h
@@ -154,38 +130,31 @@ func mp3Chain(b []byte) bool {
 	return true
 }
 
+// adtsAt parses the ADTS header at the start of b.
+func adtsAt(b []byte) (frame.Header, bool) {
+	if len(b) < 7 {
+		return frame.Header{}, false
+	}
+	return frame.ParseADTS(uint64(binary.BigEndian.Uint32(b))<<24 | uint64(b[4])<<16 | uint64(b[5])<<8 | uint64(b[6]))
+}
+
 // adtsChain reports whether b starts with three consistent ADTS frames.
 func adtsChain(b []byte) bool {
+	var h0 frame.Header
 	off := 0
 	for k := range 3 {
 		if off+7 > len(b) {
 			return false
 		}
-		l, ok := adtsFrameLen(b[off:])
-		if !ok || (k > 0 && (b[off+2]&0xfd != b[2]&0xfd || b[off+3]>>6 != b[3]>>6)) {
+		h, ok := adtsAt(b[off:])
+		if !ok || (k > 0 && !h.SameStream(h0)) {
 			return false
 		}
-		off += l
+		h0 = h
+		off += h.Length
 	}
 	return true
 }
-
-// adtsFrameLen validates an ADTS header at b and returns the frame length.
-func adtsFrameLen(b []byte) (int, bool) {
-	if len(b) < 7 || b[0] != 0xff || b[1]&0xf6 != 0xf0 {
-		return 0, false
-	}
-	if (b[2]>>2)&0xf >= 13 { // sampling frequency index
-		return 0, false
-	}
-	l := int(b[3]&3)<<11 | int(b[4])<<3 | int(b[5])>>5
-	if l < 7 {
-		return 0, false
-	}
-	return l, true
-}
-
-var adtsRates = [...]int{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 
 // adtsSync returns the offset of the first run of three consistent ADTS
 // frames in b (ffmpeg alone locks onto false sync words in junk: a 1 kHz
@@ -197,14 +166,6 @@ func adtsSync(b []byte) int {
 		}
 	}
 	return -1
-}
-
-// adtsInfo returns the sample rate and channel count of the ADTS frame at b.
-func adtsInfo(b []byte) (rate, ch int) {
-	if _, ok := adtsFrameLen(b); !ok {
-		return 0, 0
-	}
-	return adtsRates[(b[2]>>2)&0xf], int(b[2]&1)<<2 | int(b[3]>>6)
 }
 
 // errUnsupported marks a stream the player cannot decode; the message is
@@ -224,21 +185,22 @@ func openDecoder(ctx context.Context, r io.Reader, contentType, ffmpeg string, l
 		in = new(atomic.Int64)
 	}
 	br := bufio.NewReaderSize(r, 16<<10)
-	kind := kindFromContentType(contentType)
-	if kind == kindUnknown {
+	f := frame.FormatOf(contentType)
+	if f.Kind == frame.KindUnknown {
 		head, err := br.Peek(8 << 10)
 		if len(head) == 0 && err != nil {
 			return nil, fmt.Errorf("no data: %w", err)
 		}
-		kind = sniff(head)
-		log.Debug("playback: sniffed stream", "content_type", contentType, "kind", kind)
+		sniffed := sniff(head)
+		log.Debug("playback: sniffed stream", "content_type", contentType, "as", sniffed)
+		f = frame.FormatOf(sniffed)
 	}
-	switch kind {
-	case kindMP3:
+	switch f.Kind {
+	case frame.KindMPEG:
 		return newMP3Decoder(br, in), nil
-	case kindOgg:
+	case frame.KindOgg:
 		return newOggDecoder(br, in), nil
-	case kindAAC:
+	case frame.KindADTS:
 		if ffmpeg == "" {
 			return nil, errUnsupported{"AAC needs ffmpeg, which is not installed (no pure-Go HE-AAC decoder)"}
 		}
@@ -247,14 +209,20 @@ func openDecoder(ctx context.Context, r io.Reader, contentType, ffmpeg string, l
 		var rate, ch int
 		head, _ := br.Peek(12 << 10)
 		if i := adtsSync(head); i >= 0 {
+			h, _ := adtsAt(head[i:])
+			rate, ch = h.SampleRate, h.Channels
 			_, _ = br.Discard(i)
-			head, _ = br.Peek(7)
-			rate, ch = adtsInfo(head)
 		}
 		return newFFmpegDecoder(ctx, &countingReader{r: br, n: in}, ffmpeg, []string{"-f", "aac"}, streamInfo{Codec: "AAC", SampleRate: rate, Channels: ch}, log), nil
 	}
 	if ffmpeg != "" {
-		return newFFmpegDecoder(ctx, &countingReader{r: br, n: in}, ffmpeg, nil, streamInfo{Codec: "ffmpeg"}, log), nil
+		// Raw FLAC, WebM and Matroska have no decoder here either; their
+		// name still says what is playing.
+		codec := f.Name
+		if codec == "" {
+			codec = "ffmpeg"
+		}
+		return newFFmpegDecoder(ctx, &countingReader{r: br, n: in}, ffmpeg, nil, streamInfo{Codec: codec}, log), nil
 	}
 	if contentType == "" {
 		contentType = "no Content-Type"

@@ -2,60 +2,25 @@ package playback
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
 
 	gomp3 "github.com/hajimehoshi/go-mp3"
+	"github.com/icedeck/icedeck/engine/frame"
 )
 
-// mp3Header is a parsed MPEG-1/2 Layer III frame header. MPEG 2.5 and
-// other layers count as invalid because go-mp3 cannot decode them, so the
-// resync filter skips them like junk.
-type mp3Header struct {
-	mpeg1   bool
-	rate    int
-	mono    bool
-	bitrate int // kb/s
-	size    int // whole frame in bytes
-}
-
-var (
-	mp3Rates1    = [3]int{44100, 48000, 32000}
-	mp3Rates2    = [3]int{22050, 24000, 16000}
-	mp3Bitrates1 = [15]int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
-	mp3Bitrates2 = [15]int{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160}
-)
-
-func parseMP3Header(b []byte) (mp3Header, bool) {
-	if len(b) < 4 || b[0] != 0xff || b[1]&0xe0 != 0xe0 {
-		return mp3Header{}, false
+// mp3At parses the frame header at the start of b. Only Layer III of
+// MPEG-1 and MPEG-2 counts: go-mp3 decodes nothing else, so the resync
+// filter skips other frames like junk.
+func mp3At(b []byte) (frame.Header, bool) {
+	if len(b) < 4 {
+		return frame.Header{}, false
 	}
-	version := b[1] >> 3 & 3 // 3 = MPEG1, 2 = MPEG2, 0 = 2.5, 1 reserved
-	layer := b[1] >> 1 & 3   // 1 = Layer III
-	bri := b[2] >> 4
-	sri := b[2] >> 2 & 3
-	if (version != 3 && version != 2) || layer != 1 || bri == 0 || bri == 15 || sri == 3 || b[3]&3 == 2 {
-		return mp3Header{}, false
-	}
-	h := mp3Header{mpeg1: version == 3, mono: b[3]>>6 == 3}
-	pad := int(b[2] >> 1 & 1)
-	if h.mpeg1 {
-		h.rate = mp3Rates1[sri]
-		h.bitrate = mp3Bitrates1[bri]
-		h.size = 144000*h.bitrate/h.rate + pad
-	} else {
-		h.rate = mp3Rates2[sri]
-		h.bitrate = mp3Bitrates2[bri]
-		h.size = 72000*h.bitrate/h.rate + pad
-	}
-	return h, h.size > 4
-}
-
-// sameStream reports whether two headers plausibly belong to one stream.
-func (h mp3Header) sameStream(o mp3Header) bool {
-	return h.mpeg1 == o.mpeg1 && h.rate == o.rate && h.mono == o.mono
+	h, ok := frame.ParseMPEG(binary.BigEndian.Uint32(b))
+	return h, ok && h.Layer == 3 && h.Version != "2.5"
 }
 
 // mp3Sync passes whole MP3 frames from a byte stream. It locks on only after
@@ -66,41 +31,41 @@ type mp3Sync struct {
 	br      *bufio.Reader
 	in      *atomic.Int64 // bytes of frames passed on
 	locked  bool
-	cur     mp3Header
+	cur     frame.Header
 	skipped int64
 	resyncs int
 }
 
 const mp3MaxFrame = 2881 // 320 kb/s at 16 kHz (MPEG-2) plus padding
 
-func (s *mp3Sync) peekHeader(off int) (mp3Header, bool, error) {
+func (s *mp3Sync) peekHeader(off int) (frame.Header, bool, error) {
 	b, err := s.br.Peek(off + 4)
 	if len(b) < off+4 {
-		return mp3Header{}, false, eofOr(err)
+		return frame.Header{}, false, eofOr(err)
 	}
-	h, ok := parseMP3Header(b[off:])
+	h, ok := mp3At(b[off:])
 	return h, ok, nil
 }
 
 // nextFrame returns the next frame's bytes (valid until the next call) and
 // whether the stream format changed from the previous locked frame.
-func (s *mp3Sync) nextFrame() (frame []byte, h mp3Header, changed bool, err error) {
+func (s *mp3Sync) nextFrame() (fr []byte, h frame.Header, changed bool, err error) {
 	for {
 		h0, ok, err := s.peekHeader(0)
 		if err != nil {
 			return nil, h0, false, err
 		}
-		if ok && s.locked && h0.sameStream(s.cur) {
+		if ok && s.locked && h0.SameStream(s.cur) {
 			return s.take(h0, false)
 		}
 		if ok {
 			// Candidate: need two more consistent headers right behind it.
-			h1, ok1, err1 := s.peekHeader(h0.size)
-			if err1 == nil && ok1 && h1.sameStream(h0) {
-				h2, ok2, err2 := s.peekHeader(h0.size + h1.size)
-				if err2 == nil && ok2 && h2.sameStream(h0) {
+			h1, ok1, err1 := s.peekHeader(h0.Length)
+			if err1 == nil && ok1 && h1.SameStream(h0) {
+				h2, ok2, err2 := s.peekHeader(h0.Length + h1.Length)
+				if err2 == nil && ok2 && h2.SameStream(h0) {
 					changed := s.locked || s.resyncs > 0
-					changed = changed && (h0.rate != s.cur.rate || h0.mono != s.cur.mono)
+					changed = changed && !h0.SameStream(s.cur)
 					if s.locked {
 						s.resyncs++
 					}
@@ -108,7 +73,7 @@ func (s *mp3Sync) nextFrame() (frame []byte, h mp3Header, changed bool, err erro
 					return s.take(h0, changed)
 				}
 			}
-			if (err1 == io.EOF || err1 == nil && ok1 && h1.sameStream(h0)) && s.locked && h0.sameStream(s.cur) {
+			if (err1 == io.EOF || err1 == nil && ok1 && h1.SameStream(h0)) && s.locked && h0.SameStream(s.cur) {
 				return s.take(h0, false) // the last frames of a stream
 			}
 		}
@@ -129,14 +94,14 @@ func (s *mp3Sync) nextFrame() (frame []byte, h mp3Header, changed bool, err erro
 	}
 }
 
-func (s *mp3Sync) take(h mp3Header, changed bool) ([]byte, mp3Header, bool, error) {
-	b, err := s.br.Peek(h.size)
-	if len(b) < h.size {
+func (s *mp3Sync) take(h frame.Header, changed bool) ([]byte, frame.Header, bool, error) {
+	b, err := s.br.Peek(h.Length)
+	if len(b) < h.Length {
 		return nil, h, false, eofOr(err)
 	}
 	s.cur = h
-	s.in.Add(int64(h.size))
-	_, _ = s.br.Discard(h.size)
+	s.in.Add(int64(h.Length))
+	_, _ = s.br.Discard(h.Length)
 	return b, h, changed, nil
 }
 
@@ -145,7 +110,7 @@ func (s *mp3Sync) take(h mp3Header, changed bool) ([]byte, mp3Header, bool, erro
 type mp3Frames struct {
 	sync    *mp3Sync
 	held    []byte
-	heldH   mp3Header
+	heldH   frame.Header
 	pending []byte
 	first   bool
 	err     error // why the segment ended (io.EOF = real end of input)
@@ -158,38 +123,36 @@ type mp3Frames struct {
 	bad   []bool
 }
 
-// reservoirOK reports whether frame's main data start is available and
+// reservoirOK reports whether fr's main data start is available and
 // accounts for its own main data.
-func (f *mp3Frames) reservoirOK(frame []byte) bool {
-	h, ok := parseMP3Header(frame)
+func (f *mp3Frames) reservoirOK(fr []byte) bool {
+	h, ok := mp3At(fr)
 	if !ok {
 		return false
 	}
-	off := 4
-	if frame[1]&1 == 0 { // protected: 16-bit CRC follows the header
-		off += 2
-	}
+	off := h.HeaderLen
+	mpeg1, mono := h.Version == "1", h.Channels == 1
 	var begin, side int
 	switch {
-	case h.mpeg1 && h.mono:
+	case mpeg1 && mono:
 		side = 17
-	case h.mpeg1:
+	case mpeg1:
 		side = 32
-	case h.mono:
+	case mono:
 		side = 9
 	default:
 		side = 17
 	}
-	if len(frame) < off+side {
+	if len(fr) < off+side {
 		return false
 	}
-	if h.mpeg1 {
-		begin = int(frame[off])<<1 | int(frame[off+1]>>7)
+	if mpeg1 {
+		begin = int(fr[off])<<1 | int(fr[off+1]>>7)
 	} else {
-		begin = int(frame[off])
+		begin = int(fr[off])
 	}
 	ok = begin <= f.avail
-	f.avail += len(frame) - off - side
+	f.avail += len(fr) - off - side
 	return ok
 }
 
@@ -257,18 +220,11 @@ func (d *mp3Decoder) next() (*segment, error) {
 			}
 			return nil, fmt.Errorf("mp3: %w", err)
 		}
-		mono := d.sync.cur.mono
-		info := streamInfo{Codec: "MP3", SampleRate: dec.SampleRate(), Channels: 2}
-		if mono {
-			info.Channels = 1
-		}
+		info := streamInfo{Codec: "MP3", SampleRate: dec.SampleRate(), Channels: d.sync.cur.Channels}
 		// go-mp3 emits one frame of PCM (1152 samples, 576 for MPEG-2) per
 		// input frame, so reading a frame at a time keeps the bad flags
 		// aligned with the output.
-		spf := 1152
-		if !d.sync.cur.mpeg1 {
-			spf = 576
-		}
+		spf := d.sync.cur.Samples
 		pcm := make([]byte, spf*4)
 		seg := &segment{info: info}
 		seg.fill = func(out *[][2]float64) error {

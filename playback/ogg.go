@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 	"sync/atomic"
 
+	"github.com/icedeck/icedeck/engine/frame"
 	"github.com/jfreymuth/vorbis"
-	"github.com/mewkiz/flac/frame"
+	flacframe "github.com/mewkiz/flac/frame"
 	"github.com/pion/opus"
 )
 
@@ -25,32 +25,6 @@ const (
 
 // maxOggPage is the largest possible Ogg page: 27 + 255 + 255*255 bytes.
 const maxOggPage = 27 + 255 + 255*255
-
-var oggCRCTable = func() (t [256]uint32) {
-	for i := range t {
-		r := uint32(i) << 24
-		for range 8 {
-			if r&0x80000000 != 0 {
-				r = r<<1 ^ 0x04c11db7
-			} else {
-				r <<= 1
-			}
-		}
-		t[i] = r
-	}
-	return t
-}()
-
-func oggCRC(page []byte) uint32 {
-	var crc uint32
-	for i, b := range page {
-		if i >= 22 && i < 26 { // the CRC field itself counts as zero
-			b = 0
-		}
-		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^b]
-	}
-	return crc
-}
 
 type oggPage struct {
 	flags  byte
@@ -127,7 +101,7 @@ func (d *oggDemux) readPage() (*oggPage, error) {
 			}
 			return nil, eofOr(err)
 		}
-		if oggCRC(raw) != binary.LittleEndian.Uint32(raw[22:26]) {
+		if frame.OggPageCRC(raw) != binary.LittleEndian.Uint32(raw[22:26]) {
 			d.skipped++
 			_, _ = d.br.Discard(1)
 			continue
@@ -318,7 +292,7 @@ func (o *oggDecoder) vorbis(id []byte) (*segment, error) {
 	info := streamInfo{Codec: "Vorbis", SampleRate: dec.SampleRate(), Channels: dec.Channels()}
 	err := o.headers(2, func(p []byte) error {
 		if bytes.HasPrefix(p, []byte("\x03vorbis")) {
-			info.Title = commentTitle(p[7:])
+			info.Title = frame.CommentTitle(p[7:])
 		}
 		return dec.ReadHeader(p)
 	})
@@ -362,7 +336,7 @@ func (o *oggDecoder) opus(id []byte) (*segment, error) {
 	info := streamInfo{Codec: "Opus", SampleRate: 48000, Channels: ch}
 	err := o.headers(1, func(p []byte) error {
 		if bytes.HasPrefix(p, []byte("OpusTags")) {
-			info.Title = commentTitle(p[8:])
+			info.Title = frame.CommentTitle(p[8:])
 		}
 		return nil
 	})
@@ -415,7 +389,7 @@ func (o *oggDecoder) flac(id []byte) (*segment, error) {
 	if nhdr > 0 {
 		err := o.headers(nhdr, func(p []byte) error {
 			if len(p) > 4 && p[0]&0x7f == 4 {
-				info.Title = commentTitle(p[4:])
+				info.Title = frame.CommentTitle(p[4:])
 			}
 			return nil
 		})
@@ -436,7 +410,7 @@ func (o *oggDecoder) flac(id []byte) (*segment, error) {
 		}
 	}
 	decode := func(pkt []byte, out *[][2]float64) error {
-		f, err := frame.Parse(bytes.NewReader(pkt))
+		f, err := flacframe.Parse(bytes.NewReader(pkt))
 		if err != nil || len(f.Subframes) == 0 {
 			return nil // skip a damaged or non-frame packet
 		}
@@ -490,53 +464,4 @@ func appendInterleaved(out *[][2]float64, pcm []float32, ch, right int) {
 	for i := 0; i+ch <= len(pcm); i += ch {
 		*out = append(*out, [2]float64{float64(pcm[i]), float64(pcm[i+right])})
 	}
-}
-
-// commentTitle extracts "ARTIST - TITLE" from a Vorbis comment block
-// (vendor string, count, then length-prefixed KEY=value entries).
-func commentTitle(b []byte) string {
-	rd := func() ([]byte, bool) {
-		if len(b) < 4 {
-			return nil, false
-		}
-		n := binary.LittleEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-4) {
-			return nil, false
-		}
-		v := b[4 : 4+n]
-		b = b[4+n:]
-		return v, true
-	}
-	if _, ok := rd(); !ok { // vendor
-		return ""
-	}
-	if len(b) < 4 {
-		return ""
-	}
-	count := binary.LittleEndian.Uint32(b)
-	b = b[4:]
-	var artist, title string
-	for i := uint32(0); i < count && i < 1000; i++ {
-		c, ok := rd()
-		if !ok {
-			break
-		}
-		k, v, found := strings.Cut(string(c), "=")
-		if !found {
-			continue
-		}
-		switch strings.ToUpper(k) {
-		case "TITLE":
-			title = v
-		case "ARTIST":
-			artist = v
-		}
-	}
-	switch {
-	case artist != "" && title != "":
-		return artist + " - " + title
-	case title != "":
-		return title
-	}
-	return artist
 }

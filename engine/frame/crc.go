@@ -30,7 +30,9 @@ func makeCRCTables() *crcTables {
 	return t
 }
 
-func crcUpdate(crc uint32, p []byte) uint32 {
+// UpdateOggCRC returns crc (0 to start) extended by p with Ogg's CRC-32, so
+// a page can be checked as it arrives in pieces. It does not allocate.
+func UpdateOggCRC(crc uint32, p []byte) uint32 {
 	t := oggCRC
 	for len(p) >= 8 {
 		x := crc ^ (uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3]))
@@ -43,3 +45,16 @@ func crcUpdate(crc uint32, p []byte) uint32 {
 	}
 	return crc
 }
+
+// OggPageCRC returns the CRC-32 of an Ogg page, counting its own CRC field
+// (bytes 22 to 25) as zero, as the checksum is defined: for a whole page,
+// compare it with that field; for a page header alone, continue over the
+// body with UpdateOggCRC. page must hold at least the 27-byte header. It
+// does not allocate.
+func OggPageCRC(page []byte) uint32 {
+	crc := UpdateOggCRC(0, page[:22])
+	crc = UpdateOggCRC(crc, zeroCRCField[:])
+	return UpdateOggCRC(crc, page[26:])
+}
+
+var zeroCRCField [4]byte

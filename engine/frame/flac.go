@@ -465,7 +465,7 @@ func (f *flacParser) endBlock() {
 		f.bps = int(si[12]&1)<<4 | int(si[13]>>4) + 1
 		f.st.SampleRate, f.st.Channels = f.rate, f.chans
 	case 4:
-		f.st.Title = commentTitle(f.cmt)
+		f.st.Title = CommentTitle(f.cmt)
 	}
 	if !f.blockLast {
 		f.mode = flacMetaHead

@@ -32,10 +32,7 @@
 //     signature.
 package frame
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // Analyzer is a streaming parser for one source. See the package comment.
 type Analyzer interface {
@@ -95,7 +92,7 @@ type Stats struct {
 	CRCErrors    uint64        `json:"crc_errors"`    // Ogg pages whose CRC-32, FLAC frames whose CRC-16 did not match (still counted in Frames)
 	Duration     time.Duration `json:"-"`             // audio received; reports give it in seconds
 	Streams      int           `json:"streams"`       // Ogg: chain links seen (a link's multiplexed streams count once); FLAC: "fLaC" streams; WebM: segments; others: 1 once synced
-	Title        string        `json:"title"`         // Ogg, FLAC: "ARTIST - TITLE" or "TITLE" from the current stream's Vorbis comment
+	Title        string        `json:"title"`         // Ogg, FLAC: from the current stream's Vorbis comment (see CommentTitle)
 	Bytes        uint64        `json:"bytes"`         // bytes fed
 
 	// HeadersTruncated reports that the current header generation exceeded
@@ -103,53 +100,21 @@ type Stats struct {
 	HeadersTruncated bool `json:"headers_truncated"`
 }
 
-const (
-	kindOpaque = iota
-	kindMPEG
-	kindADTS
-	kindOgg
-	kindFLAC
-	kindEBML
-)
+// Known reports whether NewAnalyzer parses the content type (rather than
+// only counting its bytes).
+func Known(contentType string) bool { return FormatOf(contentType).Kind != KindUnknown }
 
-func kindOf(contentType string) int {
-	ct := contentType
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	ct = strings.ToLower(strings.TrimSpace(ct))
-	switch ct {
-	case "audio/mpeg", "audio/mp3", "audio/mpeg3":
-		return kindMPEG
-	case "audio/aac", "audio/aacp", "audio/x-aac":
-		return kindADTS
-	case "application/ogg", "audio/ogg", "audio/opus", "audio/vorbis", "audio/flac+ogg", "video/ogg":
-		return kindOgg
-	case "audio/flac", "audio/x-flac":
-		return kindFLAC
-	case "audio/webm", "video/webm", "audio/x-matroska", "video/x-matroska", "audio/matroska", "video/matroska":
-		return kindEBML
-	}
-	return kindOpaque
-}
-
-// Known reports whether NewAnalyzer recognises the content type.
-func Known(contentType string) bool { return kindOf(contentType) != kindOpaque }
-
-// NewAnalyzer picks a parser from the source's Content-Type (parameters
-// ignored, case-insensitive). Unknown types get an analyzer that only counts
-// bytes.
+// NewAnalyzer picks a parser from the source's Content-Type (see FormatOf).
+// Unknown types get an analyzer that only counts bytes.
 func NewAnalyzer(contentType string) Analyzer {
-	switch kindOf(contentType) {
-	case kindMPEG:
-		return newSyncParser(kindMPEG)
-	case kindADTS:
-		return newSyncParser(kindADTS)
-	case kindOgg:
+	switch k := FormatOf(contentType).Kind; k {
+	case KindMPEG, KindADTS:
+		return newSyncParser(k)
+	case KindOgg:
 		return newOggParser()
-	case kindFLAC:
+	case KindFLAC:
 		return newFLACParser()
-	case kindEBML:
+	case KindWebM:
 		return newEBMLParser()
 	}
 	return &opaque{}

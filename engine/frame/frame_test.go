@@ -351,12 +351,12 @@ func TestCRC(t *testing.T) {
 	for n := 0; n < 100; n++ {
 		p := make([]byte, n)
 		r.Read(p)
-		if got, want := crcUpdate(0, p), bitwise(p); got != want {
+		if got, want := UpdateOggCRC(0, p), bitwise(p); got != want {
 			t.Fatalf("len %d: %08x want %08x", n, got, want)
 		}
 		// Split computation must agree (streaming across chunks).
 		k := r.Intn(n + 1)
-		if got := crcUpdate(crcUpdate(0, p[:k]), p[k:]); got != bitwise(p) {
+		if got := UpdateOggCRC(UpdateOggCRC(0, p[:k]), p[k:]); got != bitwise(p) {
 			t.Fatalf("split %d/%d differs", k, n)
 		}
 	}
@@ -365,6 +365,12 @@ func TestCRC(t *testing.T) {
 	pg := walkOgg(t, d)
 	page := append([]byte(nil), d[pg[2].off:pg[3].off]...)
 	want := binary.LittleEndian.Uint32(page[22:])
+	if got := OggPageCRC(page); got != want {
+		t.Fatalf("OggPageCRC %08x, stored %08x", got, want)
+	}
+	if got := UpdateOggCRC(OggPageCRC(page[:40]), page[40:]); got != want {
+		t.Fatalf("OggPageCRC of the header continued over the body: %08x, stored %08x", got, want)
+	}
 	copy(page[22:26], []byte{0, 0, 0, 0})
 	if got := bitwise(page); got != want {
 		t.Fatalf("page CRC %08x, stored %08x", got, want)
@@ -711,7 +717,7 @@ func appendPackets(out []byte, serial uint32, seq *uint32, pkts [][]byte) []byte
 			pg = append(pg, byte(l))
 		}
 		pg = append(pg, data[:size]...)
-		binary.LittleEndian.PutUint32(pg[22:], crcUpdate(0, pg))
+		binary.LittleEndian.PutUint32(pg[22:], OggPageCRC(pg))
 		out = append(out, pg...)
 		cont = lace[n-1] == 255
 		lace, data = lace[n:], data[size:]
@@ -781,12 +787,37 @@ func BenchmarkOggFeed(b *testing.B)  { benchFeed(b, "vorbis.ogg", "audio/ogg") }
 func BenchmarkFLACFeed(b *testing.B) { benchFeed(b, "flac.flac", "audio/flac") }
 func BenchmarkWebMFeed(b *testing.B) { benchFeed(b, "opus.webm", "audio/webm") }
 
+// benchHunt feeds junk dense in 0xFF bytes, so that the time goes to the
+// hunter: a header parse at every 0xFF and the candidate chains.
+func benchHunt(b *testing.B, ct string) {
+	junk := make([]byte, 64<<10)
+	r := rand.New(rand.NewSource(1))
+	r.Read(junk)
+	for i := range junk {
+		if r.Intn(4) == 0 {
+			junk[i] = 0xFF
+		}
+	}
+	a := NewAnalyzer(ct)
+	b.SetBytes(int64(len(junk)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for i := 0; i < len(junk); i += 4096 {
+			a.Feed(junk[i : i+4096])
+		}
+	}
+}
+
+func BenchmarkMPEGHunt(b *testing.B) { benchHunt(b, "audio/mpeg") }
+func BenchmarkADTSHunt(b *testing.B) { benchHunt(b, "audio/aac") }
+
 // fuzzTypes are the content types FuzzFeed picks from (by kind).
 var fuzzTypes = []string{"audio/mpeg", "audio/aac", "audio/ogg", "audio/webm", "audio/flac", "application/octet-stream"}
 
 func fuzzKind(ct string) uint8 {
 	for k, t := range fuzzTypes {
-		if kindOf(t) == kindOf(ct) {
+		if FormatOf(t).Kind == FormatOf(ct).Kind {
 			return uint8(k)
 		}
 	}
@@ -865,16 +896,16 @@ func checkFuzzStart(t *testing.T, ct string, p []byte, r int, a Analyzer) {
 	q := p[r:]
 	_, gen := a.Headers()
 	var ok bool
-	switch kindOf(ct) {
-	case kindMPEG, kindADTS:
+	switch FormatOf(ct).Kind {
+	case KindMPEG, KindADTS:
 		ok = q[0] == 0xFF
-	case kindOgg:
+	case KindOgg:
 		ok = gen > 0 && bytes.HasPrefix(q, []byte("OggS"))
-	case kindFLAC:
+	case KindFLAC:
 		if ok = gen > 0 && len(q) >= flacLook; ok {
 			_, ok = parseFLACHeader(q[:flacLook])
 		}
-	case kindEBML:
+	case KindWebM:
 		ok = gen > 0 && bytes.HasPrefix(q, []byte{0x1F, 0x43, 0xB6, 0x75})
 	default:
 		ok = r == 0

@@ -3,7 +3,6 @@ package frame
 import (
 	"bytes"
 	"encoding/binary"
-	"strings"
 	"time"
 )
 
@@ -157,7 +156,7 @@ func (o *oggParser) step(p []byte) int {
 			}
 			n := min(len(p)-i, o.bodyRem)
 			q := p[i : i+n]
-			o.crc = crcUpdate(o.crc, q)
+			o.crc = UpdateOggCRC(o.crc, q)
 			if o.hdrPage {
 				o.appendBuild(q)
 				o.walkSegments(q)
@@ -262,9 +261,7 @@ func (o *oggParser) beginPage() {
 	o.granule = binary.LittleEndian.Uint64(h[6:14])
 	serial := binary.LittleEndian.Uint32(h[14:18])
 	o.pageCRC = binary.LittleEndian.Uint32(h[22:26])
-	crc := crcUpdate(0, h[:22])
-	crc = crcUpdate(crc, []byte{0, 0, 0, 0})
-	o.crc = crcUpdate(crc, h[26:])
+	o.crc = OggPageCRC(h)
 	o.pageStart = o.pos - uint64(hlen)
 	if !o.expected {
 		o.st.SkippedBytes += o.pageStart - o.huntStart
@@ -531,13 +528,20 @@ func (o *oggParser) parseHeader(s *oggStream) {
 		}
 	}
 	if found && o.cur == o.primary {
-		o.st.Title = commentTitle(comments)
+		o.st.Title = CommentTitle(comments)
 	}
 }
 
-// commentTitle reads a Vorbis comment structure and returns "ARTIST - TITLE",
-// "TITLE", or "".
-func commentTitle(p []byte) string {
+// CommentTitle returns the title a listener is shown for a Vorbis comment
+// structure (Vorbis, Opus, Speex and FLAC use the same one: vendor string,
+// count, then length-prefixed KEY=value entries, all little-endian), with
+// any codec framing before it removed: "ARTIST - TITLE", TITLE alone, ARTIST
+// alone (better than nothing on a stream that sends only a name, and what
+// Icecast shows), or "". Keys match without regard to case; a key given
+// more than once counts by its first non-empty value.
+// A truncated structure gives what its complete entries say.
+func CommentTitle(comment []byte) string {
+	p := comment
 	next := func() ([]byte, bool) {
 		if len(p) < 4 {
 			return nil, false
@@ -558,7 +562,7 @@ func commentTitle(p []byte) string {
 	}
 	count := binary.LittleEndian.Uint32(p)
 	p = p[4:]
-	var artist, title string
+	var artist, title []byte
 	for ; count > 0; count-- {
 		c, ok := next()
 		if !ok {
@@ -568,19 +572,19 @@ func commentTitle(p []byte) string {
 		if k < 0 {
 			continue
 		}
-		key := string(c[:k])
+		key, v := c[:k], c[k+1:]
 		switch {
-		case strings.EqualFold(key, "TITLE") && title == "":
-			title = string(c[k+1:])
-		case strings.EqualFold(key, "ARTIST") && artist == "":
-			artist = string(c[k+1:])
+		case len(title) == 0 && bytes.EqualFold(key, []byte("TITLE")):
+			title = v
+		case len(artist) == 0 && bytes.EqualFold(key, []byte("ARTIST")):
+			artist = v
 		}
 	}
 	switch {
-	case title == "":
-		return ""
-	case artist == "":
-		return title
+	case len(title) == 0:
+		return string(artist)
+	case len(artist) == 0:
+		return string(title)
 	}
-	return artist + " - " + title
+	return string(artist) + " - " + string(title)
 }

@@ -26,16 +26,27 @@ const confirmFrames = 3
 // pending at a time. When full, new candidates are ignored.
 const maxCands = 32
 
-type frameInfo struct {
-	length   int
-	samples  int
-	rate     int
-	channels int
-	bitrate  int    // bits/s of this frame
-	key      uint32 // fields that must not change between consecutive frames while hunting
-	codec    string
-	version  string
+// Header is a parsed MPEG audio or ADTS frame header (ParseMPEG,
+// ParseADTS).
+type Header struct {
+	Length     int    // the whole frame in bytes, header included
+	HeaderLen  int    // bytes before the payload: the header and its CRC-16 if present (MPEG 4 or 6, ADTS 7 or 9)
+	Samples    int    // samples per channel
+	SampleRate int    // Hz
+	Channels   int    // MPEG 1 or 2; ADTS by channel configuration: 0 (set in-band) gives 0, 7 gives 8
+	Bitrate    int    // bits/s of this frame
+	Layer      int    // MPEG 1, 2 or 3; ADTS 0
+	Codec      string // "MP3", "MP2", "MP1", "AAC-Main", "AAC-LC", "AAC-SSR", "AAC-LTP"
+	Version    string // MPEG "1", "2", "2.5"; ADTS ""
+	key        uint32 // the fields SameStream compares
 }
+
+// SameStream reports whether h and o agree in what may not change between
+// consecutive frames of one stream (a bitrate or padding change may):
+// MPEG version, layer, sample rate and mono-ness; ADTS MPEG version,
+// profile, sample rate and channel configuration. A chain of frames that
+// agree is how sync is told from a sync word occurring by chance.
+func (h Header) SameStream(o Header) bool { return h.key == o.key }
 
 // cand is a chain of consistent headers being followed while hunting.
 type cand struct {
@@ -45,13 +56,18 @@ type cand struct {
 	bytes         uint64
 	minBR, maxBR  int
 	firstBR       int
-	last          frameInfo
+	last          Header
 }
 
 type syncParser struct {
-	kind int
+	kind Kind
 	hlen int // header bytes needed to parse a frame header (4 MPEG, 7 ADTS)
 	st   Stats
+
+	// The sync bits of a header's first two bytes: (b0<<8|b1)&syncMask ==
+	// syncWant, checked while hunting before a full parse, which most 0xFF
+	// bytes would fail.
+	syncMask, syncWant uint16
 
 	pos      uint64 // absolute stream position of the next byte to parse
 	feedBase uint64 // absolute position of the current Feed's p[0]
@@ -82,11 +98,11 @@ type syncParser struct {
 	adtsSample uint64
 }
 
-func newSyncParser(kind int) *syncParser {
-	s := &syncParser{kind: kind, hlen: 4}
+func newSyncParser(kind Kind) *syncParser {
+	s := &syncParser{kind: kind, hlen: 4, syncMask: 0xFFE0, syncWant: 0xFFE0}
 	s.st.Container = "mpeg"
-	if kind == kindADTS {
-		s.hlen = 7
+	if kind == KindADTS {
+		s.hlen, s.syncMask, s.syncWant = 7, 0xFFF6, 0xFFF0
 		s.st.Container = "adts"
 	}
 	s.startHunt(0)
@@ -101,7 +117,7 @@ func (s *syncParser) Stats() Stats {
 	// ADTS has no bitrate field, and a VBR MP3 opens with an Info frame at
 	// an arbitrary rate: the average over what arrived is what a user means.
 	switch {
-	case s.kind == kindADTS && s.adtsSample > 0:
+	case s.kind == KindADTS && s.adtsSample > 0:
 		st.Bitrate = int(s.adtsBytes * 8 * uint64(st.SampleRate) / s.adtsSample)
 	case st.MinBitrate != st.MaxBitrate && st.Duration > 0:
 		// The duration already accounts for sample-rate changes.
@@ -174,11 +190,11 @@ func beUint(b []byte) uint64 {
 	return v
 }
 
-func (s *syncParser) parse(w uint64) (frameInfo, bool) {
-	if s.kind == kindMPEG {
-		return parseMPEG(uint32(w))
+func (s *syncParser) parse(w uint64) (Header, bool) {
+	if s.kind == KindMPEG {
+		return ParseMPEG(uint32(w))
 	}
-	return parseADTS(w & (1<<56 - 1))
+	return ParseADTS(w & (1<<56 - 1))
 }
 
 // decide classifies the header bytes gathered at an expected boundary. It
@@ -201,8 +217,8 @@ func (s *syncParser) decide() bool {
 		if fi, ok := s.parse(beUint(h[:s.hlen])); ok {
 			s.countFrame(fi)
 			s.report(start)
-			s.pendSample, s.pendRate = fi.samples, fi.rate
-			s.beginSkip(fi.length-s.hn, afterFrame)
+			s.pendSample, s.pendRate = fi.Samples, fi.SampleRate
+			s.beginSkip(fi.Length-s.hn, afterFrame)
 			return true
 		}
 	}
@@ -249,23 +265,23 @@ func (s *syncParser) report(start uint64) {
 	}
 }
 
-func (s *syncParser) setInfo(fi frameInfo) {
-	s.st.Codec = fi.codec
-	s.st.Version = fi.version
-	s.st.SampleRate = fi.rate
-	s.st.Channels = fi.channels
+func (s *syncParser) setInfo(fi Header) {
+	s.st.Codec = fi.Codec
+	s.st.Version = fi.Version
+	s.st.SampleRate = fi.SampleRate
+	s.st.Channels = fi.Channels
 }
 
-func (s *syncParser) countFrame(fi frameInfo) {
+func (s *syncParser) countFrame(fi Header) {
 	s.st.Frames++
 	s.setInfo(fi)
-	s.rangeBR(fi.bitrate, fi.bitrate)
+	s.rangeBR(fi.Bitrate, fi.Bitrate)
 	if !s.haveFirst {
 		s.haveFirst = true
-		s.st.Bitrate = fi.bitrate
+		s.st.Bitrate = fi.Bitrate
 	}
-	s.adtsBytes += uint64(fi.length)
-	s.adtsSample += uint64(fi.samples)
+	s.adtsBytes += uint64(fi.Length)
+	s.adtsSample += uint64(fi.Samples)
 }
 
 func (s *syncParser) rangeBR(lo, hi int) {
@@ -281,13 +297,13 @@ func (s *syncParser) rangeBR(lo, hi int) {
 // it returns the bytes consumed.
 func (s *syncParser) hunt(p []byte) int {
 	hl := s.hlen
-	sh := uint(8 * (hl - 1))
+	sh := uint(8 * (hl - 2)) // to the header's first two bytes
 	for i, b := range p {
 		s.wh = s.wh<<8 | s.w>>56
 		s.w = s.w<<8 | uint64(b)
 		s.pos++
 		s.wn++
-		if s.wn >= hl && byte(s.w>>sh) == 0xFF {
+		if s.wn >= hl && uint16(s.w>>sh)&s.syncMask == s.syncWant {
 			if fi, ok := s.parse(s.w); ok && s.candidate(s.pos-uint64(hl), fi) {
 				return i + 1
 			}
@@ -314,7 +330,7 @@ func (s *syncParser) hunt(p []byte) int {
 // candidate records a valid header seen at start while hunting, extending
 // the chains that expected it. It returns true when a chain is confirmed
 // (the parser is then synced, inside the confirming frame).
-func (s *syncParser) candidate(start uint64, fi frameInfo) bool {
+func (s *syncParser) candidate(start uint64, fi Header) bool {
 	matched := false
 	for k := 0; k < s.nc; {
 		c := &s.cands[k]
@@ -326,12 +342,12 @@ func (s *syncParser) candidate(start uint64, fi frameInfo) bool {
 		if c.expect == start {
 			matched = true
 			c.n++
-			c.done += c.last.samples
+			c.done += c.last.Samples
 			c.last = fi
-			c.bytes += uint64(fi.length)
-			c.minBR = min(c.minBR, fi.bitrate)
-			c.maxBR = max(c.maxBR, fi.bitrate)
-			c.expect = start + uint64(fi.length)
+			c.bytes += uint64(fi.Length)
+			c.minBR = min(c.minBR, fi.Bitrate)
+			c.maxBR = max(c.maxBR, fi.Bitrate)
+			c.expect = start + uint64(fi.Length)
 			if c.n >= confirmFrames {
 				s.confirm(c, start)
 				return true
@@ -341,8 +357,8 @@ func (s *syncParser) candidate(start uint64, fi frameInfo) bool {
 	}
 	if !matched && s.nc < len(s.cands) {
 		s.cands[s.nc] = cand{
-			start: start, expect: start + uint64(fi.length), n: 1,
-			bytes: uint64(fi.length), minBR: fi.bitrate, maxBR: fi.bitrate, firstBR: fi.bitrate, last: fi,
+			start: start, expect: start + uint64(fi.Length), n: 1,
+			bytes: uint64(fi.Length), minBR: fi.Bitrate, maxBR: fi.Bitrate, firstBR: fi.Bitrate, last: fi,
 		}
 		s.nc++
 	}
@@ -359,15 +375,15 @@ func (s *syncParser) confirm(c *cand, start uint64) {
 		s.st.Bitrate = c.firstBR
 	}
 	s.setInfo(fi)
-	s.dur.add(c.done, fi.rate)
+	s.dur.add(c.done, fi.SampleRate)
 	s.adtsBytes += c.bytes
-	s.adtsSample += uint64(c.done + fi.samples)
+	s.adtsSample += uint64(c.done + fi.Samples)
 	s.acquired = true
 	s.st.Streams = 1
 	s.report(start)
 	s.nc = 0
-	s.pendSample, s.pendRate = fi.samples, fi.rate
-	s.beginSkip(fi.length-s.hlen, afterFrame)
+	s.pendSample, s.pendRate = fi.Samples, fi.SampleRate
+	s.beginSkip(fi.Length-s.hlen, afterFrame)
 }
 
 // id3Size validates a 10-byte ID3v2 header and returns the whole tag's size.
@@ -413,13 +429,18 @@ var mpegRates = [4][3]int32{
 var mpegCodecs = [4]string{"", "MP3", "MP2", "MP1"} // by layer bits
 var mpegVersions = [4]string{"2.5", "", "2", "1"}
 
-func parseMPEG(h uint32) (frameInfo, bool) {
+// ParseMPEG parses an MPEG audio frame header: h holds its 4 bytes, the
+// first in the high byte (binary.BigEndian.Uint32). It reports false for
+// anything that cannot begin a frame: no 11-bit sync, a reserved version,
+// layer, sample rate or emphasis, or a free-format or invalid bitrate. It
+// does not allocate.
+func ParseMPEG(h uint32) (Header, bool) {
 	ver := h >> 19 & 3
 	layerBits := h >> 17 & 3
 	bri := h >> 12 & 15
 	sri := h >> 10 & 3
 	if h>>21 != 0x7FF || ver == 1 || layerBits == 0 || bri == 0 || bri == 15 || sri == 3 || h&3 == 2 {
-		return frameInfo{}, false
+		return Header{}, false
 	}
 	layer := 4 - int(layerBits)
 	v := 1
@@ -429,21 +450,24 @@ func parseMPEG(h uint32) (frameInfo, bool) {
 	rate := int(mpegRates[ver][sri])
 	br := int(mpegBitrates[v][layer-1][bri]) * 1000
 	pad := int(h >> 9 & 1)
-	fi := frameInfo{rate: rate, bitrate: br, codec: mpegCodecs[layerBits], version: mpegVersions[ver], channels: 2}
+	fi := Header{SampleRate: rate, Bitrate: br, Layer: layer, Codec: mpegCodecs[layerBits], Version: mpegVersions[ver], Channels: 2, HeaderLen: 4}
+	if h>>16&1 == 0 { // protected: a CRC-16 follows
+		fi.HeaderLen = 6
+	}
 	switch {
 	case layer == 1:
-		fi.length = (12*br/rate + pad) * 4
-		fi.samples = 384
+		fi.Length = (12*br/rate + pad) * 4
+		fi.Samples = 384
 	case layer == 2 || v == 0:
-		fi.length = 144*br/rate + pad
-		fi.samples = 1152
+		fi.Length = 144*br/rate + pad
+		fi.Samples = 1152
 	default:
-		fi.length = 72*br/rate + pad
-		fi.samples = 576
+		fi.Length = 72*br/rate + pad
+		fi.Samples = 576
 	}
 	mono := uint32(0)
 	if h>>6&3 == 3 {
-		fi.channels = 1
+		fi.Channels = 1
 		mono = 1
 	}
 	fi.key = (h>>17&15)<<3 | sri<<1 | mono
@@ -453,16 +477,19 @@ func parseMPEG(h uint32) (frameInfo, bool) {
 var adtsRates = [13]int32{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 var adtsCodecs = [4]string{"AAC-Main", "AAC-LC", "AAC-SSR", "AAC-LTP"}
 
-// parseADTS parses the 7 header bytes held in the low 56 bits of w.
-func parseADTS(w uint64) (frameInfo, bool) {
+// ParseADTS parses an ADTS frame header: w holds its 7 bytes in the low 56
+// bits, the first in the highest of them. It reports false for anything
+// that cannot begin a frame: no sync, a non-zero layer, a reserved sample
+// rate, or a length shorter than the header. It does not allocate.
+func ParseADTS(w uint64) (Header, bool) {
 	b0, b1, b2, b3 := byte(w>>48), byte(w>>40), byte(w>>32), byte(w>>24)
 	b4, b5, b6 := byte(w>>16), byte(w>>8), byte(w)
 	if b0 != 0xFF || b1&0xF6 != 0xF0 { // sync, layer 0
-		return frameInfo{}, false
+		return Header{}, false
 	}
 	sfi := b2 >> 2 & 15
 	if sfi >= 13 {
-		return frameInfo{}, false
+		return Header{}, false
 	}
 	hdr := 7
 	if b1&1 == 0 {
@@ -470,7 +497,7 @@ func parseADTS(w uint64) (frameInfo, bool) {
 	}
 	length := int(b3&3)<<11 | int(b4)<<3 | int(b5>>5)
 	if length < hdr {
-		return frameInfo{}, false
+		return Header{}, false
 	}
 	profile := b2 >> 6
 	chcfg := (b2&1)<<2 | b3>>6
@@ -480,11 +507,11 @@ func parseADTS(w uint64) (frameInfo, bool) {
 	}
 	rate := int(adtsRates[sfi])
 	samples := 1024 * (int(b6&3) + 1)
-	fi := frameInfo{
-		length: length, samples: samples, rate: rate, channels: channels,
-		bitrate: int(int64(length) * 8 * int64(rate) / int64(samples)),
+	fi := Header{
+		Length: length, HeaderLen: hdr, Samples: samples, SampleRate: rate, Channels: channels,
+		Bitrate: int(int64(length) * 8 * int64(rate) / int64(samples)),
 		key:     uint32(b1>>3&1)<<9 | uint32(profile)<<7 | uint32(sfi)<<3 | uint32(chcfg),
-		codec:   adtsCodecs[profile],
+		Codec:   adtsCodecs[profile],
 	}
 	return fi, true
 }

@@ -15,6 +15,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/frame"
 	"github.com/icedeck/icedeck/themes"
 	"github.com/icedeck/icedeck/tui/common"
 	"github.com/icedeck/icedeck/tui/keys"
@@ -460,27 +461,15 @@ func Format(ms *engine.MountSnapshot) string {
 }
 
 // Codec names a codec for people: the frame analysis's name when known,
-// else a guess from the content type.
+// else the name the content type gives (frame.FormatOf), else the content
+// type itself.
 func Codec(contentType, codec string) string {
 	if codec != "" {
 		return codec
 	}
-	ct, _, _ := strings.Cut(contentType, ";")
-	switch strings.ToLower(strings.TrimSpace(ct)) {
-	case "audio/mpeg", "audio/mp3", "audio/mpeg3":
-		return "MP3"
-	case "audio/aac", "audio/aacp", "audio/x-aac":
-		return "AAC"
-	case "audio/ogg", "application/ogg", "audio/x-ogg":
-		return "Ogg"
-	case "audio/opus":
-		return "Opus"
-	case "audio/flac", "audio/x-flac":
-		return "FLAC"
-	case "audio/webm":
-		return "WebM"
-	case "":
-		return ""
+	if name := frame.FormatOf(contentType).Name; name != "" {
+		return name
 	}
-	return ct
+	ct, _, _ := strings.Cut(contentType, ";")
+	return strings.TrimSpace(ct)
 }
