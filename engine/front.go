@@ -395,18 +395,7 @@ func (m *mount) setHeads(s *Server, src *source) {
 	plain := b.String()
 	m.headPlain = []byte(plain + "\r\n")
 	m.headICY = nil
-	if icyCapable(src.contentType) {
+	if frame.FormatOf(src.contentType).ICY {
 		m.headICY = []byte(plain + "icy-metaint: " + strconv.Itoa(m.metaInt) + "\r\n\r\n")
 	}
-}
-
-// icyCapable says whether ICY blocks may be spliced into this type. Like
-// Icecast, never into Ogg or WebM: their players do not expect them.
-func icyCapable(ct string) bool {
-	for _, k := range []string{"ogg", "webm", "opus", "vorbis", "flac"} {
-		if strings.Contains(ct, k) {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/icedeck/icedeck/engine/frame"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -77,7 +78,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	m.mu.Unlock()
 	if pattern == "" {
 		name := strings.NewReplacer("/", "_", ".", "-").Replace(strings.TrimPrefix(m.name, "/"))
-		pattern = filepath.Join(s.cfg.RecordDir, name+"-%Y%m%d-%H%M%S"+extFor(ct))
+		pattern = filepath.Join(s.cfg.RecordDir, name+"-%Y%m%d-%H%M%S"+frame.FormatOf(ct).Ext)
 	}
 	f, path, err := createUnique(strftime(pattern, time.Now()))
 	if err != nil {
@@ -169,20 +170,6 @@ func createUnique(path string) (*os.File, string, error) {
 		}
 		return f, p, err
 	}
-}
-
-func extFor(ct string) string {
-	switch {
-	case strings.Contains(ct, "mpeg"):
-		return ".mp3"
-	case strings.Contains(ct, "aac"):
-		return ".aac"
-	case strings.Contains(ct, "ogg"), strings.Contains(ct, "opus"), strings.Contains(ct, "vorbis"):
-		return ".ogg"
-	case strings.Contains(ct, "webm"):
-		return ".webm"
-	}
-	return ".bin"
 }
 
 // strftime expands %Y %m %d %H %M %S %j %s and %%.

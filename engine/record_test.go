@@ -119,3 +119,24 @@ func TestStrftime(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// The recording's extension comes from the one content-type table: audio/mp3
+// is analysed as MP3, so it is recorded as .mp3 (it was .bin).
+func TestRecordingExtensionFromTheContentTypeTable(t *testing.T) {
+	dir := t.TempDir()
+	s, addr := startServer(t, func(c *Config) { c.RecordDir = dir })
+	for _, tc := range []struct{ ct, ext string }{{"audio/mp3", ".mp3"}, {"audio/flac", ".flac"}, {"audio/aacp", ".aac"}, {"application/x-unknown", ".bin"}} {
+		mount := "/x" + strings.ReplaceAll(tc.ct, "/", "-")
+		src, _ := connectSource(t, addr, "PUT", mount, tc.ct)
+		src.send(make([]byte, 1000), 1000, 0)
+		eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, mount) != nil })
+		path, err := s.StartRecording(mount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Ext(path) != tc.ext {
+			t.Errorf("%s recorded to %s, want %s", tc.ct, path, tc.ext)
+		}
+		src.close()
+	}
+}
