@@ -464,11 +464,10 @@ func (m *mount) snapshot(now time.Time, full bool) (MountSnapshot, map[string]in
 		ms.Listeners = make([]ListenerSnapshot, 0, len(m.listeners))
 	}
 	for _, l := range m.listeners {
-		ls := l.snapshot(end)
-		ms.MaxLag = max(ms.MaxLag, ls.Lag)
 		if full {
-			ms.Listeners = append(ms.Listeners, ls)
+			ms.Listeners = append(ms.Listeners, l.snapshot(end))
 		}
+		ms.MaxLag = max(ms.MaxLag, int64(end)-int64(l.pos.Load()))
 		if l.home != "" {
 			if homes == nil {
 				homes = map[string]int{}
