@@ -53,6 +53,10 @@ type Config struct {
 	// AccessLog receives one line per finished request, source and listener
 	// in the combined log format (nil: none).
 	AccessLog io.Writer
+	// Relays are mounts pulled from other servers; Master mirrors every
+	// mount of one.
+	Relays []RelayConfig
+	Master *MasterConfig
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 
@@ -141,6 +145,7 @@ const (
 	// Recordings.
 	ReasonStarted
 	ReasonStopped
+	ReasonIdle // an on-demand relay with nobody listening
 	reasonCount
 )
 
@@ -148,7 +153,7 @@ var reasonNames = [reasonCount]string{
 	"", "client closed", "too slow", "kicked", "source ended", "timeout", "write error", "shutdown", "moved", "read error",
 	"bad request", "request head too large", "request head timeout", "no credentials", "wrong credentials",
 	"too many failed logins", "mount busy", "server full", "too many sources", "mount full", "no such mount",
-	"shutting down", "started", "stopped",
+	"shutting down", "started", "stopped", "no listeners",
 }
 
 func (r Reason) String() string {
@@ -211,6 +216,9 @@ const (
 	// fallback mount (FallbackTo) to come back. They are counted here and
 	// listed under the fallback mount.
 	StateFallback MountState = "fallback"
+	// StateRelay is a relayed mount whose relay is not live: idle on
+	// demand, connecting or retrying (see Relay).
+	StateRelay MountState = "relay"
 )
 
 // Snapshot is an immutable copy of the server's state.
@@ -258,6 +266,7 @@ type MountSnapshot struct {
 	Hidden        bool
 	Disconnects   []Disconnect // recent, newest last
 	FallbackTo    string       // in StateFallback: where the listeners are
+	Relay         *RelayStatus // set when the mount is pulled from another server
 	Recording     string       // file being written, "" when not recording
 	RecordedBytes uint64
 }
@@ -339,6 +348,7 @@ const (
 	EventRequestRejected EventType = "request.rejected" // malformed or oversized head, header timeout
 	EventAdminRejected   EventType = "admin.rejected"   // wrong admin credentials, or an address blocked for them
 	EventWarning         EventType = "warning"
+	EventRelay           EventType = "relay" // a relay added, removed, or failing to reach an upstream
 )
 
 // Event is something that happened, for logs and live views. Seq increases

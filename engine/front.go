@@ -80,7 +80,7 @@ func (s *Server) handleConn(c net.Conn) {
 		s.handleSource(c, br, req, addr)
 		return
 	case http.MethodGet, http.MethodHead:
-		if m := s.lookup(req.URL.Path); m != nil {
+		if m := s.listenable(req.URL.Path); m != nil {
 			s.totals.requests.Add(1)
 			s.handleListener(c, req, m, addr)
 			return
@@ -129,13 +129,25 @@ func (s *Server) notFound(c net.Conn, req *http.Request, addr string) {
 		request: requestLine(req), referer: req.Referer(), ua: req.UserAgent(), status: http.StatusNotFound, answer: true, body: "Mount not found\n"})
 }
 
+// listenable is the live mount at path, waking an on-demand relay of it
+// and waiting for its upstream when needed.
+func (s *Server) listenable(path string) *mount {
+	if m := s.lookup(path); m != nil {
+		return m
+	}
+	if r := s.relayFor(path); r != nil && r.cfg.OnDemand {
+		return r.demand()
+	}
+	return nil
+}
+
 // serveHTTP is net/http's handler: mounts reached over a kept-alive
 // connection are still served as streams; the rest goes to the handler
 // set with Handle.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.totals.requests.Add(1)
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if m := s.lookup(r.URL.Path); m != nil {
+		if m := s.listenable(r.URL.Path); m != nil {
 			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				s.handleListener(c, r, m, r.RemoteAddr)
 				return

@@ -103,7 +103,11 @@ func (s *Server) detachSource(src *source, reason Reason) {
 
 	m.mu.Lock()
 	m.source = nil
-	if grace := m.cfg.Grace; grace > 0 && !closing {
+	grace := m.cfg.Grace
+	if reason != ReasonKicked && reason != ReasonIdle {
+		grace = max(grace, src.hold)
+	}
+	if grace > 0 && !closing && reason != ReasonIdle {
 		m.graceUntil = now.Add(grace)
 		m.graceTimer = time.AfterFunc(grace, func() { s.expireGrace(m) })
 		n := len(m.listeners)

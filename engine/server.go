@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,8 @@ type Server struct {
 	serveOnce sync.Once
 
 	sourceLogins *LoginLimiter
+	relays       map[string]*relay // guarded by mu
+	stopMirror   chan struct{}
 	control      atomic.Pointer[http.Handler] // serves what is not a stream
 
 	sessions sessionLog
@@ -103,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		heads:      map[net.Conn]struct{}{},
 		handoff:    newConnQueue(),
 		later:      newLaterQueue(),
+		stopMirror: make(chan struct{}),
 		// As the admin interface: 10 wrong passwords a minute block an
 		// address for a minute; other addresses are not affected.
 		sourceLogins: NewLoginLimiter(10, time.Minute),
@@ -207,6 +211,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	s.serveOnce.Do(func() {
 		go func() { _ = s.httpSrv.Serve(s.handoff) }()
+		for _, rc := range s.cfg.Relays {
+			if err := s.AddRelay(rc); err != nil {
+				s.log.Error("relay not started", "mount", rc.Mount, "err", err)
+			}
+		}
+		if mc := s.cfg.Master; mc != nil {
+			s.wg.Add(1)
+			go s.mirror(*mc, s.stopMirror)
+		}
 	})
 	var delay time.Duration
 	for {
@@ -316,11 +329,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.heads {
 		c.Close()
 	}
+	relays := make([]*relay, 0, len(s.relays))
+	for _, r := range s.relays {
+		relays = append(relays, r)
+	}
 	mounts := make([]*mount, 0, len(s.mounts))
 	for _, m := range s.mounts {
 		mounts = append(mounts, m)
 	}
 	s.mu.Unlock()
+	close(s.stopMirror)
+	for _, r := range relays {
+		r.close()
+	}
 	for _, m := range mounts {
 		m.mu.Lock()
 		src := m.source
@@ -371,6 +392,10 @@ func (s *Server) Mount(name string) (MountSnapshot, bool) {
 		return MountSnapshot{}, false
 	}
 	ms, _ := m.snapshot(time.Now(), true)
+	if r := s.relayFor(name); r != nil {
+		rs := r.status()
+		ms.Relay = &rs
+	}
 	return ms, true
 }
 
@@ -425,6 +450,14 @@ func (s *Server) snapshot(full bool) Snapshot {
 			snap.Mounts = append(snap.Mounts, *ms)
 		}
 		sort.Slice(snap.Mounts, func(i, j int) bool { return snap.Mounts[i].Name < snap.Mounts[j].Name })
+	}
+	// A relay's mount is listed while its relay connects or waits too.
+	for _, rs := range s.Relays() {
+		i := sort.Search(len(snap.Mounts), func(i int) bool { return snap.Mounts[i].Name >= rs.Mount })
+		if i == len(snap.Mounts) || snap.Mounts[i].Name != rs.Mount {
+			snap.Mounts = slices.Insert(snap.Mounts, i, MountSnapshot{Name: rs.Mount, State: StateRelay})
+		}
+		snap.Mounts[i].Relay = &rs
 	}
 	return snap
 }

@@ -52,6 +52,7 @@ type source struct {
 	connected   time.Time
 	an          frame.Analyzer
 	kicked      atomic.Pointer[Reason]
+	hold        time.Duration // keep listeners at least this long when it ends (relays reconnect)
 
 	mu         sync.Mutex
 	hash       hash.Hash

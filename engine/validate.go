@@ -139,5 +139,15 @@ func (c Config) Validate() error {
 	if err := checkFallbacks(c.Mounts); err != nil {
 		errs = append(errs, err)
 	}
+	for _, rc := range c.Relays {
+		if err := checkRelay(rc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Master != nil {
+		if err := checkMaster(c.Master); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
