@@ -308,6 +308,10 @@ func (s *Server) untrack(c net.Conn) {
 	s.mu.Unlock()
 }
 
+// ShuttingDown reports whether Shutdown has begun: a load balancer's
+// health check should stop sending listeners.
+func (s *Server) ShuttingDown() bool { return s.isClosing() }
+
 func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
