@@ -57,6 +57,8 @@ type Config struct {
 	// mount of one.
 	Relays []RelayConfig
 	Master *MasterConfig
+	// Pushes send local mounts to other servers as their source.
+	Pushes []PushConfig
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 
@@ -349,6 +351,7 @@ const (
 	EventAdminRejected   EventType = "admin.rejected"   // wrong admin credentials, or an address blocked for them
 	EventWarning         EventType = "warning"
 	EventRelay           EventType = "relay" // a relay added, removed, or failing to reach an upstream
+	EventPush            EventType = "push"  // a push connected to its target, or lost it
 )
 
 // Event is something that happened, for logs and live views. Seq increases

@@ -4,10 +4,6 @@ package engine
 
 import "syscall"
 
-// fileReserve is what the process needs besides client connections:
-// listening sockets, recordings, logs, the runtime's own.
-const fileReserve = 64
-
 // openFileLimit is the soft limit on open files (Go raises it to the hard
 // limit at start).
 func openFileLimit() (uint64, bool) {

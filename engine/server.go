@@ -44,6 +44,7 @@ type Server struct {
 	sourceLogins *LoginLimiter
 	relays       map[string]*relay // guarded by mu
 	stopMirror   chan struct{}
+	pushes       []*push                      // guarded by mu
 	control      atomic.Pointer[http.Handler] // serves what is not a stream
 
 	sessions sessionLog
@@ -92,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if n, ok := openFileLimit(); ok && uint64(cfg.MaxClients)+fileReserve > n {
+	if n, ok := openFileLimit(); ok && uint64(cfg.MaxClients) > n {
 		log.Warn("the open-file limit is below max_clients: connections beyond it are refused by the system, not with a 503",
 			"max_clients", cfg.MaxClients, "open_file_limit", n, "fix", "raise it (ulimit -n, LimitNOFILE=) or lower max_clients")
 	}
@@ -214,6 +215,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		for _, rc := range s.cfg.Relays {
 			if err := s.AddRelay(rc); err != nil {
 				s.log.Error("relay not started", "mount", rc.Mount, "err", err)
+			}
+		}
+		for _, pc := range s.cfg.Pushes {
+			if err := s.AddPush(pc); err != nil {
+				s.log.Error("push not started", "mount", pc.Mount, "err", err)
 			}
 		}
 		if mc := s.cfg.Master; mc != nil {
@@ -345,6 +351,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.stopMirror)
 	for _, r := range relays {
 		r.close()
+	}
+	s.mu.Lock()
+	pushes := s.pushes
+	s.mu.Unlock()
+	for _, p := range pushes {
+		p.close()
 	}
 	for _, m := range mounts {
 		m.mu.Lock()

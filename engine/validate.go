@@ -149,5 +149,10 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, pc := range c.Pushes {
+		if err := checkPush(pc); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
