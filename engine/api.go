@@ -59,6 +59,8 @@ type Config struct {
 	Master *MasterConfig
 	// Pushes send local mounts to other servers as their source.
 	Pushes []PushConfig
+	// Redirect sends listeners to the least loaded edge carrying their mount.
+	Redirect *RedirectConfig
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 
@@ -147,7 +149,8 @@ const (
 	// Recordings.
 	ReasonStarted
 	ReasonStopped
-	ReasonIdle // an on-demand relay with nobody listening
+	ReasonIdle       // an on-demand relay with nobody listening
+	ReasonRedirected // a listener sent to an edge
 	reasonCount
 )
 
@@ -155,7 +158,7 @@ var reasonNames = [reasonCount]string{
 	"", "client closed", "too slow", "kicked", "source ended", "timeout", "write error", "shutdown", "moved", "read error",
 	"bad request", "request head too large", "request head timeout", "no credentials", "wrong credentials",
 	"too many failed logins", "mount busy", "server full", "too many sources", "mount full", "no such mount",
-	"shutting down", "started", "stopped", "no listeners",
+	"shutting down", "started", "stopped", "no listeners", "redirected",
 }
 
 func (r Reason) String() string {

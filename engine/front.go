@@ -335,6 +335,13 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		icy = false
 	}
 	m.mu.Unlock()
+	if target := s.redirectTarget(req); target != "" {
+		s.finish(c, ending{kind: KindListener, reason: ReasonRedirected, level: slog.LevelDebug, event: EventListenerRefused, mount: m.name, addr: addr,
+			detail: target, message: fmt.Sprintf("listener %s on %s sent to %s", addr, m.name, target),
+			request: requestLine(req), referer: req.Referer(), ua: req.UserAgent(), status: http.StatusFound, answer: true,
+			body: "Moved to " + target + "\n", header: []string{"Location", target}})
+		return
+	}
 	if req.Method == http.MethodHead {
 		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		_, _ = c.Write(head)

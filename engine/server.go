@@ -44,7 +44,8 @@ type Server struct {
 	sourceLogins *LoginLimiter
 	relays       map[string]*relay // guarded by mu
 	stopMirror   chan struct{}
-	pushes       []*push                      // guarded by mu
+	pushes       []*push // guarded by mu
+	redirect     redirector
 	control      atomic.Pointer[http.Handler] // serves what is not a stream
 
 	sessions sessionLog
@@ -221,6 +222,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			if err := s.AddPush(pc); err != nil {
 				s.log.Error("push not started", "mount", pc.Mount, "err", err)
 			}
+		}
+		if rc := s.cfg.Redirect; rc != nil && len(rc.Edges) > 0 {
+			s.wg.Add(1)
+			go s.pollEdges(*rc, s.stopMirror)
 		}
 		if mc := s.cfg.Master; mc != nil {
 			s.wg.Add(1)

@@ -149,6 +149,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.Redirect != nil {
+		if err := checkRedirect(c.Redirect); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, pc := range c.Pushes {
 		if err := checkPush(pc); err != nil {
 			errs = append(errs, err)
