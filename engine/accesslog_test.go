@@ -1,56 +1,39 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestAccessLogAndForwardedFor(t *testing.T) {
-	var log lockedBuffer
+	var log testkit.Buffer
 	s, addr := startServer(t, func(c *Config) {
 		c.AccessLog = &log
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	})
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src, _ := connectSource(t, addr, "PUT", "/al.mp3", "audio/mpeg")
-	src.send(mp3[:10000], 2000, time.Millisecond)
-	eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/al.mp3") != nil })
-	l := listen(t, addr, "/al.mp3", "X-Forwarded-For", "198.51.100.9, 203.0.113.7", "Referer", "http://radio.example/")
-	eventually(t, 2*time.Second, "listener from the forwarded address", func() bool {
+	src.Send(mp3[:10000], 2000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/al.mp3") != nil })
+	l := testkit.Listen(t, addr, "/al.mp3", "X-Forwarded-For", "198.51.100.9, 203.0.113.7", "Referer", "http://radio.example/")
+	testkit.Eventually(t, 2*time.Second, "listener from the forwarded address", func() bool {
 		m := mountSnap(s, "/al.mp3")
 		return m != nil && len(m.Listeners) == 1 && m.Listeners[0].Addr == "203.0.113.7"
 	})
-	src.close()
-	body := l.wait(t, 5*time.Second)
-	rawRequest(t, addr, "GET /missing.mp3 HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
+	src.Close()
+	body := l.Wait(t, 5*time.Second)
+	testkit.RawRequest(t, addr, "GET /missing.mp3 HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
 	want := []string{
 		`^127\.0\.0\.1 - source \[[^]]+\] "PUT /al\.mp3 HTTP/1\.1" 200 10000 "-" "icedeck-test" \d+$`,
-		fmt.Sprintf(`^203\.0\.113\.7 - - \[[^]]+\] "GET /al\.mp3 HTTP/1\.1" 200 %d "http://radio\.example/" "test-listener" \d+$`, len(body)+len(l.head)),
+		fmt.Sprintf(`^203\.0\.113\.7 - - \[[^]]+\] "GET /al\.mp3 HTTP/1\.1" 200 %d "http://radio\.example/" "test-listener" \d+$`, len(body)+len(l.Head)),
 		`^127\.0\.0\.1 - - \[[^]]+\] "GET /missing\.mp3 HTTP/1\.0" 404 0 "-" "probe" 0$`,
 	}
-	eventually(t, 2*time.Second, "three access log lines", func() bool {
+	testkit.Eventually(t, 2*time.Second, "three access log lines", func() bool {
 		for _, w := range want {
 			if !regexp.MustCompile(`(?m)` + w).MatchString(log.String()) {
 				return false

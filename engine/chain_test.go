@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // oggPage is one page of a test stream: where it starts, how long it is.
@@ -42,7 +44,7 @@ func oggPages(t *testing.T, b []byte) []oggPage {
 // A listener joining then got the new link's headers, a page of the old
 // link, then the headers again, and no player could open that.
 func TestChainedOggLinkChangeInOneWrite(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	for _, tc := range []struct{ name, codec string }{{"Vorbis", "libvorbis"}, {"Opus", "libopus"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -73,18 +75,18 @@ func TestChainedOggLinkChangeInOneWrite(t *testing.T) {
 
 			s, addr := startServer(t, func(c *Config) { c.BurstSize = 8192 })
 			src, _ := connectSource(t, addr, "PUT", "/chain.ogg", "application/ogg")
-			src.send(a[:last.off], 4096, 2*time.Millisecond)
+			src.Send(a[:last.off], 4096, 2*time.Millisecond)
 			time.Sleep(50 * time.Millisecond) // published before the joint
-			src.send(joint, len(joint), 0)
+			src.Send(joint, len(joint), 0)
 			time.Sleep(50 * time.Millisecond)
-			l := listen(t, addr, "/chain.ogg")
+			l := testkit.Listen(t, addr, "/chain.ogg")
 			dec := startDecoder(t, "http://"+addr+"/chain.ogg")
-			eventually(t, 20*time.Second, "two listeners", func() bool { return mountSnap(s, "/chain.ogg").ListenerCount == 2 })
+			testkit.Eventually(t, 20*time.Second, "two listeners", func() bool { return mountSnap(s, "/chain.ogg").ListenerCount == 2 })
 			rest := b[pb[firstAudio].off+pb[firstAudio].n:]
-			src.send(rest, 4096, 2*time.Millisecond)
-			src.close()
+			src.Send(rest, 4096, 2*time.Millisecond)
+			src.Close()
 
-			got := l.wait(t, 10*time.Second)
+			got := l.Wait(t, 10*time.Second)
 			headers := b[:pb[firstAudio].off]
 			if !bytes.HasPrefix(got, headers) {
 				t.Fatalf("listener did not start with the new link's header pages")
@@ -108,7 +110,7 @@ func TestChainedOggLinkChangeInOneWrite(t *testing.T) {
 // Types the analyser did not parse (WebM, raw FLAC, anything else): a
 // listener joining after the first 64 KiB got no byte at all, ever.
 func TestLateListenerOnEveryContainerDecodes(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	for _, tc := range []struct{ name, ct, format string }{
 		{"WebM", "audio/webm", "-c:a libopus -b:a 160k -f webm"},
 		{"FLAC", "audio/flac", "-c:a flac -f flac"},
@@ -131,12 +133,12 @@ func TestLateListenerOnEveryContainerDecodes(t *testing.T) {
 			if third < 80<<10 {
 				t.Fatalf("fixture of %d bytes is too short to join after the burst", len(data))
 			}
-			src.send(data[:third], 4096, time.Millisecond)
-			l := listen(t, addr, "/late")
-			eventually(t, 2*time.Second, "listener placed", func() bool { return mountSnap(s, "/late").ListenerCount == 1 })
-			src.send(data[third:], 4096, time.Millisecond)
-			src.close()
-			got := l.wait(t, 10*time.Second)
+			src.Send(data[:third], 4096, time.Millisecond)
+			l := testkit.Listen(t, addr, "/late")
+			testkit.Eventually(t, 2*time.Second, "listener placed", func() bool { return mountSnap(s, "/late").ListenerCount == 1 })
+			src.Send(data[third:], 4096, time.Millisecond)
+			src.Close()
+			got := l.Wait(t, 10*time.Second)
 			if len(got) < len(data)-third {
 				t.Fatalf("late listener got %d bytes, want at least the %d sent after it joined", len(got), len(data)-third)
 			}

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // End-to-end tests with the real clients operators use.
@@ -27,7 +28,7 @@ func (w *countWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p
 
 func startDecoder(t *testing.T, url string) *decoder {
 	t.Helper()
-	ff := needTool(t, "ffmpeg")
+	ff := testkit.NeedTool(t, "ffmpeg")
 	d := &decoder{done: make(chan error, 1)}
 	d.cmd = exec.Command(ff, "-nostdin", "-v", "error", "-i", url, "-f", "s16le", "-ac", "2", "-ar", "48000", "-")
 	d.cmd.Stdout, d.cmd.Stderr = &d.pcm, &d.stderr
@@ -77,7 +78,7 @@ func ffmpegSource(t *testing.T, args ...string) chan string {
 // ffmpegSourceFrom runs ffmpeg reading its input from stdin.
 func ffmpegSourceFrom(t *testing.T, stdin io.Reader, args ...string) chan string {
 	t.Helper()
-	ff := needTool(t, "ffmpeg")
+	ff := testkit.NeedTool(t, "ffmpeg")
 	out := make(chan string, 1)
 	pre := []string{"-nostdin", "-v", "error"}
 	if stdin != nil {
@@ -111,7 +112,7 @@ func waitSource(t *testing.T, out chan string) {
 func lastSession(t *testing.T, s *Server, mount string) Session {
 	t.Helper()
 	var found *Session
-	eventually(t, 3*time.Second, "session of "+mount+" ended", func() bool {
+	testkit.Eventually(t, 3*time.Second, "session of "+mount+" ended", func() bool {
 		for _, se := range s.Sessions() {
 			if se.Mount == mount && !se.Ended.IsZero() {
 				found = &se
@@ -131,7 +132,7 @@ func TestFFmpegSources(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s, addr := startServer(t, nil)
-			want := fixture(t, "tone.mp3")
+			want := testkit.Media(t, "tone.mp3")
 			// The source reads the file from a pipe: the second half is
 			// written only once the listening ffmpeg is in, however long
 			// a busy machine takes to start it.
@@ -143,9 +144,9 @@ func TestFFmpegSources(t *testing.T) {
 			out := ffmpegSourceFrom(t, pr, append(args, fmt.Sprintf("icecast://source:%s@%s/ff.mp3", testPassword, addr))...)
 			half := len(want) / 2
 			go func() { _, _ = pw.Write(want[:half]) }()
-			eventually(t, 10*time.Second, "ffmpeg connected", func() bool { return mountSnap(s, "/ff.mp3") != nil })
+			testkit.Eventually(t, 10*time.Second, "ffmpeg connected", func() bool { return mountSnap(s, "/ff.mp3") != nil })
 			dec := startDecoder(t, "http://"+addr+"/ff.mp3")
-			eventually(t, 20*time.Second, "ffmpeg listening", func() bool { return mountSnap(s, "/ff.mp3").ListenerCount == 1 })
+			testkit.Eventually(t, 20*time.Second, "ffmpeg listening", func() bool { return mountSnap(s, "/ff.mp3").ListenerCount == 1 })
 			go func() { _, _ = pw.Write(want[half:]); pw.Close() }()
 			waitSource(t, out)
 			secs := dec.wait(t)
@@ -172,9 +173,9 @@ func TestFFmpegSources(t *testing.T) {
 
 // libshout probes without credentials, expects 401, then connects again.
 func TestShoutOggVorbis(t *testing.T) {
-	shout := needTool(t, "shout")
+	shout := testkit.NeedTool(t, "shout")
 	s, addr := startServer(t, func(c *Config) { c.BurstSize = 1024 })
-	ogg := fixture(t, "tone.ogg")
+	ogg := testkit.Media(t, "tone.ogg")
 	host, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command(shout, "--format", "ogg", "-H", host, "-P", port, "--mount", "/shout.ogg",
 		"--user", "source", "--pass", testPassword, "--station-name", "Shout FM", "--station-genre", "Test")
@@ -192,10 +193,10 @@ func TestShoutOggVorbis(t *testing.T) {
 	cut := len(ogg) * 2 / 5
 	ahead := len(ogg) * 4 / 5
 	go func() { _, _ = pw.Write(ogg[:ahead]) }()
-	eventually(t, 10*time.Second, "shout connected", func() bool { return mountSnap(s, "/shout.ogg") != nil })
-	eventually(t, 10*time.Second, "two seconds sent", func() bool { return mountSnap(s, "/shout.ogg").Source.BytesIn >= uint64(cut) })
+	testkit.Eventually(t, 10*time.Second, "shout connected", func() bool { return mountSnap(s, "/shout.ogg") != nil })
+	testkit.Eventually(t, 10*time.Second, "two seconds sent", func() bool { return mountSnap(s, "/shout.ogg").Source.BytesIn >= uint64(cut) })
 	dec := startDecoder(t, "http://"+addr+"/shout.ogg")
-	eventually(t, 20*time.Second, "ffmpeg listening", func() bool { return mountSnap(s, "/shout.ogg").ListenerCount == 1 })
+	testkit.Eventually(t, 20*time.Second, "ffmpeg listening", func() bool { return mountSnap(s, "/shout.ogg").ListenerCount == 1 })
 	go func() { _, _ = pw.Write(ogg[ahead:]); pw.Close() }()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("shout: %v: %s", err, out.String())
@@ -230,17 +231,17 @@ func TestMidStreamJoinDecodes(t *testing.T) {
 	} {
 		t.Run(tc.codec, func(t *testing.T) {
 			s, addr := startServer(t, func(c *Config) { c.BurstSize = 2048 })
-			data := fixture(t, tc.file)
+			data := testkit.Media(t, tc.file)
 			src, _ := connectSource(t, addr, "PUT", "/mid", tc.ct)
 			half := len(data) / 2
-			src.send(data[:half], 700, time.Millisecond)
+			src.Send(data[:half], 700, time.Millisecond)
 			dec := startDecoder(t, "http://"+addr+"/mid")
-			eventually(t, 5*time.Second, "ffmpeg listening", func() bool {
+			testkit.Eventually(t, 5*time.Second, "ffmpeg listening", func() bool {
 				m := mountSnap(s, "/mid")
 				return m != nil && m.ListenerCount == 1
 			})
-			src.send(data[half:], 700, time.Millisecond)
-			src.close()
+			src.Send(data[half:], 700, time.Millisecond)
+			src.Close()
 			secs := dec.wait(t)
 			if secs < 1.5 || secs > 3.5 {
 				t.Errorf("decoded %.2f s from the middle of a 5 s stream", secs)
@@ -257,8 +258,8 @@ func TestMidStreamJoinDecodes(t *testing.T) {
 // made its close a reset, and the reset dropped the stream's end.
 func TestFFmpegFastSourceLosesNothing(t *testing.T) {
 	s, addr := startServer(t, nil)
-	mp3 := filepath.Join("testdata", "tone.mp3")
-	want := fixture(t, "tone.mp3")
+	mp3 := testkit.MediaPath(t, "tone.mp3")
+	want := testkit.Media(t, "tone.mp3")
 	for i := 0; i < 20; i++ {
 		mount := fmt.Sprintf("/fast%d.mp3", i)
 		args := []string{"-i", mp3, "-c", "copy", "-f", "mp3", "-write_xing", "0", "-content_type", "audio/mpeg"}

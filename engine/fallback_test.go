@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // When a mount's source leaves, its listeners get every byte it sent, move
@@ -13,7 +15,7 @@ func TestFallbackAndReturn(t *testing.T) {
 		c.BurstSize = 4096
 		c.Mounts = map[string]MountConfig{"/main.mp3": {Fallback: "/backup.mp3"}}
 	})
-	a, b := fixture(t, "tone.mp3"), fixture(t, "tone440.mp3")
+	a, b := testkit.Media(t, "tone.mp3"), testkit.Media(t, "tone440.mp3")
 	starts := []map[int]bool{mpegFrameStarts(t, a), mpegFrameStarts(t, b)}
 	// The first source stops mid-frame at 20000: its listeners get every
 	// byte it sent before they move, so that is where the first run ends.
@@ -22,15 +24,15 @@ func TestFallbackAndReturn(t *testing.T) {
 	// listener may come home to the very start of its stream.
 	starts[0][0] = true
 	backup, _ := connectSource(t, addr, "PUT", "/backup.mp3", "audio/mpeg")
-	backup.send(b[:8000], 1000, time.Millisecond)
+	backup.Send(b[:8000], 1000, time.Millisecond)
 	main1, _ := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")
-	main1.send(a[:1000], 1000, 0)
-	eventually(t, 2*time.Second, "main up", func() bool { return mountSnap(s, "/main.mp3") != nil })
-	l := listen(t, addr, "/main.mp3")
-	main1.send(a[1000:20000], 1000, time.Millisecond)
-	main1.close()
+	main1.Send(a[:1000], 1000, 0)
+	testkit.Eventually(t, 2*time.Second, "main up", func() bool { return mountSnap(s, "/main.mp3") != nil })
+	l := testkit.Listen(t, addr, "/main.mp3")
+	main1.Send(a[1000:20000], 1000, time.Millisecond)
+	main1.Close()
 
-	eventually(t, 3*time.Second, "listener on the fallback", func() bool {
+	testkit.Eventually(t, 3*time.Second, "listener on the fallback", func() bool {
 		m := mountSnap(s, "/backup.mp3")
 		return m != nil && m.ListenerCount == 1 && m.Listeners[0].Home == "/main.mp3"
 	})
@@ -41,26 +43,26 @@ func TestFallbackAndReturn(t *testing.T) {
 	if sn := s.Snapshot(); sn.Listeners != 1 {
 		t.Fatalf("listener counted %d times", sn.Listeners)
 	}
-	backup.send(b[8000:20000], 1000, time.Millisecond)
+	backup.Send(b[8000:20000], 1000, time.Millisecond)
 
 	main2, r := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")
 	if main2 == nil {
 		t.Fatalf("returning source refused: %+v", r)
 	}
-	main2.send(a[:2000], 1000, time.Millisecond)
+	main2.Send(a[:2000], 1000, time.Millisecond)
 	// The listener leaves the fallback at its next frame boundary: the
 	// fallback keeps streaming, as a live one does.
-	backup.send(b[20000:26000], 1000, time.Millisecond)
-	eventually(t, 3*time.Second, "listener back home", func() bool {
+	backup.Send(b[20000:26000], 1000, time.Millisecond)
+	testkit.Eventually(t, 3*time.Second, "listener back home", func() bool {
 		m := mountSnap(s, "/main.mp3")
 		return m != nil && m.State == StateLive && m.ListenerCount == 1 && m.Listeners[0].Home == ""
 	})
-	main2.send(a[2000:30000], 1000, time.Millisecond)
-	backup.close()
+	main2.Send(a[2000:30000], 1000, time.Millisecond)
+	backup.Close()
 	time.Sleep(50 * time.Millisecond)
-	main2.close() // no live fallback now: the listener is closed at the end
+	main2.Close() // no live fallback now: the listener is closed at the end
 
-	got := l.wait(t, 5*time.Second)
+	got := l.Wait(t, 5*time.Second)
 	runs := splitRuns(t, got, [][]byte{a, b}, starts)
 	want := "stream 0 [0:20000] stream 1 … stream 0 …[…:30000]"
 	if len(runs) != 3 || runs[0] != (run{0, 0, 20000}) || runs[1].stream != 1 || runs[2].stream != 0 || runs[2].to != 30000 {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // FuzzRequestHead sends any bytes as a request to a live server with a
@@ -32,21 +34,8 @@ func FuzzRequestHead(f *testing.F) {
 		c.Logger = nil
 	})
 	src, _ := connectSource(f, addr, "PUT", "/f.mp3", "audio/mpeg")
-	mp3 := fixture(f, "tone.mp3")
-	stop := make(chan struct{})
-	f.Cleanup(func() { close(stop) })
-	go func() { // a live source all along
-		for i := 0; ; i = (i + 1000) % (len(mp3) - 1000) {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if _, err := src.conn.Write(mp3[i : i+1000]); err != nil {
-				return
-			}
-		}
-	}()
+	mp3 := testkit.Media(f, "tone.mp3")
+	src.Feed(mp3, 1000, 50*time.Millisecond) // a live source all along
 	f.Fuzz(func(t *testing.T, req []byte) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // Regression tests for faults that hostile and real clients found. Each
@@ -23,9 +25,9 @@ import (
 // A mount path that is not UTF-8 was accepted and later crashed /metrics.
 func TestSourceMountNotUTF8Refused(t *testing.T) {
 	s, addr := startServer(t, nil)
-	r := rawRequest(t, addr, "SOURCE /x%FF.mp3 HTTP/1.0\r\nAuthorization: "+basic("source", testPassword)+"\r\nContent-Type: audio/mpeg\r\n\r\n")
-	if r.code != 400 {
-		t.Fatalf("got %d, want 400", r.code)
+	r := testkit.RawRequest(t, addr, "SOURCE /x%FF.mp3 HTTP/1.0\r\nAuthorization: "+testkit.Basic("source", testPassword)+"\r\nContent-Type: audio/mpeg\r\n\r\n")
+	if r.Code != 400 {
+		t.Fatalf("got %d, want 400", r.Code)
 	}
 	if n := len(s.Snapshot().Mounts); n != 0 {
 		t.Fatalf("%d mounts after a refused source", n)
@@ -67,7 +69,7 @@ func TestIdleKeepAliveConnectionsAreCountedAndClosed(t *testing.T) {
 			t.Fatalf("idle connection not closed by the server: %v", err)
 		}
 	}
-	eventually(t, time.Second, "no clients left", func() bool { return s.Snapshot().Clients == 0 })
+	testkit.Eventually(t, time.Second, "no clients left", func() bool { return s.Snapshot().Clients == 0 })
 	tot := s.Snapshot().Totals
 	if tot.Connections != n || tot.ClientConnections != n {
 		t.Fatalf("totals %+v, want %d connections and requests", tot, n)
@@ -101,7 +103,7 @@ func TestControlPlaneWriteIsBounded(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handler's write to a client that stopped reading is still blocked after 5 s")
 	}
-	eventually(t, 5*time.Second, "the stuck connection closed", func() bool { return s.Snapshot().Clients == 0 })
+	testkit.Eventually(t, 5*time.Second, "the stuck connection closed", func() bool { return s.Snapshot().Clients == 0 })
 }
 
 // Source passwords could be guessed without limit.
@@ -114,10 +116,10 @@ func TestSourcePasswordGuessingIsLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		fmt.Fprintf(c, "SOURCE /g.mp3 HTTP/1.0\r\nAuthorization: %s\r\nContent-Type: audio/mpeg\r\n\r\n", basic("source", pass))
+		fmt.Fprintf(c, "SOURCE /g.mp3 HTTP/1.0\r\nAuthorization: %s\r\nContent-Type: audio/mpeg\r\n\r\n", testkit.Basic("source", pass))
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		b, _ := io.ReadAll(c)
-		return parseResponse(t, string(b)).code
+		return testkit.ParseResponse(t, string(b)).Code
 	}
 	for i := range 10 {
 		if code := put("127.0.0.1", fmt.Sprintf("guess%d", i)); code != 401 {
@@ -143,14 +145,14 @@ func TestSourcePasswordGuessingIsLimited(t *testing.T) {
 
 // A user name with a newline forged access-log lines.
 func TestAccessLogEscapesClientFields(t *testing.T) {
-	var log lockedBuffer
+	var log testkit.Buffer
 	_, addr := startServer(t, func(c *Config) { c.AccessLog = &log })
 	forged := "x\n127.0.0.1 - admin [01/Jan/2026:00:00:00 +0000] \"GET /admin/killsource HTTP/1.0\" 200 0 \"-\" \"-\" 0"
-	r := rawRequest(t, addr, "SOURCE /l.mp3 HTTP/1.0\r\nAuthorization: "+basic(forged, "nope")+"\r\nUser-Agent: a\"b\r\nContent-Type: audio/mpeg\r\n\r\n")
-	if r.code != 401 {
-		t.Fatalf("got %d", r.code)
+	r := testkit.RawRequest(t, addr, "SOURCE /l.mp3 HTTP/1.0\r\nAuthorization: "+testkit.Basic(forged, "nope")+"\r\nUser-Agent: a\"b\r\nContent-Type: audio/mpeg\r\n\r\n")
+	if r.Code != 401 {
+		t.Fatalf("got %d", r.Code)
 	}
-	eventually(t, time.Second, "log line", func() bool { return log.String() != "" })
+	testkit.Eventually(t, time.Second, "log line", func() bool { return log.String() != "" })
 	lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
 	if len(lines) != 1 || strings.Contains(lines[0], " admin ") {
 		t.Fatalf("one request made %d access-log lines:\n%s", len(lines), log.String())
@@ -165,16 +167,16 @@ func TestAccessLogEscapesClientFields(t *testing.T) {
 func TestTitlesAreOneCleanValue(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.MetaInt = 1000 })
 	src, _ := connectSource(t, addr, "PUT", "/t.mp3", "audio/mpeg")
-	mp3 := fixture(t, "tone.mp3")
-	src.send(mp3[:4000], 4000, 0)
-	eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/t.mp3") != nil })
+	mp3 := testkit.Media(t, "tone.mp3")
+	src.Send(mp3[:4000], 4000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/t.mp3") != nil })
 	if err := s.SetTitle("/t.mp3", "x';StreamUrl='http://evil/';\x1b[2J", ""); err != nil {
 		t.Fatal(err)
 	}
-	l := listen(t, addr, "/t.mp3", "Icy-MetaData", "1")
-	src.send(mp3[4000:20000], 4000, 0)
-	src.close()
-	_, metas := stripICY(t, l.wait(t, 5*time.Second), 1000)
+	l := testkit.Listen(t, addr, "/t.mp3", "Icy-MetaData", "1")
+	src.Send(mp3[4000:20000], 4000, 0)
+	src.Close()
+	_, metas := testkit.SplitICY(t, l.Wait(t, 5*time.Second), 1000)
 	if len(metas) == 0 {
 		t.Fatal("no metadata block")
 	}
@@ -186,7 +188,7 @@ func TestTitlesAreOneCleanValue(t *testing.T) {
 	}
 
 	// In-band: an Ogg comment with an escape sequence and a newline.
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	ogg := filepath.Join(t.TempDir(), "esc.ogg")
 	out, err := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=1", "-c:a", "libvorbis",
 		"-metadata", "title=Blue\x1b]0;pwned\x07 Hour\nLive", "-metadata", "artist=Night\x1b[31m Band", ogg).CombinedOutput()
@@ -198,8 +200,8 @@ func TestTitlesAreOneCleanValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	osrc, _ := connectSource(t, addr, "PUT", "/t.ogg", "application/ogg")
-	osrc.send(b, 1000, time.Millisecond)
-	eventually(t, 2*time.Second, "in-band title, cleaned", func() bool {
+	osrc.Send(b, 1000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "in-band title, cleaned", func() bool {
 		m := mountSnap(s, "/t.ogg")
 		return m != nil && m.Title == "Night Band - Blue Hour Live"
 	})
@@ -212,28 +214,28 @@ func TestRecordingsNeverShareAFile(t *testing.T) {
 		c.RecordDir = dir
 		c.Mounts = map[string]MountConfig{"/fixed.mp3": {DumpFile: filepath.Join(dir, "fixed.mp3")}}
 	})
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	parts := map[string][]byte{"/a/b.mp3": mp3[:10000], "/ab.mp3": mp3[10000:20000], "/a_b.mp3": mp3[20000:30000]}
 	for name, data := range parts {
 		src, _ := connectSource(t, addr, "PUT", name, "audio/mpeg")
-		src.send(data[:2000], 2000, 0)
-		eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, name) != nil })
+		src.Send(data[:2000], 2000, 0)
+		testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, name) != nil })
 		if _, err := s.StartRecording(name); err != nil {
 			t.Fatal(err)
 		}
-		src.send(data[2000:], 1000, time.Millisecond)
-		src.close()
-		eventually(t, 2*time.Second, "gone", func() bool { return mountSnap(s, name) == nil })
+		src.Send(data[2000:], 1000, time.Millisecond)
+		src.Close()
+		testkit.Eventually(t, 2*time.Second, "gone", func() bool { return mountSnap(s, name) == nil })
 	}
 	// Two sessions of a mount whose dump file has no time pattern.
 	for i := range 2 {
 		src, _ := connectSource(t, addr, "PUT", "/fixed.mp3", "audio/mpeg")
-		src.send(mp3[i*5000:(i+1)*5000], 1000, time.Millisecond)
-		eventually(t, 2*time.Second, "recorded", func() bool { m := mountSnap(s, "/fixed.mp3"); return m != nil && m.RecordedBytes == 5000 })
-		src.close()
-		eventually(t, 2*time.Second, "gone", func() bool { return mountSnap(s, "/fixed.mp3") == nil })
+		src.Send(mp3[i*5000:(i+1)*5000], 1000, time.Millisecond)
+		testkit.Eventually(t, 2*time.Second, "recorded", func() bool { m := mountSnap(s, "/fixed.mp3"); return m != nil && m.RecordedBytes == 5000 })
+		src.Close()
+		testkit.Eventually(t, 2*time.Second, "gone", func() bool { return mountSnap(s, "/fixed.mp3") == nil })
 	}
-	eventually(t, 2*time.Second, "files closed", func() bool {
+	testkit.Eventually(t, 2*time.Second, "files closed", func() bool {
 		files, _ := filepath.Glob(filepath.Join(dir, "*"))
 		return len(files) == 5
 	})
@@ -263,22 +265,22 @@ func TestRecordingsNeverShareAFile(t *testing.T) {
 // second, and every listener of a big shard was dropped as too slow.
 func TestTinySourceWritesStarveNobody(t *testing.T) {
 	s, addr := startServer(t, nil)
-	mp3 := fixture(t, "tone.mp3")[:40000]
+	mp3 := testkit.Media(t, "tone.mp3")[:40000]
 	src, _ := connectSource(t, addr, "PUT", "/tiny.mp3", "audio/mpeg")
-	_ = src.conn.(*net.TCPConn).SetNoDelay(true)
-	src.send(mp3[:1], 1, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/tiny.mp3") != nil })
+	_ = src.Conn.(*net.TCPConn).SetNoDelay(true)
+	src.Send(mp3[:1], 1, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/tiny.mp3") != nil })
 	// Enough listeners that every shard is a big one, sweeping at passGap.
 	n := gapFrom*s.shardCount + 8
-	ls := make([]*testListener, n)
+	ls := make([]*testkit.Listener, n)
 	for i := range ls {
-		ls[i] = listen(t, addr, "/tiny.mp3")
+		ls[i] = testkit.Listen(t, addr, "/tiny.mp3")
 	}
-	eventually(t, 2*time.Second, "listeners placed", func() bool { return mountSnap(s, "/tiny.mp3").ListenerCount == n })
-	src.send(mp3[1:], 1, 0)
-	src.close()
+	testkit.Eventually(t, 2*time.Second, "listeners placed", func() bool { return mountSnap(s, "/tiny.mp3").ListenerCount == n })
+	src.Send(mp3[1:], 1, 0)
+	src.Close()
 	for i, l := range ls {
-		if got := l.wait(t, 20*time.Second); !bytes.Equal(got, mp3) {
+		if got := l.Wait(t, 20*time.Second); !bytes.Equal(got, mp3) {
 			t.Fatalf("listener %d got %d bytes, want all %d", i, len(got), len(mp3))
 		}
 	}
@@ -305,7 +307,7 @@ func TestMemoryBoundedByQueueSize(t *testing.T) {
 	for i := range junk {
 		junk[i] = byte(i * 7)
 	}
-	var srcs []*testSource
+	var srcs []*testkit.Source
 	for _, name := range []string{"/fast1", "/fast2"} {
 		src, _ := connectSource(t, addr, "PUT", name, "application/octet-stream")
 		srcs = append(srcs, src)
@@ -315,7 +317,7 @@ func TestMemoryBoundedByQueueSize(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for range 2000 { // 125 MiB each, as fast as loopback takes it
-				if _, err := src.conn.Write(junk); err != nil {
+				if _, err := src.Conn.Write(junk); err != nil {
 					return
 				}
 			}
@@ -324,7 +326,7 @@ func TestMemoryBoundedByQueueSize(t *testing.T) {
 	for range srcs {
 		<-done
 	}
-	eventually(t, 5*time.Second, "all bytes in", func() bool { return s.Snapshot().BytesIn == 2*2000*64<<10 })
+	testkit.Eventually(t, 5*time.Second, "all bytes in", func() bool { return s.Snapshot().BytesIn == 2*2000*64<<10 })
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -339,7 +341,7 @@ func TestMemoryBoundedByQueueSize(t *testing.T) {
 // Ogg muxers send about a page a second, each carrying a second of audio:
 // every healthy Ogg source was counted as stalling.
 func TestHealthyOggSourceDoesNotStall(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	s, addr := startServer(t, nil)
 	cmd := exec.Command(ffmpeg, "-v", "error", "-re", "-f", "lavfi", "-i", "sine=f=440:d=5", "-c:a", "libvorbis", "-b:a", "64k",
 		"-content_type", "audio/ogg", "-f", "ogg", "icecast://source:"+testPassword+"@"+addr+"/h.ogg")
@@ -347,7 +349,7 @@ func TestHealthyOggSourceDoesNotStall(t *testing.T) {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	var ss *Session
-	eventually(t, 2*time.Second, "session recorded", func() bool {
+	testkit.Eventually(t, 2*time.Second, "session recorded", func() bool {
 		for _, x := range s.Sessions() {
 			if x.Mount == "/h.ogg" {
 				ss = &x
@@ -364,19 +366,19 @@ func TestHealthyOggSourceDoesNotStall(t *testing.T) {
 // A source that falls behind real time is still counted as stalling.
 func TestLateSourceStalls(t *testing.T) {
 	s, addr := startServer(t, nil)
-	mp3 := fixture(t, "tone.mp3") // 128 kb/s: 16,000 bytes a second
+	mp3 := testkit.Media(t, "tone.mp3") // 128 kb/s: 16,000 bytes a second
 	src, _ := connectSource(t, addr, "PUT", "/late.mp3", "audio/mpeg")
 	for i := 0; i < 16; i++ { // two seconds, in real time
-		src.send(mp3[i*2000:(i+1)*2000], 2000, 0)
+		src.Send(mp3[i*2000:(i+1)*2000], 2000, 0)
 		time.Sleep(125 * time.Millisecond)
 	}
 	time.Sleep(1200 * time.Millisecond) // audio ran out long ago
-	eventually(t, time.Second, "shown as stalled", func() bool {
+	testkit.Eventually(t, time.Second, "shown as stalled", func() bool {
 		m := mountSnap(s, "/late.mp3")
 		return m.State == StateStalled
 	})
-	src.send(mp3[32000:34000], 2000, 0)
-	eventually(t, time.Second, "stall counted", func() bool {
+	src.Send(mp3[32000:34000], 2000, 0)
+	testkit.Eventually(t, time.Second, "stall counted", func() bool {
 		m := mountSnap(s, "/late.mp3")
 		return m.Source.Stalls == 1 && m.State == StateLive
 	})
@@ -388,11 +390,11 @@ func TestWaitingListenerThatLeavesIsNoticed(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.BurstSize = 4096 })
 	junk := bytes.Repeat([]byte{0x55}, 20000) // no MPEG frame in it
 	src, _ := connectSource(t, addr, "PUT", "/junk.mp3", "audio/mpeg")
-	src.send(junk, 2000, time.Millisecond)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/junk.mp3") != nil })
-	l := listen(t, addr, "/junk.mp3")
-	eventually(t, 2*time.Second, "listener waiting", func() bool { return mountSnap(s, "/junk.mp3").ListenerCount == 1 })
-	l.conn.Close()
+	src.Send(junk, 2000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/junk.mp3") != nil })
+	l := testkit.Listen(t, addr, "/junk.mp3")
+	testkit.Eventually(t, 2*time.Second, "listener waiting", func() bool { return mountSnap(s, "/junk.mp3").ListenerCount == 1 })
+	l.Conn.Close()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() { // the source goes on sending junk
@@ -401,13 +403,13 @@ func TestWaitingListenerThatLeavesIsNoticed(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(100 * time.Millisecond):
-				if _, err := src.conn.Write(junk[:1000]); err != nil {
+				if _, err := src.Conn.Write(junk[:1000]); err != nil {
 					return
 				}
 			}
 		}
 	}()
-	eventually(t, 2*idleProbe+time.Second, "departed listener noticed", func() bool {
+	testkit.Eventually(t, 2*idleProbe+time.Second, "departed listener noticed", func() bool {
 		return mountSnap(s, "/junk.mp3").ListenerCount == 0
 	})
 	if e := findEvent(s, EventListenerLeft, "/junk.mp3"); e == nil || e.Reason != ReasonClientClosed {
@@ -466,7 +468,7 @@ func TestAcceptAtDescriptorLimit(t *testing.T) {
 	for _, c := range held {
 		c.Close()
 	}
-	eventually(t, 5*time.Second, "serving again", func() bool {
+	testkit.Eventually(t, 5*time.Second, "serving again", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false

@@ -9,29 +9,31 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // A listener that joins right after the source starts gets every byte,
 // from the source's first to its very last, even though the source leaves.
 func TestListenerGetsEveryByteToTheEnd(t *testing.T) {
 	s, addr := startServer(t, nil)
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src, _ := connectSource(t, addr, "PUT", "/all.mp3", "audio/mpeg")
-	src.send(mp3[:1000], 1000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/all.mp3") != nil })
-	l := listen(t, addr, "/all.mp3")
-	if !strings.HasPrefix(l.head, "HTTP/1.0 200 OK\r\n") || !strings.Contains(l.head, "Content-Type: audio/mpeg\r\n") ||
-		!strings.Contains(l.head, "Cache-Control: no-cache, no-store\r\n") || !strings.Contains(l.head, "Connection: close\r\n") ||
-		strings.Contains(l.head, "icy-metaint") {
-		t.Errorf("listener head:\n%s", l.head)
+	src.Send(mp3[:1000], 1000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/all.mp3") != nil })
+	l := testkit.Listen(t, addr, "/all.mp3")
+	if !strings.HasPrefix(l.Head, "HTTP/1.0 200 OK\r\n") || !strings.Contains(l.Head, "Content-Type: audio/mpeg\r\n") ||
+		!strings.Contains(l.Head, "Cache-Control: no-cache, no-store\r\n") || !strings.Contains(l.Head, "Connection: close\r\n") ||
+		strings.Contains(l.Head, "icy-metaint") {
+		t.Errorf("listener head:\n%s", l.Head)
 	}
-	src.send(mp3[1000:], 3001, time.Millisecond) // odd sizes: frames split anywhere
-	src.close()
-	got := l.wait(t, 5*time.Second)
+	src.Send(mp3[1000:], 3001, time.Millisecond) // odd sizes: frames split anywhere
+	src.Close()
+	got := l.Wait(t, 5*time.Second)
 	if len(got) != len(mp3) || sha(got) != sha(mp3) {
 		t.Fatalf("listener got %d bytes (sha %s), source sent %d (sha %s)", len(got), sha(got), len(mp3), sha(mp3))
 	}
-	eventually(t, time.Second, "listener left with reason source ended", func() bool {
+	testkit.Eventually(t, time.Second, "listener left with reason source ended", func() bool {
 		e := findEvent(s, EventListenerLeft, "/all.mp3")
 		return e != nil && e.Reason == ReasonSourceEnded
 	})
@@ -62,19 +64,19 @@ func mpegFrameStarts(t *testing.T, b []byte) map[int]bool {
 
 func TestMidStreamJoinStartsOnFrame(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.BurstSize = 8 << 10 })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	starts := mpegFrameStarts(t, mp3)
 	src, _ := connectSource(t, addr, "PUT", "/mid.mp3", "audio/mpeg")
 	half := len(mp3) / 2
-	src.send(mp3[:half], 1500, time.Millisecond) // paced, as a live source is
-	eventually(t, 2*time.Second, "first half in", func() bool {
+	src.Send(mp3[:half], 1500, time.Millisecond) // paced, as a live source is
+	testkit.Eventually(t, 2*time.Second, "first half in", func() bool {
 		m := mountSnap(s, "/mid.mp3")
 		return m != nil && m.Source.BytesIn == uint64(half)
 	})
-	l := listen(t, addr, "/mid.mp3")
-	src.send(mp3[half:], 1500, 0)
-	src.close()
-	got := l.wait(t, 5*time.Second)
+	l := testkit.Listen(t, addr, "/mid.mp3")
+	src.Send(mp3[half:], 1500, 0)
+	src.Close()
+	got := l.Wait(t, 5*time.Second)
 	start := len(mp3) - len(got)
 	if !bytes.Equal(got, mp3[start:]) {
 		t.Fatalf("listener's %d bytes are not the tail of what was sent", len(got))
@@ -89,24 +91,24 @@ func TestMidStreamJoinStartsOnFrame(t *testing.T) {
 
 func TestICYMetadataRoundTrip(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.MetaInt = 1000 })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src, _ := connectSource(t, addr, "SOURCE", "/icy.mp3", "audio/mpeg", "Ice-Title", "First")
-	src.send(mp3[:500], 500, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/icy.mp3") != nil })
-	l := listen(t, addr, "/icy.mp3", "Icy-MetaData", "1")
-	if !strings.Contains(l.head, "icy-metaint: 1000\r\n") {
-		t.Fatalf("no icy-metaint in %q", l.head)
+	src.Send(mp3[:500], 500, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/icy.mp3") != nil })
+	l := testkit.Listen(t, addr, "/icy.mp3", "Icy-MetaData", "1")
+	if !strings.Contains(l.Head, "icy-metaint: 1000\r\n") {
+		t.Fatalf("no icy-metaint in %q", l.Head)
 	}
-	src.send(mp3[500:20000], 700, time.Millisecond)
+	src.Send(mp3[500:20000], 700, time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	title := "Ünïcödé – it's “quoted”"
 	if err := s.SetTitle("/icy.mp3", title, ""); err != nil {
 		t.Fatal(err)
 	}
-	src.send(mp3[20000:], 700, time.Millisecond)
-	src.close()
-	body := l.wait(t, 5*time.Second)
-	audio, metas := stripICY(t, body, 1000)
+	src.Send(mp3[20000:], 700, time.Millisecond)
+	src.Close()
+	body := l.Wait(t, 5*time.Second)
+	audio, metas := testkit.SplitICY(t, body, 1000)
 	if !bytes.Equal(audio, mp3) {
 		t.Fatalf("audio after removing ICY blocks differs: %d bytes vs %d sent", len(audio), len(mp3))
 	}
@@ -136,22 +138,22 @@ func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 
 func TestSlowListenerDroppedFastOneKeepsEverything(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.QueueSize = 64 << 10; c.BurstSize = 16 << 10 })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	data := bytes.Repeat(mp3, 8) // 640 KB, ten times the queue
 	src, _ := connectSource(t, addr, "PUT", "/slow.mp3", "audio/mpeg")
-	src.send(data[:100], 100, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/slow.mp3") != nil })
-	fast := listen(t, addr, "/slow.mp3")
+	src.Send(data[:100], 100, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/slow.mp3") != nil })
+	fast := testkit.Listen(t, addr, "/slow.mp3")
 	slow := slowListener(t, addr, "/slow.mp3")
 	// 4 MB/s: thirty times real time, yet a queue of 64 KiB leaves the fast
 	// listener 16 ms of slack for the scheduler.
-	src.send(data[100:], 4096, time.Millisecond)
-	eventually(t, 5*time.Second, "slow listener dropped", func() bool {
+	src.Send(data[100:], 4096, time.Millisecond)
+	testkit.Eventually(t, 5*time.Second, "slow listener dropped", func() bool {
 		e := findEvent(s, EventListenerLeft, "/slow.mp3")
 		return e != nil && e.Reason == ReasonTooSlow
 	})
-	src.close()
-	got := fast.wait(t, 5*time.Second)
+	src.Close()
+	got := fast.Wait(t, 5*time.Second)
 	if sha(got) != sha(data) {
 		t.Fatalf("fast listener got %d bytes, want all %d", len(got), len(data))
 	}
@@ -184,21 +186,21 @@ func TestSlowListenerSkipPolicy(t *testing.T) {
 		c.BurstSize = 16 << 10
 		c.Mounts = map[string]MountConfig{"/skip.mp3": {SlowListener: SlowSkip}}
 	})
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	starts := mpegFrameStarts(t, mp3)
 	starts[0] = true // the source's first byte (its ID3 tag) is where the listener begins
 	data := bytes.Repeat(mp3, 8)
 	src, _ := connectSource(t, addr, "PUT", "/skip.mp3", "audio/mpeg")
-	src.send(data[:100], 100, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/skip.mp3") != nil })
+	src.Send(data[:100], 100, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/skip.mp3") != nil })
 	c := slowListener(t, addr, "/skip.mp3")
-	src.send(data[100:400000], 4096, 100*time.Microsecond)
+	src.Send(data[100:400000], 4096, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	// Now read everything: the listener skipped ahead instead of being dropped.
 	done := make(chan []byte)
 	go func() { b, _ := io.ReadAll(c); done <- b }()
-	src.send(data[400000:], 4096, 100*time.Microsecond)
-	src.close()
+	src.Send(data[400000:], 4096, 100*time.Microsecond)
+	src.Close()
 	var body []byte
 	select {
 	case body = <-done:
@@ -231,11 +233,11 @@ func TestSlowListenerSkipPolicy(t *testing.T) {
 func TestKickListener(t *testing.T) {
 	s, addr := startServer(t, nil)
 	src, _ := connectSource(t, addr, "PUT", "/kick.mp3", "audio/mpeg")
-	src.send(fixture(t, "tone.mp3")[:20000], 4000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/kick.mp3") != nil })
-	l := listen(t, addr, "/kick.mp3")
+	src.Send(testkit.Media(t, "tone.mp3")[:20000], 4000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/kick.mp3") != nil })
+	l := testkit.Listen(t, addr, "/kick.mp3")
 	var id uint64
-	eventually(t, 2*time.Second, "listener listed", func() bool {
+	testkit.Eventually(t, 2*time.Second, "listener listed", func() bool {
 		m := mountSnap(s, "/kick.mp3")
 		if m != nil && len(m.Listeners) == 1 {
 			id = m.Listeners[0].ID
@@ -245,8 +247,8 @@ func TestKickListener(t *testing.T) {
 	if err := s.KickListener("/kick.mp3", id); err != nil {
 		t.Fatal(err)
 	}
-	l.wait(t, 2*time.Second) // the connection is really closed
-	eventually(t, time.Second, "listener left with reason kicked", func() bool {
+	l.Wait(t, 2*time.Second) // the connection is really closed
+	testkit.Eventually(t, time.Second, "listener left with reason kicked", func() bool {
 		e := findEvent(s, EventListenerLeft, "/kick.mp3")
 		return e != nil && e.Reason == ReasonKicked
 	})
@@ -257,7 +259,7 @@ func TestKickListener(t *testing.T) {
 	if err := s.KickSource("/kick.mp3"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "source kicked", func() bool {
+	testkit.Eventually(t, 2*time.Second, "source kicked", func() bool {
 		e := findEvent(s, EventSourceLeft, "/kick.mp3")
 		return e != nil && e.Reason == ReasonKicked
 	})
@@ -266,30 +268,30 @@ func TestKickListener(t *testing.T) {
 func TestListenerLimitsAndNotFound(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.MaxListeners = 1; c.MaxClients = 3 })
 	src, _ := connectSource(t, addr, "PUT", "/lim.mp3", "audio/mpeg")
-	src.send(fixture(t, "tone.mp3")[:5000], 5000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/lim.mp3") != nil })
-	listen(t, addr, "/lim.mp3")
-	r := rawRequest(t, addr, "GET /lim.mp3 HTTP/1.0\r\n\r\n")
-	if r.code != 503 || !strings.Contains(r.body, "full") {
-		t.Fatalf("over the mount limit: %d %q", r.code, r.body)
+	src.Send(testkit.Media(t, "tone.mp3")[:5000], 5000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/lim.mp3") != nil })
+	testkit.Listen(t, addr, "/lim.mp3")
+	r := testkit.RawRequest(t, addr, "GET /lim.mp3 HTTP/1.0\r\n\r\n")
+	if r.Code != 503 || !strings.Contains(r.Body, "full") {
+		t.Fatalf("over the mount limit: %d %q", r.Code, r.Body)
 	}
-	r = rawRequest(t, addr, "GET /nothing.mp3 HTTP/1.0\r\n\r\n")
-	if r.code != 404 {
-		t.Fatalf("missing mount: %d", r.code)
+	r = testkit.RawRequest(t, addr, "GET /nothing.mp3 HTTP/1.0\r\n\r\n")
+	if r.Code != 404 {
+		t.Fatalf("missing mount: %d", r.Code)
 	}
 	h, code := httpHead(t, "http://"+addr+"/lim.mp3")
 	if code != 200 || h["content-type"][0] != "audio/mpeg" {
 		t.Fatalf("HEAD: %d %v", code, h)
 	}
 	src2, _ := connectSource(t, addr, "PUT", "/lim2.mp3", "audio/mpeg")
-	src2.send(fixture(t, "tone.mp3")[:5000], 5000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/lim2.mp3") != nil })
+	src2.Send(testkit.Media(t, "tone.mp3")[:5000], 5000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/lim2.mp3") != nil })
 	// Clients now: two sources and one listener = 3, the global limit,
 	// which every connection counts against, whatever it asks.
 	for _, req := range []string{"GET /lim2.mp3 HTTP/1.0\r\n\r\n", "GET /nothing.mp3 HTTP/1.0\r\n\r\n", "GET /status-json.xsl HTTP/1.1\r\nHost: x\r\n\r\n"} {
-		r = rawRequest(t, addr, req)
-		if r.code != 503 || !strings.Contains(r.body, "Server full") {
-			t.Fatalf("over the global limit, %q: %d %q", req, r.code, r.body)
+		r = testkit.RawRequest(t, addr, req)
+		if r.Code != 503 || !strings.Contains(r.Body, "Server full") {
+			t.Fatalf("over the global limit, %q: %d %q", req, r.Code, r.Body)
 		}
 	}
 	if snap := s.Snapshot(); snap.Clients != 3 || snap.Totals.ListenerConnections != 1 || snap.Totals.SourceConnections != 2 {
@@ -299,15 +301,15 @@ func TestListenerLimitsAndNotFound(t *testing.T) {
 
 func TestGraceResumesHeldListeners(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.Grace = 3 * time.Second })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	a, b := mp3[:30000], mp3[30000:]
 	src, _ := connectSource(t, addr, "PUT", "/grace.mp3", "audio/mpeg")
-	src.send(a[:100], 100, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/grace.mp3") != nil })
-	l := listen(t, addr, "/grace.mp3")
-	src.send(a[100:], 1000, 0)
-	src.close()
-	eventually(t, 2*time.Second, "mount in grace", func() bool {
+	src.Send(a[:100], 100, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/grace.mp3") != nil })
+	l := testkit.Listen(t, addr, "/grace.mp3")
+	src.Send(a[100:], 1000, 0)
+	src.Close()
+	testkit.Eventually(t, 2*time.Second, "mount in grace", func() bool {
 		m := mountSnap(s, "/grace.mp3")
 		return m != nil && m.State == StateGrace && m.ListenerCount == 1
 	})
@@ -315,10 +317,10 @@ func TestGraceResumesHeldListeners(t *testing.T) {
 	if src2 == nil {
 		t.Fatalf("returning source refused: %+v", r)
 	}
-	src2.send(b, 1000, 0)
-	src2.close()
+	src2.Send(b, 1000, 0)
+	src2.Close()
 	// After the second source leaves, grace runs out and the listener goes.
-	got := l.wait(t, 8*time.Second)
+	got := l.Wait(t, 8*time.Second)
 	if sha(got) != sha(mp3) {
 		t.Fatalf("held listener got %d bytes, want both sources' %d", len(got), len(mp3))
 	}
@@ -332,7 +334,7 @@ func TestSnapshotAndEvents(t *testing.T) {
 	events, cancel := s.Subscribe(64)
 	defer cancel()
 	src, _ := connectSource(t, addr, "PUT", "/snap.mp3", "audio/mpeg")
-	src.send(fixture(t, "tone.mp3")[:9000], 3000, 0)
+	src.Send(testkit.Media(t, "tone.mp3")[:9000], 3000, 0)
 	select {
 	case e := <-events:
 		if e.Type != EventSourceConnected || e.Mount != "/snap.mp3" || e.Seq == 0 {
@@ -341,15 +343,15 @@ func TestSnapshotAndEvents(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("no event")
 	}
-	tl := listen(t, addr, "/snap.mp3")
-	eventually(t, 2*time.Second, "listener in snapshot", func() bool {
+	tl := testkit.Listen(t, addr, "/snap.mp3")
+	testkit.Eventually(t, 2*time.Second, "listener in snapshot", func() bool {
 		sn := s.Snapshot()
 		if sn.Sources != 1 || sn.Listeners != 1 {
 			return false
 		}
 		l := sn.Mounts[0].Listeners[0]
 		// Bytes sent count everything written: response head and audio.
-		return l.BytesSent == 9000+uint64(len(tl.head)) && l.Lag == 0 && l.UserAgent == "test-listener"
+		return l.BytesSent == 9000+uint64(len(tl.Head)) && l.Lag == 0 && l.UserAgent == "test-listener"
 	})
 	if got := s.EventsSince(1); len(got) == 0 || got[0].Seq != 2 {
 		t.Fatalf("EventsSince(1) = %+v", got)
@@ -362,11 +364,11 @@ func TestSnapshotAndEvents(t *testing.T) {
 
 func TestTapReadsFromFrameBoundary(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.BurstSize = 4096 })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	starts := mpegFrameStarts(t, mp3)
 	src, _ := connectSource(t, addr, "PUT", "/tap.mp3", "audio/mpeg")
-	src.send(mp3[:40000], 2000, time.Millisecond)
-	eventually(t, 2*time.Second, "in", func() bool {
+	src.Send(mp3[:40000], 2000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "in", func() bool {
 		m := mountSnap(s, "/tap.mp3")
 		return m != nil && m.Source.BytesIn == 40000
 	})
@@ -377,7 +379,7 @@ func TestTapReadsFromFrameBoundary(t *testing.T) {
 	if sn := s.Snapshot(); sn.Taps != 1 || sn.Listeners != 0 {
 		t.Fatalf("taps %d listeners %d: a tap is counted apart", sn.Taps, sn.Listeners)
 	}
-	go func() { src.send(mp3[40000:], 4000, 0); src.close() }()
+	go func() { src.Send(mp3[40000:], 4000, 0); src.Close() }()
 	got, err := io.ReadAll(tap)
 	if err != nil {
 		t.Fatal(err)
@@ -395,13 +397,13 @@ func TestTapReadsFromFrameBoundary(t *testing.T) {
 func TestShutdownClosesEveryone(t *testing.T) {
 	s, addr := startServer(t, nil)
 	src, _ := connectSource(t, addr, "PUT", "/sd.mp3", "audio/mpeg")
-	src.send(fixture(t, "tone.mp3")[:5000], 5000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/sd.mp3") != nil })
-	l := listen(t, addr, "/sd.mp3")
+	src.Send(testkit.Media(t, "tone.mp3")[:5000], 5000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/sd.mp3") != nil })
+	l := testkit.Listen(t, addr, "/sd.mp3")
 	if err := s.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	l.wait(t, 2*time.Second)
+	l.Wait(t, 2*time.Second)
 	var reasons []string
 	for _, e := range s.Events(0) {
 		if e.Type == EventListenerLeft || e.Type == EventSourceLeft {
@@ -418,23 +420,23 @@ func TestShutdownClosesEveryone(t *testing.T) {
 // frame boundary, then the second from one of its frame boundaries.
 func TestMoveListeners(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.BurstSize = 4096 })
-	a, b := fixture(t, "tone.mp3"), fixture(t, "tone440.mp3")
+	a, b := testkit.Media(t, "tone.mp3"), testkit.Media(t, "tone440.mp3")
 	startsA, startsB := mpegFrameStarts(t, a), mpegFrameStarts(t, b)
 	srcA, _ := connectSource(t, addr, "PUT", "/a.mp3", "audio/mpeg")
 	srcB, _ := connectSource(t, addr, "PUT", "/b.mp3", "audio/mpeg")
-	srcA.send(a[:20000], 1000, time.Millisecond)
-	srcB.send(b[:10000], 1000, time.Millisecond)
-	l := listen(t, addr, "/a.mp3")
-	srcA.send(a[20000:30000], 1000, time.Millisecond)
+	srcA.Send(a[:20000], 1000, time.Millisecond)
+	srcB.Send(b[:10000], 1000, time.Millisecond)
+	l := testkit.Listen(t, addr, "/a.mp3")
+	srcA.Send(a[20000:30000], 1000, time.Millisecond)
 	n, err := s.MoveListeners("/a.mp3", "/b.mp3", nil)
 	if err != nil || n != 1 {
 		t.Fatalf("move: %d, %v", n, err)
 	}
-	srcA.send(a[30000:40000], 1000, time.Millisecond)
-	srcB.send(b[10000:], 1000, time.Millisecond)
-	srcB.close()
-	srcA.close()
-	got := l.wait(t, 5*time.Second)
+	srcA.Send(a[30000:40000], 1000, time.Millisecond)
+	srcB.Send(b[10000:], 1000, time.Millisecond)
+	srcB.Close()
+	srcA.Close()
+	got := l.Wait(t, 5*time.Second)
 	runs := splitRuns(t, got, [][]byte{a, b}, []map[int]bool{startsA, startsB})
 	if len(runs) != 2 || runs[0].stream != 0 || runs[1].stream != 1 || runs[1].to != len(b) {
 		t.Fatalf("want a up to a frame boundary, then b from one to its end; got %v", runs)
@@ -442,7 +444,7 @@ func TestMoveListeners(t *testing.T) {
 	if !startsA[runs[0].from] {
 		t.Fatalf("listener joined a at byte %d, not a frame boundary", runs[0].from)
 	}
-	eventually(t, time.Second, "move event", func() bool { return findEvent(s, EventListenerMoved, "/b.mp3") != nil })
+	testkit.Eventually(t, time.Second, "move event", func() bool { return findEvent(s, EventListenerMoved, "/b.mp3") != nil })
 	if _, err := s.MoveListeners("/a.mp3", "/nope", nil); err != ErrNoMount {
 		t.Fatalf("move to a missing mount: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // serveAt runs an engine on addr (a port a previous one left), until the
@@ -14,13 +16,13 @@ func serveAt(t *testing.T, addr string) (*Server, func()) {
 	t.Helper()
 	cfg := Defaults()
 	cfg.SourcePassword = "targetpw"
-	cfg.Logger = testLogger(t)
+	cfg.Logger = testkit.Logger(t)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ln net.Listener
-	eventually(t, 5*time.Second, "port free again", func() bool {
+	testkit.Eventually(t, 5*time.Second, "port free again", func() bool {
 		ln, err = net.Listen("tcp", addr)
 		return err == nil
 	})
@@ -47,22 +49,22 @@ func TestPushToAnotherServer(t *testing.T) {
 	probe.Close()
 	target, stopTarget := serveAt(t, taddr)
 
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	origin, oaddr := startServer(t, func(c *Config) {
 		c.BurstSize = 4096
 		c.Pushes = []PushConfig{{Mount: "/live.mp3", URL: "icecast://source:targetpw@" + taddr + "/pushed.mp3", Retry: 100 * time.Millisecond}}
 	})
 	src, _ := connectSource(t, oaddr, "PUT", "/live.mp3", "audio/mpeg", "Ice-Name", "Pushed FM")
-	src.send(mp3[:8000], 2000, 10*time.Millisecond)
-	eventually(t, 5*time.Second, "pushed mount live on the target", func() bool {
+	src.Send(mp3[:8000], 2000, 10*time.Millisecond)
+	testkit.Eventually(t, 5*time.Second, "pushed mount live on the target", func() bool {
 		m := mountSnap(target, "/pushed.mp3")
 		return m != nil && m.Source != nil
 	})
 	// (Titles follow through the target's /admin/metadata: the control
 	// plane's tests check that; this target has none.)
-	src.send(mp3[8000:30000], 2000, 10*time.Millisecond)
+	src.Send(mp3[8000:30000], 2000, 10*time.Millisecond)
 	// Everything since the burst's frame boundary, to the last byte sent.
-	eventually(t, 5*time.Second, "all bytes pushed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "all bytes pushed", func() bool {
 		ss := mountSnap(target, "/pushed.mp3").Source
 		n := int(ss.BytesIn)
 		return n > 20000 && ss.SHA256 == sha(mp3[30000-n:30000])
@@ -79,14 +81,14 @@ func TestPushToAnotherServer(t *testing.T) {
 	// The target restarts: the push comes back by itself.
 	stopTarget()
 	target2, _ := serveAt(t, taddr)
-	src.send(mp3[30000:60000], 2000, 10*time.Millisecond)
-	eventually(t, 10*time.Second, "pushed again after the restart", func() bool {
+	src.Send(mp3[30000:60000], 2000, 10*time.Millisecond)
+	testkit.Eventually(t, 10*time.Second, "pushed again after the restart", func() bool {
 		m := mountSnap(target2, "/pushed.mp3")
 		return m != nil && m.Source != nil && m.Source.BytesIn > 0
 	})
-	src.close()
+	src.Close()
 	var got []Session
-	eventually(t, 5*time.Second, "second session ended", func() bool {
+	testkit.Eventually(t, 5*time.Second, "second session ended", func() bool {
 		got = target2.Sessions()
 		return len(got) == 1 && !got[0].Ended.IsZero()
 	})
@@ -129,10 +131,10 @@ func TestPushSlowTargetIsDropped(t *testing.T) {
 		c.Pushes = []PushConfig{{Mount: "/live", URL: "http://source:x@" + ln.Addr().String() + "/slow", Retry: time.Minute}}
 	})
 	src, _ := connectSource(t, oaddr, "PUT", "/live", "application/octet-stream")
-	src.send(make([]byte, 1000), 1000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(origin, "/live") != nil })
-	l := listen(t, oaddr, "/live")
-	eventually(t, 5*time.Second, "push connected", func() bool {
+	src.Send(make([]byte, 1000), 1000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(origin, "/live") != nil })
+	l := testkit.Listen(t, oaddr, "/live")
+	testkit.Eventually(t, 5*time.Second, "push connected", func() bool {
 		ps := origin.Pushes()
 		return len(ps) == 1 && ps[0].State == PushLive
 	})
@@ -140,13 +142,13 @@ func TestPushSlowTargetIsDropped(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i)
 	}
-	src.send(data, 16<<10, 5*time.Millisecond) // faster than real time, slower than loopback
-	src.close()
-	got := l.wait(t, 10*time.Second)
+	src.Send(data, 16<<10, 5*time.Millisecond) // faster than real time, slower than loopback
+	src.Close()
+	got := l.Wait(t, 10*time.Second)
 	if len(got) < len(data) || !bytes.HasSuffix(got, data) {
 		t.Fatalf("the listener got %d bytes, not all %d: the slow push held the mount back", len(got), len(data))
 	}
-	eventually(t, 5*time.Second, "push dropped with a reason", func() bool {
+	testkit.Eventually(t, 5*time.Second, "push dropped with a reason", func() bool {
 		for _, e := range origin.Events(0) {
 			if e.Type == EventPush && (e.Reason == ReasonTooSlow || e.Reason == ReasonWriteError) {
 				return true

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 func TestDumpFileIsByteExact(t *testing.T) {
@@ -14,15 +16,15 @@ func TestDumpFileIsByteExact(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) {
 		c.Mounts = map[string]MountConfig{"/rec.mp3": {DumpFile: filepath.Join(dir, "live-%Y%m%d-%H%M%S.mp3")}}
 	})
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src, _ := connectSource(t, addr, "PUT", "/rec.mp3", "audio/mpeg")
-	src.send(mp3, 3001, time.Millisecond)
-	eventually(t, 2*time.Second, "recording shown", func() bool {
+	src.Send(mp3, 3001, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "recording shown", func() bool {
 		m := mountSnap(s, "/rec.mp3")
 		return m != nil && m.Recording != "" && m.RecordedBytes == uint64(len(mp3))
 	})
-	src.close()
-	eventually(t, 2*time.Second, "recording stopped", func() bool {
+	src.Close()
+	testkit.Eventually(t, 2*time.Second, "recording stopped", func() bool {
 		e := findEvent(s, EventRecording, "/rec.mp3")
 		return e != nil && lastRecordingEvent(s).Reason == ReasonSourceEnded
 	})
@@ -54,17 +56,17 @@ func TestRecordingWriteErrorSparesTheStream(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) {
 		c.Mounts = map[string]MountConfig{"/full.mp3": {DumpFile: "/dev/full"}}
 	})
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src, _ := connectSource(t, addr, "PUT", "/full.mp3", "audio/mpeg")
-	src.send(mp3[:1000], 1000, 0)
-	eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/full.mp3") != nil })
-	l := listen(t, addr, "/full.mp3")
-	src.send(mp3[1000:], 2000, time.Millisecond)
-	eventually(t, 2*time.Second, "recording stopped with the error", func() bool {
+	src.Send(mp3[:1000], 1000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, "/full.mp3") != nil })
+	l := testkit.Listen(t, addr, "/full.mp3")
+	src.Send(mp3[1000:], 2000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "recording stopped with the error", func() bool {
 		return strings.Contains(lastRecordingEvent(s).Detail, "no space left on device")
 	})
-	src.close()
-	if got := l.wait(t, 5*time.Second); sha(got) != sha(mp3) {
+	src.Close()
+	if got := l.Wait(t, 5*time.Second); sha(got) != sha(mp3) {
 		t.Fatalf("listener got %d of %d bytes while the recording failed", len(got), len(mp3))
 	}
 }
@@ -72,10 +74,10 @@ func TestRecordingWriteErrorSparesTheStream(t *testing.T) {
 func TestRecordingStartStopAtRunTime(t *testing.T) {
 	dir := t.TempDir()
 	s, addr := startServer(t, func(c *Config) { c.RecordDir = dir })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	starts := mpegFrameStarts(t, mp3)
 	src, _ := connectSource(t, addr, "PUT", "/run.mp3", "audio/mpeg")
-	src.send(mp3[:20000], 1000, time.Millisecond)
+	src.Send(mp3[:20000], 1000, time.Millisecond)
 	path, err := s.StartRecording("/run.mp3")
 	if err != nil {
 		t.Fatal(err)
@@ -86,15 +88,15 @@ func TestRecordingStartStopAtRunTime(t *testing.T) {
 	if _, err := s.StartRecording("/run.mp3"); err == nil {
 		t.Fatal("a second recording of the same mount started")
 	}
-	src.send(mp3[20000:50000], 1000, time.Millisecond)
-	eventually(t, 2*time.Second, "recorded up to 50000", func() bool {
+	src.Send(mp3[20000:50000], 1000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "recorded up to 50000", func() bool {
 		m := mountSnap(s, "/run.mp3")
 		return m != nil && m.RecordedBytes > 0 && bytes.HasSuffix(readFile(t, path), mp3[49000:50000])
 	})
 	if err := s.StopRecording("/run.mp3"); err != nil {
 		t.Fatal(err)
 	}
-	src.send(mp3[50000:], 1000, 0)
+	src.Send(mp3[50000:], 1000, 0)
 	got := readFile(t, path)
 	start := bytes.Index(mp3, got[:64])
 	if start < 0 || !starts[start] || !bytes.Equal(got, mp3[start:50000]) {
@@ -128,8 +130,8 @@ func TestRecordingExtensionFromTheContentTypeTable(t *testing.T) {
 	for _, tc := range []struct{ ct, ext string }{{"audio/mp3", ".mp3"}, {"audio/flac", ".flac"}, {"audio/aacp", ".aac"}, {"application/x-unknown", ".bin"}} {
 		mount := "/x" + strings.ReplaceAll(tc.ct, "/", "-")
 		src, _ := connectSource(t, addr, "PUT", mount, tc.ct)
-		src.send(make([]byte, 1000), 1000, 0)
-		eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, mount) != nil })
+		src.Send(make([]byte, 1000), 1000, 0)
+		testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return mountSnap(s, mount) != nil })
 		path, err := s.StartRecording(mount)
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +139,6 @@ func TestRecordingExtensionFromTheContentTypeTable(t *testing.T) {
 		if filepath.Ext(path) != tc.ext {
 			t.Errorf("%s recorded to %s, want %s", tc.ct, path, tc.ext)
 		}
-		src.close()
+		src.Close()
 	}
 }

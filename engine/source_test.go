@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 func TestSourceAnswers(t *testing.T) {
@@ -16,19 +18,19 @@ func TestSourceAnswers(t *testing.T) {
 		c.HeaderTimeout = 300 * time.Millisecond
 		c.Mounts = map[string]MountConfig{"/own.mp3": {Username: "dj", Password: "djpass"}}
 	})
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 
 	t.Run("probe without credentials gets a challenge", func(t *testing.T) {
 		// What libshout sends first.
-		r := rawRequest(t, addr, "SOURCE /probe.ogg HTTP/1.0\r\nContent-Type: application/ogg\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\nPrefer: return=minimal\r\n\r\n")
-		if r.code != 401 || !strings.Contains(r.head, `WWW-Authenticate: Basic realm="icedeck"`) {
-			t.Fatalf("want 401 with a Basic challenge, got %d %q", r.code, r.head)
+		r := testkit.RawRequest(t, addr, "SOURCE /probe.ogg HTTP/1.0\r\nContent-Type: application/ogg\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\nPrefer: return=minimal\r\n\r\n")
+		if r.Code != 401 || !strings.Contains(r.Head, `WWW-Authenticate: Basic realm="icedeck"`) {
+			t.Fatalf("want 401 with a Basic challenge, got %d %q", r.Code, r.Head)
 		}
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		r := rawRequest(t, addr, "PUT /live.mp3 HTTP/1.1\r\nAuthorization: "+basic("source", "nope")+"\r\nContent-Type: audio/mpeg\r\n\r\n")
-		if r.code != 401 {
-			t.Fatalf("got %d, want 401", r.code)
+		r := testkit.RawRequest(t, addr, "PUT /live.mp3 HTTP/1.1\r\nAuthorization: "+testkit.Basic("source", "nope")+"\r\nContent-Type: audio/mpeg\r\n\r\n")
+		if r.Code != 401 {
+			t.Fatalf("got %d, want 401", r.Code)
 		}
 		e := findEvent(s, EventSourceRejected, "/live.mp3")
 		if e == nil || e.Reason != ReasonWrongCredentials || e.Detail != `user "source"` {
@@ -36,16 +38,16 @@ func TestSourceAnswers(t *testing.T) {
 		}
 	})
 	t.Run("mount credentials", func(t *testing.T) {
-		r := rawRequest(t, addr, "PUT /own.mp3 HTTP/1.1\r\nAuthorization: "+basic("source", testPassword)+"\r\nContent-Type: audio/mpeg\r\n\r\n")
-		if r.code != 401 {
-			t.Fatalf("global password on a mount with its own: got %d, want 401", r.code)
+		r := testkit.RawRequest(t, addr, "PUT /own.mp3 HTTP/1.1\r\nAuthorization: "+testkit.Basic("source", testPassword)+"\r\nContent-Type: audio/mpeg\r\n\r\n")
+		if r.Code != 401 {
+			t.Fatalf("global password on a mount with its own: got %d, want 401", r.Code)
 		}
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		fmt.Fprintf(c, "PUT /own.mp3 HTTP/1.1\r\nAuthorization: %s\r\nContent-Type: audio/mpeg\r\n\r\n", basic("dj", "djpass"))
+		fmt.Fprintf(c, "PUT /own.mp3 HTTP/1.1\r\nAuthorization: %s\r\nContent-Type: audio/mpeg\r\n\r\n", testkit.Basic("dj", "djpass"))
 		buf := make([]byte, 64)
 		n, _ := c.Read(buf)
 		if !strings.HasPrefix(string(buf[:n]), "HTTP/1.0 200 OK") {
@@ -53,23 +55,23 @@ func TestSourceAnswers(t *testing.T) {
 		}
 	})
 	t.Run("PUT without Content-Type", func(t *testing.T) {
-		r := rawRequest(t, addr, "PUT /x.mp3 HTTP/1.1\r\nAuthorization: "+basic("source", testPassword)+"\r\n\r\n")
-		if r.code != 400 {
-			t.Fatalf("got %d, want 400", r.code)
+		r := testkit.RawRequest(t, addr, "PUT /x.mp3 HTTP/1.1\r\nAuthorization: "+testkit.Basic("source", testPassword)+"\r\n\r\n")
+		if r.Code != 400 {
+			t.Fatalf("got %d, want 400", r.Code)
 		}
 	})
 	t.Run("bad mount path", func(t *testing.T) {
 		for _, p := range []string{"/", "/admin/x", "/a/../b", "/a//b"} {
-			r := rawRequest(t, addr, "PUT "+p+" HTTP/1.1\r\nAuthorization: "+basic("source", testPassword)+"\r\nContent-Type: audio/mpeg\r\n\r\n")
-			if r.code != 400 {
-				t.Errorf("%s: got %d, want 400", p, r.code)
+			r := testkit.RawRequest(t, addr, "PUT "+p+" HTTP/1.1\r\nAuthorization: "+testkit.Basic("source", testPassword)+"\r\nContent-Type: audio/mpeg\r\n\r\n")
+			if r.Code != 400 {
+				t.Errorf("%s: got %d, want 400", p, r.Code)
 			}
 		}
 	})
 	t.Run("head too large", func(t *testing.T) {
-		r := rawRequest(t, addr, "PUT /x.mp3 HTTP/1.1\r\nX-Junk: "+strings.Repeat("a", 4000)+"\r\n\r\n")
-		if r.code != 431 {
-			t.Fatalf("got %d, want 431", r.code)
+		r := testkit.RawRequest(t, addr, "PUT /x.mp3 HTTP/1.1\r\nX-Junk: "+strings.Repeat("a", 4000)+"\r\n\r\n")
+		if r.Code != 431 {
+			t.Fatalf("got %d, want 431", r.Code)
 		}
 	})
 	t.Run("head never completed", func(t *testing.T) {
@@ -84,7 +86,7 @@ func TestSourceAnswers(t *testing.T) {
 		if n != 0 || err == nil {
 			t.Fatalf("want the connection closed, got %d bytes, %v", n, err)
 		}
-		eventually(t, time.Second, "header timeout event", func() bool {
+		testkit.Eventually(t, time.Second, "header timeout event", func() bool {
 			for _, e := range s.Events(0) {
 				if e.Type == EventRequestRejected && e.Reason == ReasonHeadTimeout {
 					return true
@@ -98,34 +100,34 @@ func TestSourceAnswers(t *testing.T) {
 		if src == nil {
 			t.Fatalf("first source refused: %+v", r)
 		}
-		if !strings.Contains(src.head, "100 Continue") {
-			// connectSource stops at the first blank line: the 100 comes first.
-			t.Fatalf("Expect: 100-continue not answered with 100 first: %q", src.head)
+		if !strings.Contains(src.Head, "100 Continue") {
+			// Head keeps the 100 Continue that came before the 200.
+			t.Fatalf("Expect: 100-continue not answered with 100 first: %q", src.Head)
 		}
-		src.send(mp3[:4096], 4096, 0)
+		src.Send(mp3[:4096], 4096, 0)
 		_, r = connectSource(t, addr, "PUT", "/busy.mp3", "audio/mpeg")
-		if r.code != 403 || !strings.Contains(r.body, "Mountpoint in use") {
-			t.Fatalf("second source on a busy mount: %d %q, want 403 Mountpoint in use", r.code, r.body)
+		if r.Code != 403 || !strings.Contains(r.Body, "Mountpoint in use") {
+			t.Fatalf("second source on a busy mount: %d %q, want 403 Mountpoint in use", r.Code, r.Body)
 		}
 		two, _ := connectSource(t, addr, "SOURCE", "/two.mp3", "audio/mpeg")
 		if two == nil {
 			t.Fatal("second mount refused")
 		}
 		_, r = connectSource(t, addr, "SOURCE", "/three.mp3", "audio/mpeg")
-		if r.code != 503 {
-			t.Fatalf("third source with max 2: got %d, want 503", r.code)
+		if r.Code != 503 {
+			t.Fatalf("third source with max 2: got %d, want 503", r.Code)
 		}
-		src.close()
-		two.close()
-		eventually(t, 2*time.Second, "sources gone", func() bool { return s.Snapshot().Sources == 0 })
+		src.Close()
+		two.Close()
+		testkit.Eventually(t, 2*time.Second, "sources gone", func() bool { return s.Snapshot().Sources == 0 })
 	})
 }
 
 func TestSourceTimeout(t *testing.T) {
 	s, addr := startServer(t, func(c *Config) { c.SourceTimeout = 300 * time.Millisecond })
 	src, _ := connectSource(t, addr, "PUT", "/quiet.mp3", "audio/mpeg")
-	src.send(fixture(t, "tone.mp3")[:2000], 2000, 0)
-	eventually(t, 3*time.Second, "source dropped for silence", func() bool {
+	src.Send(testkit.Media(t, "tone.mp3")[:2000], 2000, 0)
+	testkit.Eventually(t, 3*time.Second, "source dropped for silence", func() bool {
 		e := findEvent(s, EventSourceLeft, "/quiet.mp3")
 		return e != nil && e.Reason == ReasonTimeout
 	})
@@ -136,15 +138,15 @@ func TestSourceTimeout(t *testing.T) {
 
 func TestSourceStatsAndHeaders(t *testing.T) {
 	s, addr := startServer(t, nil)
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src, r := connectSource(t, addr, "SOURCE", "/stats.mp3", "audio/mpeg",
 		"Ice-Name", "Test FM", "Ice-Description", "a test", "Ice-Genre", "Tone", "Ice-Url", "http://example.org",
 		"Ice-Public", "0", "Ice-Bitrate", "128", "Ice-Audio-Info", "ice-samplerate=44100;ice-bitrate=128;ice-channels=2")
 	if src == nil {
 		t.Fatalf("refused: %+v", r)
 	}
-	src.send(mp3, 8192, 0)
-	eventually(t, 2*time.Second, "all bytes in", func() bool {
+	src.Send(mp3, 8192, 0)
+	testkit.Eventually(t, 2*time.Second, "all bytes in", func() bool {
 		m := mountSnap(s, "/stats.mp3")
 		return m != nil && m.Source.BytesIn == uint64(len(mp3))
 	})
@@ -166,7 +168,7 @@ func TestSourceStatsAndHeaders(t *testing.T) {
 			t.Errorf("%s: got %q, want exactly one %q", k, got, want)
 		}
 	}
-	src.close()
+	src.Close()
 }
 
 // httpHead sends HEAD and returns the response headers by lower-case name.
@@ -174,16 +176,16 @@ func httpHead(t *testing.T, url string) (map[string][]string, int) {
 	t.Helper()
 	host := strings.TrimPrefix(url, "http://")
 	host, path, _ := strings.Cut(host, "/")
-	r := rawRequest(t, host, "HEAD /"+path+" HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
+	r := testkit.RawRequest(t, host, "HEAD /"+path+" HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
 	out := map[string][]string{}
-	for _, line := range strings.Split(r.head, "\r\n")[1:] {
+	for _, line := range strings.Split(r.Head, "\r\n")[1:] {
 		k, v, _ := strings.Cut(line, ":")
 		out[strings.ToLower(k)] = append(out[strings.ToLower(k)], strings.TrimSpace(v))
 	}
-	if r.body != "" {
-		t.Errorf("HEAD answered with a body of %d bytes", len(r.body))
+	if r.Body != "" {
+		t.Errorf("HEAD answered with a body of %d bytes", len(r.Body))
 	}
-	return out, r.code
+	return out, r.Code
 }
 
 func TestMountOverridesWhatTheSourceDeclares(t *testing.T) {
@@ -191,8 +193,8 @@ func TestMountOverridesWhatTheSourceDeclares(t *testing.T) {
 		c.Mounts = map[string]MountConfig{"/o.mp3": {StreamName: "Official Name", StreamDescription: "Official", Public: "1"}}
 	})
 	src, _ := connectSource(t, addr, "PUT", "/o.mp3", "audio/mpeg", "Ice-Name", "whatever", "Ice-Genre", "Jazz")
-	src.send(fixture(t, "tone.mp3")[:4000], 4000, 0)
-	eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/o.mp3") != nil })
+	src.Send(testkit.Media(t, "tone.mp3")[:4000], 4000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount", func() bool { return mountSnap(s, "/o.mp3") != nil })
 	h, _ := httpHead(t, "http://"+addr+"/o.mp3")
 	for k, want := range map[string]string{"icy-name": "Official Name", "icy-description": "Official", "icy-pub": "1", "icy-genre": "Jazz"} {
 		if got := h[k]; len(got) != 1 || got[0] != want {
@@ -209,8 +211,8 @@ func TestMountOverridesWhatTheSourceDeclares(t *testing.T) {
 func TestOggInBandTitle(t *testing.T) {
 	s, addr := startServer(t, nil)
 	src, _ := connectSource(t, addr, "PUT", "/t.ogg", "application/ogg")
-	src.send(fixture(t, "titled.ogg"), 1000, time.Millisecond)
-	eventually(t, 2*time.Second, "in-band title", func() bool {
+	src.Send(testkit.Media(t, "titled.ogg"), 1000, time.Millisecond)
+	testkit.Eventually(t, 2*time.Second, "in-band title", func() bool {
 		m := mountSnap(s, "/t.ogg")
 		return m != nil && m.Title == "Night Band - Blue Hour"
 	})
@@ -234,7 +236,7 @@ func TestStalledHeadsCountAsClients(t *testing.T) {
 		fmt.Fprintf(c, "GET /x HTTP/1.1\r\n") // and nothing more
 		stalled = append(stalled, c)
 	}
-	eventually(t, 2*time.Second, "five unfinished requests held", func() bool {
+	testkit.Eventually(t, 2*time.Second, "five unfinished requests held", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.heads) == 5
@@ -254,7 +256,7 @@ func TestStalledHeadsCountAsClients(t *testing.T) {
 	for _, c := range stalled {
 		c.Close()
 	}
-	eventually(t, 3*time.Second, "room again", func() bool {
+	testkit.Eventually(t, 3*time.Second, "room again", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // noSeek hides bytes.Reader's Seek, like a network body.
@@ -30,7 +32,7 @@ func cpuTime() time.Duration {
 // metric cpu-ms/audio-s is process CPU time (user+sys, all threads,
 // including GC) per second of audio.
 func BenchmarkDecodeMP3_320k(b *testing.B) {
-	needTool(b, "ffmpeg")
+	testkit.NeedTool(b, "ffmpeg")
 	path := filepath.Join(b.TempDir(), "320k.mp3")
 	gen := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
 		"anoisesrc=c=pink:a=0.2:r=44100:d=10", "-f", "lavfi", "-i", "sine=f=997:r=44100:d=10",

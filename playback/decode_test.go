@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -55,9 +57,9 @@ func TestDecodeFixtures(t *testing.T) {
 	for _, fc := range fixtures {
 		t.Run(fc.file, func(t *testing.T) {
 			if fc.codec == "AAC (ffmpeg)" {
-				needTool(t, "ffmpeg")
+				testkit.NeedTool(t, "ffmpeg")
 			}
-			data := fixture(t, fc.file)
+			data := testkit.Testdata(t, fc.file)
 			for _, variant := range []struct {
 				name string
 				ct   string
@@ -91,7 +93,7 @@ func TestDecodeFixtures(t *testing.T) {
 // junk: go-mp3 alone latched onto false headers in most such joins.
 func TestDecodeMP3Joins(t *testing.T) {
 	for _, name := range []string{"mp3_cbr_1k.mp3", "mp3_vbr_440.mp3"} {
-		data := fixture(t, name)
+		data := testkit.Testdata(t, name)
 		freq := 1000.0
 		if strings.Contains(name, "440") {
 			freq = 440
@@ -118,7 +120,7 @@ func TestDecodeMP3Joins(t *testing.T) {
 // TestDecodeMP3RateChange: a 22.05 kHz stream after a 44.1 kHz one must be
 // decoded by a new decoder, not played at the wrong speed.
 func TestDecodeMP3RateChange(t *testing.T) {
-	in := concat(fixture(t, "mp3_cbr_1k.mp3"), fixture(t, "mp3_22k_1k.mp3"))
+	in := concat(testkit.Testdata(t, "mp3_cbr_1k.mp3"), testkit.Testdata(t, "mp3_22k_1k.mp3"))
 	d, err := decodeBytes(t, in, "audio/mpeg")
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +142,7 @@ func TestDecodeMP3RateChange(t *testing.T) {
 }
 
 func TestDecodeOggChained(t *testing.T) {
-	d, err := decodeBytes(t, fixture(t, "vorbis_chained.ogg"), "application/ogg")
+	d, err := decodeBytes(t, testkit.Testdata(t, "vorbis_chained.ogg"), "application/ogg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestDecodeOggMidStreamJoin(t *testing.T) {
 			continue
 		}
 		t.Run(fc.file, func(t *testing.T) {
-			pages, gran := oggPages(t, fixture(t, fc.file))
+			pages, gran := oggPages(t, testkit.Testdata(t, fc.file))
 			nh := 0
 			for nh < len(pages) && gran[nh] == 0 {
 				nh++
@@ -196,7 +198,7 @@ func TestDecodeOggMidStreamJoin(t *testing.T) {
 }
 
 func TestDecodeOggWithoutHeaders(t *testing.T) {
-	pages, _ := oggPages(t, fixture(t, "vorbis_1k.ogg"))
+	pages, _ := oggPages(t, testkit.Testdata(t, "vorbis_1k.ogg"))
 	_, err := decodeBytes(t, concat(pages[5:]...), "application/ogg")
 	if err == nil || !strings.Contains(err.Error(), "without headers") {
 		t.Fatalf("err = %v, want a 'joined mid-stream without headers' error", err)
@@ -204,8 +206,8 @@ func TestDecodeOggWithoutHeaders(t *testing.T) {
 }
 
 func TestDecodeAACJoin(t *testing.T) {
-	needTool(t, "ffmpeg")
-	data := fixture(t, "aac_1k.aac")
+	testkit.NeedTool(t, "ffmpeg")
+	data := testkit.Testdata(t, "aac_1k.aac")
 	off := 7777
 	d, err := decodeBytes(t, concat(junk(1000), data[off:]), "audio/aac")
 	if err != nil {
@@ -254,7 +256,7 @@ func mp3SecondsFrom(t *testing.T, data []byte, off int) float64 {
 // whole, named by their content type. LATM is not ADTS: forced to ffmpeg's
 // ADTS demuxer it decoded to nothing; ffmpeg's probe finds it.
 func TestDecodeThroughFFmpeg(t *testing.T) {
-	needTool(t, "ffmpeg")
+	testkit.NeedTool(t, "ffmpeg")
 	for _, c := range []struct {
 		ct, args, codec string
 	}{

@@ -1,15 +1,14 @@
 package playback
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // The audition path as the operator uses it: ffmpeg streams to the relay,
@@ -21,17 +20,7 @@ func startEngine(t *testing.T) (*engine.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, ln.Addr().String()
+	return srv, testkit.Serve(t, srv)
 }
 
 // streamTone has ffmpeg send a -6 dBFS tone to mount in real time.
@@ -49,7 +38,7 @@ func streamTone(t *testing.T, addr, mount string, freq, seconds float64) {
 func tapWhenLive(t *testing.T, srv *engine.Server, mount string) *engine.Tap {
 	t.Helper()
 	var tap *engine.Tap
-	waitFor(t, 10*time.Second, mount+" live", func() bool {
+	testkit.Eventually(t, 10*time.Second, mount+" live", func() bool {
 		var err error
 		tap, err = srv.Tap(mount)
 		return err == nil
@@ -58,7 +47,7 @@ func tapWhenLive(t *testing.T, srv *engine.Server, mount string) *engine.Tap {
 }
 
 func TestE2EEngineMountToPulse(t *testing.T) {
-	needTool(t, "ffmpeg")
+	testkit.NeedTool(t, "ffmpeg")
 	p := pulsePlayer(t)
 	for attempt := 1; ; attempt++ {
 		srv, addr := startEngine(t)
@@ -79,7 +68,7 @@ func TestE2EEngineMountToPulse(t *testing.T) {
 }
 
 func TestE2EEngineSwitchMounts(t *testing.T) {
-	needTool(t, "ffmpeg")
+	testkit.NeedTool(t, "ffmpeg")
 	p := pulsePlayer(t)
 	srv, addr := startEngine(t)
 	streamTone(t, addr, "/a.mp3", 440, 8)
@@ -98,13 +87,10 @@ func TestE2EEngineSwitchMounts(t *testing.T) {
 // A source that connects and sends nothing must not hold up the player.
 func TestEngineStalledSourceDoesNotBlock(t *testing.T) {
 	srv, addr := startEngine(t)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	stall := testkit.SourceRequest{Method: "SOURCE", Mount: "/stall.mp3", User: "source", Password: "pw", ContentType: "audio/mpeg"}
+	if src, r := testkit.ConnectSource(t, addr, stall); src == nil {
+		t.Fatalf("source refused: %d %q", r.Code, r.Head)
 	}
-	defer c.Close()
-	fmt.Fprintf(c, "SOURCE /stall.mp3 HTTP/1.0\r\nAuthorization: Basic c291cmNlOnB3\r\nContent-Type: audio/mpeg\r\n\r\n")
-	io.ReadFull(c, make([]byte, 8))
 	tap := tapWhenLive(t, srv, "/stall.mp3")
 	p := NewPlayer(Options{NoDevice: true, Logger: discardLogger()})
 	defer p.Close()

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // The oto context is one per process, so every test that plays on a real
@@ -65,7 +67,7 @@ func startDaemon(cmd *exec.Cmd) error {
 // under CI=true).
 func pulsePlayer(t *testing.T) *Player {
 	t.Helper()
-	needTool(t, "pulseaudio", "parec", "ffmpeg")
+	testkit.NeedTool(t, "pulseaudio", "parec", "ffmpeg")
 	e2e.once.Do(setupPulse)
 	if e2e.err != nil {
 		t.Fatal(e2e.err)
@@ -177,7 +179,7 @@ func startRecorder(t *testing.T) *recorder {
 		}
 	}()
 	// Make sure the capture runs before anything plays.
-	waitFor(t, 5*time.Second, "parec to deliver audio", func() bool {
+	testkit.Eventually(t, 5*time.Second, "parec to deliver audio", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return r.frames > 4800
@@ -291,7 +293,7 @@ func playToneOnce(t *testing.T, p *Player, play func()) (problems []string, over
 	go func() { lateCh <- schedulingLateness(stopWatch) }()
 	rec := startRecorder(t)
 	play()
-	waitFor(t, 15*time.Second, "the stream to end", func() bool { return p.Status().State == "ended" })
+	testkit.Eventually(t, 15*time.Second, "the stream to end", func() bool { return p.Status().State == "ended" })
 	st := p.Status()
 	time.Sleep(300 * time.Millisecond) // let the device buffer drain into the sink
 	x := rec.stop()
@@ -373,7 +375,7 @@ func checkSwitch(t *testing.T, p *Player, a, b func() (io.ReadCloser, string)) {
 	rec := startRecorder(t)
 	ra, cta := a()
 	p.Play(ra, cta, "A")
-	waitFor(t, 10*time.Second, "A playing", func() bool { return p.Status().State == "playing" })
+	testkit.Eventually(t, 10*time.Second, "A playing", func() bool { return p.Status().State == "playing" })
 	time.Sleep(1500 * time.Millisecond)
 	rb, ctb := b()
 	switchAt := time.Now()

@@ -6,34 +6,9 @@ import (
 	"io"
 	"math"
 	"math/rand"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
-
-// needTool skips when an external tool is missing, except under CI=true
-// where a missing tool is a broken test environment.
-func needTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true: %v", n, err)
-			}
-			t.Skipf("%s not installed: %v", n, err)
-		}
-	}
-}
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // pipeOf returns a non-seekable reader delivering data in uneven chunks
 // from another goroutine, like a network body.

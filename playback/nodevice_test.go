@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // TestNoDeviceChild is the body of TestNoDeviceReason, run in a child
@@ -26,12 +28,12 @@ func TestNoDeviceChild(t *testing.T) {
 	defer restore()
 	p := NewPlayer(Options{})
 	defer p.Close()
-	p.Play(pipeOf(fixture(t, "mp3_cbr_1k.mp3")), "audio/mpeg", "x")
-	waitFor(t, 15*time.Second, "the output to settle", func() bool {
+	p.Play(pipeOf(testkit.Testdata(t, "mp3_cbr_1k.mp3")), "audio/mpeg", "x")
+	testkit.Eventually(t, 15*time.Second, "the output to settle", func() bool {
 		o := p.Status().Output
 		return !strings.HasPrefix(o, "opening") && !strings.HasPrefix(o, "audio output not")
 	})
-	waitFor(t, 5*time.Second, "playing", func() bool { return p.Status().State == "playing" })
+	testkit.Eventually(t, 5*time.Second, "playing", func() bool { return p.Status().State == "playing" })
 	time.Sleep(200 * time.Millisecond)
 	st := p.Status()
 	fmt.Printf("OUTPUT=%s\nREADY=%v\nPEAK=%.2f\n", st.Output, st.OutputReady, st.Levels.PeakDB[0])

@@ -9,19 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+	"github.com/icedeck/icedeck/internal/testkit"
+)
 
 func clockPlayer(t *testing.T) *Player {
 	t.Helper()
@@ -119,8 +109,8 @@ func TestPlayerMetersDecodedFile(t *testing.T) {
 	p.SetMuted(true)
 	p.SetVolume(0.1)
 	start := time.Now()
-	p.Play(pipeOf(fixture(t, "mp3_cbr_1k.mp3")), "audio/mpeg", "cbr")
-	waitFor(t, 3*time.Second, "playing", func() bool { return p.Status().State == "playing" })
+	p.Play(pipeOf(testkit.Testdata(t, "mp3_cbr_1k.mp3")), "audio/mpeg", "cbr")
+	testkit.Eventually(t, 3*time.Second, "playing", func() bool { return p.Status().State == "playing" })
 	time.Sleep(300 * time.Millisecond)
 	st := p.Status()
 	for c := range 2 {
@@ -137,7 +127,7 @@ func TestPlayerMetersDecodedFile(t *testing.T) {
 	if !strings.Contains(st.Output, "no audio output") {
 		t.Errorf("output %q should say there is no device", st.Output)
 	}
-	waitFor(t, 5*time.Second, "ended", func() bool { return p.Status().State == "ended" })
+	testkit.Eventually(t, 5*time.Second, "ended", func() bool { return p.Status().State == "ended" })
 	// The clock consumes in real time: a 2 s file cannot end much sooner.
 	if el := time.Since(start); el < 1800*time.Millisecond {
 		t.Errorf("2 s of audio consumed in %v: the clock is not real time", el)
@@ -163,16 +153,16 @@ func TestStalledSourceDoesNotBlock(t *testing.T) {
 			}
 		}
 		// Switching away from the stalled stream works and plays.
-		p.Play(pipeOf(fixture(t, "vorbis_1k.ogg")), "application/ogg", "next")
+		p.Play(pipeOf(testkit.Testdata(t, "vorbis_1k.ogg")), "application/ogg", "next")
 		p.Stop()
-		p.Play(pipeOf(fixture(t, "vorbis_1k.ogg")), "application/ogg", "next")
+		p.Play(pipeOf(testkit.Testdata(t, "vorbis_1k.ogg")), "application/ogg", "next")
 	}()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second): // generous: this is about deadlock, not speed
 		t.Fatal("Status/Play/Stop blocked on a stalled source")
 	}
-	waitFor(t, 3*time.Second, "the next stream playing", func() bool { return p.Status().State == "playing" })
+	testkit.Eventually(t, 3*time.Second, "the next stream playing", func() bool { return p.Status().State == "playing" })
 	// The stalled source was closed: its writer now fails.
 	werr := make(chan error, 1)
 	go func() { _, err := pw.Write([]byte{1}); werr <- err }()
@@ -193,20 +183,20 @@ func TestStalledSourceDoesNotBlock(t *testing.T) {
 func TestPlayerUnsupportedSaysWhy(t *testing.T) {
 	p := NewPlayer(Options{NoDevice: true, FFmpeg: "-", Logger: discardLogger()})
 	defer p.Close()
-	p.Play(pipeOf(fixture(t, "aac_1k.aac")), "audio/aac", "aac")
-	waitFor(t, 3*time.Second, "error", func() bool { return p.Status().State == "error" })
+	p.Play(pipeOf(testkit.Testdata(t, "aac_1k.aac")), "audio/aac", "aac")
+	testkit.Eventually(t, 3*time.Second, "error", func() bool { return p.Status().State == "error" })
 	if st := p.Status(); !strings.Contains(st.Err, "AAC needs ffmpeg") {
 		t.Errorf("err %q", st.Err)
 	}
 	p.Play(io.NopCloser(bytes.NewReader(nil)), "audio/mpeg", "empty")
-	waitFor(t, 3*time.Second, "error", func() bool { return p.Status().State == "error" })
+	testkit.Eventually(t, 3*time.Second, "error", func() bool { return p.Status().State == "error" })
 	if st := p.Status(); st.Err == "" {
 		t.Error("an empty stream gave no reason")
 	}
 }
 
 func TestPlayURL(t *testing.T) {
-	data := fixture(t, "vorbis_1k.ogg")
+	data := testkit.Testdata(t, "vorbis_1k.ogg")
 	var icy string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		icy = r.Header.Get("Icy-MetaData")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/icedeck/icedeck/engine/frame"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // TestTitleAgreesWithAnalyser: the title the player shows for an Ogg stream
@@ -15,7 +16,7 @@ import (
 // shows). Streams encoded by ffmpeg with each combination of ARTIST and
 // TITLE, in each Ogg codec the player decodes.
 func TestTitleAgreesWithAnalyser(t *testing.T) {
-	needTool(t, "ffmpeg")
+	testkit.NeedTool(t, "ffmpeg")
 	dir := t.TempDir()
 	codecs := []struct{ name, args string }{
 		{"vorbis", "-c:a libvorbis -q:a 0"},

@@ -1,7 +1,8 @@
 // Package tui is icedeck's terminal interface: a Bubble Tea v2 program over
 // the relay engine. It reads Snapshot() on a tick (never per frame), keeps a
 // live event log from Subscribe, and sends the operator's commands (kick,
-// move, audition, record) back through small interfaces.
+// move, add or remove a relay, audition, record) back through small
+// interfaces.
 //
 // Screen, top to bottom: header (uptime, sources, listeners, bandwidth,
 // addresses) and a ready ffmpeg command; the mounts table; the tabs of the
@@ -21,12 +22,15 @@
 //	D                                disconnect the mount's source, asks y/N
 //	m                                move the marked listeners (none marked: all) to another mount, asks y/N
 //	r                                start/stop recording the mount (needs a Recorder)
+//	a                                add a pull relay: type its URL on the status line ("URL as /mount"
+//	                                 for another local mount; enter adds, esc cancels, other keys are text)
+//	R                                remove the selected mount's relay, asks y/N
 //	e                                server event log on/off
 //	t                                next theme
 //	v                                show/hide the source password in the ffmpeg command
 //	q                                quit (asks when sources are connected); ctrl+c quits at once
 //
-// With Options.ReadOnly, d, D and m are refused and marked off in the help.
+// With Options.ReadOnly, d, D, m, a and R are refused and marked off in the help.
 // Mouse: click a mount, a tab or a listener; the wheel scrolls the pane under it.
 package tui
 
@@ -45,6 +49,8 @@ type Engine interface {
 	KickListener(mount string, id uint64) error
 	KickSource(mount string) error
 	MoveListeners(from, to string, ids []uint64) (int, error)
+	AddRelay(rc engine.RelayConfig) error
+	RemoveRelay(mount string) error
 	Config() engine.Config
 }
 
@@ -80,7 +86,7 @@ type Options struct {
 
 	Theme    string // theme name; "" = themes.Default
 	ThemeDir string // user theme directory ("" = embedded themes only)
-	ReadOnly bool   // disconnect and move keys are refused
+	ReadOnly bool   // disconnect, move and relay keys are refused
 	LogFile  string // where the process logs go, shown in the header
 	Tick     time.Duration
 	// NoColor forces colourless styles; Run also honours NO_COLOR.

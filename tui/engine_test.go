@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -13,29 +12,20 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // TestRealEngine drives the model with a real *engine.Server fed by a real
 // ffmpeg source and one HTTP listener: the screen shows them, and the
 // d → y flow really disconnects the listener.
 func TestRealEngine(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 
 	s, err := engine.New(engine.Config{SourcePassword: "pw", Listen: []string{"127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	addr := ln.Addr().String()
+	addr := testkit.Serve(t, s)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,6 +137,76 @@ func (e *testEngine) MoveListeners(from, to string, ids []uint64) (int, error) {
 	}
 	return max(n, 0), e.record(fmt.Sprintf("move %s %s %v n=%d", from, to, ids, n))
 }
+
+// AddRelay lists the relay's mount as the engine does before the relay
+// connects: a row in state relay, connecting.
+func (e *testEngine) AddRelay(rc engine.RelayConfig) error {
+	e.mu.Lock()
+	for _, ms := range e.snap.Mounts {
+		if ms.Name == rc.Mount && ms.Relay != nil {
+			e.mu.Unlock()
+			return fmt.Errorf("%s is relayed already", rc.Mount)
+		}
+	}
+	e.mu.Unlock()
+	if err := e.record(fmt.Sprintf("add-relay %s %v icy=%v on-demand=%v", rc.Mount, rc.Upstreams, rc.ICYMetadata, rc.OnDemand)); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rs := engine.RelayStatus{Mount: rc.Mount, Upstreams: rc.Upstreams, Upstream: rc.Upstreams[0], State: engine.RelayConnecting, Since: t0}
+	e.snap.Mounts = append(e.snap.Mounts, engine.MountSnapshot{Name: rc.Mount, State: engine.StateRelay, Relay: &rs})
+	slices.SortFunc(e.snap.Mounts, func(a, b engine.MountSnapshot) int { return strings.Compare(a.Name, b.Name) })
+	return nil
+}
+
+// RemoveRelay drops the relay's mount from the snapshot.
+func (e *testEngine) RemoveRelay(mount string) error {
+	if err := e.record("remove-relay " + mount); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := slices.IndexFunc(e.snap.Mounts, func(ms engine.MountSnapshot) bool { return ms.Name == mount && ms.Relay != nil })
+	if i < 0 {
+		return engine.ErrNoMount
+	}
+	e.snap.Mounts = slices.Delete(e.snap.Mounts, i, i+1)
+	return nil
+}
+
+// addRelays puts three relayed mounts into the snapshot: one live, one
+// idle on demand, one whose upstream fails.
+func (e *testEngine) addRelays() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	live := engine.RelayStatus{Mount: "/relay.mp3", Upstreams: []string{"http://origin.example:8000/live.mp3", "http://relay:s3cret@backup.example:8000/live.mp3"},
+		Upstream: "http://origin.example:8000/live.mp3", State: engine.RelayLive, LastError: "source ended", Since: t0.Add(-4 * time.Minute)}
+	idle := engine.RelayStatus{Mount: "/night.mp3", Upstreams: []string{"http://relay:s3cret@master.example:8000/night.mp3"},
+		Upstream: "http://relay:s3cret@master.example:8000/night.mp3", State: engine.RelayIdle, OnDemand: true, FromMaster: true, Since: t0.Add(-time.Hour)}
+	failing := engine.RelayStatus{Mount: "/edge.ogg", Upstreams: []string{"http://192.0.2.81:8000/edge.ogg"}, Upstream: "http://192.0.2.81:8000/edge.ogg",
+		State: engine.RelayRetrying, Attempts: 3, LastError: "dial tcp 192.0.2.81:8000: connect: connection refused", Since: t0.Add(-time.Minute)}
+	e.snap.Mounts = append(e.snap.Mounts,
+		engine.MountSnapshot{
+			Name: "/relay.mp3", State: engine.StateLive, ContentType: "audio/mpeg", ListenerCount: 1, ListenerPeak: 2, Relay: &live,
+			Listeners: []engine.ListenerSnapshot{{ID: 31, Addr: "192.0.2.31:41000", UserAgent: "mpv 0.37.0", Connected: t0.Add(-2 * time.Minute)}},
+			Source: &engine.SourceSnapshot{
+				ID: 3, Addr: "198.51.100.20:8000", UserAgent: "Icecast 2.4.4", Method: "RELAY",
+				Connected: t0.Add(-4 * time.Minute), ContentType: "audio/mpeg", Known: true,
+				Ice: engine.IceInfo{Bitrate: 128000}, BytesIn: 3840000, SHA256: strings.Repeat("5e", 32),
+				LastData: t0.Add(-20 * time.Millisecond), Bitrate1s: 128000, Bitrate10s: 128000, Realtime: 1.0,
+				Frames: frame.Stats{Container: "mpeg", Codec: "MP3", Version: "1", SampleRate: 44100, Channels: 2,
+					Bitrate: 128000, Frames: 9188, Duration: 4 * time.Minute, Streams: 1, Bytes: 3840000},
+			},
+		},
+		engine.MountSnapshot{Name: "/night.mp3", State: engine.StateRelay, Relay: &idle},
+		engine.MountSnapshot{Name: "/edge.ogg", State: engine.StateRelay, Relay: &failing},
+	)
+	e.snap.Sources++
+	e.snap.Listeners++
+	slices.SortFunc(e.snap.Mounts, func(a, b engine.MountSnapshot) int { return strings.Compare(a.Name, b.Name) })
+}
+
 func (e *testEngine) Calls() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -179,6 +250,8 @@ func keyMsg(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyUp}
 	case "ctrl+c":
 		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "ctrl+u":
+		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
 	}
 	r := []rune(k)
 	if len(r) != 1 {

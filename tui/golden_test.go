@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,27 +53,33 @@ func screenOf(t *testing.T, m *Model, w, h int, msgs ...tea.Msg) string {
 
 // Golden screens: run with -update to rewrite testdata/*.golden.
 func TestGoldenScreens(t *testing.T) {
+	typed := strings.Split("origin.example:8000/live.mp3 as /edge2.mp3", "")
 	cases := []struct {
-		name string
-		w, h int
-		aud  bool
-		ro   bool
-		keys []string
+		name   string
+		w, h   int
+		aud    bool
+		ro     bool
+		relays bool // three relayed mounts added to the fixture
+		keys   []string
 	}{
-		{"listeners", 80, 24, false, false, []string{"j"}},
-		{"listeners", 120, 40, true, false, []string{"j"}},
-		{"source", 80, 24, false, false, []string{"j", "tab", "l"}},
-		{"source", 120, 40, false, false, []string{"j", "tab", "l"}},
-		{"eventlog", 80, 24, false, false, []string{"e"}},
-		{"confirm", 80, 24, false, false, []string{"j", "tab", "j", "d"}},
-		{"move", 80, 24, false, false, []string{"j", "tab", "space", "m"}},
-		{"filter", 80, 24, false, false, []string{"/", "o", "g"}},
-		{"help_readonly", 80, 24, false, true, []string{"?"}},
-		{"tiny", 40, 10, false, false, []string{"j"}},
+		{"listeners", 80, 24, false, false, false, []string{"j"}},
+		{"listeners", 120, 40, true, false, false, []string{"j"}},
+		{"source", 80, 24, false, false, false, []string{"j", "tab", "l"}},
+		{"source", 120, 40, false, false, false, []string{"j", "tab", "l"}},
+		{"eventlog", 80, 24, false, false, false, []string{"e"}},
+		{"confirm", 80, 24, false, false, false, []string{"j", "tab", "j", "d"}},
+		{"move", 80, 24, false, false, false, []string{"j", "tab", "space", "m"}},
+		{"filter", 80, 24, false, false, false, []string{"/", "o", "g"}},
+		{"help_readonly", 80, 24, false, true, false, []string{"?"}},
+		{"tiny", 40, 10, false, false, false, []string{"j"}},
+		// /relay.mp3 on the Source tab: three rows below /jazz.aac, selected first.
+		{"relay_source", 80, 24, false, false, true, []string{"j", "j", "j", "tab", "l"}},
+		{"relay_source", 120, 40, false, false, true, []string{"j", "j", "j", "tab", "l"}},
+		{"relay_prompt", 80, 24, false, false, true, append([]string{"a"}, typed...)},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s_%dx%d", c.name, c.w, c.h), func(t *testing.T) {
-			m, _ := newTestModel(t, 10, func(o *Options) {
+			m, e := newTestModel(t, 10, func(o *Options) {
 				o.NoColor = false
 				o.ReadOnly = c.ro
 				if c.aud {
@@ -83,6 +90,10 @@ func TestGoldenScreens(t *testing.T) {
 					}}
 				}
 			})
+			if c.relays {
+				e.addRelays()
+				refresh(m)
+			}
 			// Keys are applied before the program starts so that the
 			// commands they return (requests, prompts) have finished: the
 			// screen is then a function of the model state alone.

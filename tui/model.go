@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,12 +58,27 @@ type (
 		text string
 		err  error
 	}
+	// relayAddedMsg reports a relay added, with a snapshot taken after, so
+	// the new mount can be selected at once rather than on the next tick.
+	relayAddedMsg struct {
+		mount string
+		text  string
+		snap  snapshotMsg
+	}
 )
 
 // confirmation is a pending destructive action waiting for y/n.
 type confirmation struct {
 	prompt string
 	action tea.Cmd
+}
+
+// textPrompt is a line being typed on the status line: every key is text
+// until enter submits it or esc cancels.
+type textPrompt struct {
+	label  string
+	text   string
+	submit func(text string) tea.Cmd
 }
 
 // picker chooses the destination mount for a move.
@@ -110,10 +126,15 @@ type Model struct {
 
 	confirm  *confirmation
 	picker   *picker
+	input    *textPrompt
 	reveal   bool
 	flash    string
 	flashErr bool
 	flashAge int // ticks since the flash was set
+
+	// relayDraft is what was typed at the last relay prompt that added no
+	// relay: a offers it again rather than make the operator retype a URL.
+	relayDraft string
 
 	helpKey  helpKey
 	helpText string
@@ -308,8 +329,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.poll()
 	case snapshotMsg:
-		m.applySnapshot(msg)
-		m.layout()
+		// A poll begun before a relay was added may arrive after the
+		// fresher snapshot that came with it; the older one is dropped.
+		if !msg.snap.Time.Before(m.snap.Time) {
+			m.applySnapshot(msg)
+			m.layout()
+		}
 		return m, m.tick()
 	case eventsMsg:
 		m.store.Add(msg...)
@@ -319,6 +344,21 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setFlash(msg.err.Error(), true)
 		} else if msg.text != "" {
 			m.setFlash(msg.text, false)
+		}
+		return m, nil
+	case relayAddedMsg:
+		m.relayDraft = ""
+		m.applySnapshot(msg.snap)
+		if m.mounts.Select(msg.mount) {
+			m.syncSelection()
+		}
+		m.layout()
+		m.setFlash(msg.text, false)
+		return m, nil
+	case tea.PasteMsg:
+		if m.input != nil {
+			// A pasted URL often ends in a newline; it is not an enter.
+			m.input.text += strings.Join(strings.Fields(msg.Content), " ")
 		}
 		return m, nil
 	case common.KickListenersRequest:
@@ -363,6 +403,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.picker != nil {
 		return m.handlePicker(k)
+	}
+	if m.input != nil {
+		return m.typeInput(k)
 	}
 	if m.mounts.Filtering() {
 		// While typing, keys are text: no global key works.
@@ -421,8 +464,14 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.toggleMute()
 	case key.Matches(k, km.Record):
 		return m.toggleRecord()
+	case key.Matches(k, km.AddRelay):
+		m.promptRelay()
+		return nil
+	case key.Matches(k, km.RemoveRelay):
+		m.requestRemoveRelay()
+		return nil
 	case m.opts.ReadOnly && key.Matches(k, km.Destructive()...):
-		m.setFlash("read-only mode: disconnecting and moving clients is disabled", true)
+		m.refuseReadOnly(clientsOff)
 		return nil
 	}
 	if m.focus == paneDetail && !m.log {
@@ -578,15 +627,21 @@ func (m *Model) toggleRecord() tea.Cmd {
 	}
 }
 
-func (m *Model) refuseReadOnly() bool {
+// What read-only mode turns off, for the refusal.
+const (
+	clientsOff = "disconnecting and moving clients"
+	relaysOff  = "adding and removing relays"
+)
+
+func (m *Model) refuseReadOnly(what string) bool {
 	if m.opts.ReadOnly {
-		m.setFlash("read-only mode: disconnecting and moving clients is disabled", true)
+		m.setFlash("read-only mode: "+what+" is disabled", true)
 	}
 	return m.opts.ReadOnly
 }
 
 func (m *Model) requestKickListeners(r common.KickListenersRequest) tea.Cmd {
-	if m.refuseReadOnly() || len(r.IDs) == 0 {
+	if m.refuseReadOnly(clientsOff) || len(r.IDs) == 0 {
 		return nil
 	}
 	eng := m.eng
@@ -613,7 +668,7 @@ func (m *Model) requestKickListeners(r common.KickListenersRequest) tea.Cmd {
 }
 
 func (m *Model) requestKickSource(r common.KickSourceRequest) tea.Cmd {
-	if m.refuseReadOnly() {
+	if m.refuseReadOnly(clientsOff) {
 		return nil
 	}
 	eng := m.eng
@@ -630,7 +685,7 @@ func (m *Model) requestKickSource(r common.KickSourceRequest) tea.Cmd {
 }
 
 func (m *Model) requestMove(r common.MoveListenersRequest) tea.Cmd {
-	if m.refuseReadOnly() {
+	if m.refuseReadOnly(clientsOff) {
 		return nil
 	}
 	var opts []string
@@ -686,6 +741,126 @@ func (m *Model) handlePicker(k tea.KeyPressMsg) tea.Cmd {
 	}
 	m.layout()
 	return nil
+}
+
+// typeInput edits the prompt line as the filter is edited: printable text
+// appends, backspace deletes, ctrl+u/ctrl+w clear, enter submits, esc
+// cancels.
+func (m *Model) typeInput(k tea.KeyPressMsg) tea.Cmd {
+	in := m.input
+	switch k.String() {
+	case "esc":
+		m.input = nil
+		m.setFlash("cancelled", false)
+	case "enter":
+		m.input = nil
+		return in.submit(strings.TrimSpace(in.text))
+	case "backspace":
+		if r := []rune(in.text); len(r) > 0 {
+			in.text = string(r[:len(r)-1])
+		}
+	case "ctrl+u", "ctrl+w":
+		in.text = ""
+	default:
+		if k.Text != "" && k.Mod&^tea.ModShift == 0 {
+			in.text += k.Text
+		}
+	}
+	return nil
+}
+
+// promptRelay opens the relay prompt, with the text of the last attempt
+// that failed.
+func (m *Model) promptRelay() {
+	if m.refuseReadOnly(relaysOff) {
+		return
+	}
+	m.input = &textPrompt{label: "Relay from URL: ", text: m.relayDraft, submit: m.addRelay}
+	m.relayDraft = ""
+}
+
+// addRelay adds the relay typed at the prompt.
+func (m *Model) addRelay(text string) tea.Cmd {
+	m.relayDraft = text // until it works
+	rc, err := parseRelay(text)
+	if err != nil {
+		m.setFlash(err.Error(), true)
+		return nil
+	}
+	eng, poll, from := m.eng, m.poll(), common.Redact(rc.Upstreams[0])
+	m.setFlash("adding the relay of "+rc.Mount+" from "+from+"…", false)
+	return func() tea.Msg {
+		if err := eng.AddRelay(rc); err != nil {
+			return resultMsg{err: fmt.Errorf("could not add the relay: %w", err)}
+		}
+		snap, _ := poll().(snapshotMsg)
+		return relayAddedMsg{mount: rc.Mount, text: "relaying " + rc.Mount + " from " + from, snap: snap}
+	}
+}
+
+// parseRelay reads the relay prompt: "URL", whose path is the local mount,
+// or "URL as /mount". A URL without a scheme is taken as http://, the only
+// one the engine pulls.
+func parseRelay(text string) (engine.RelayConfig, error) {
+	const how = `type http://host:port/mount, or "URL as /mount" for another local mount`
+	f := strings.Fields(text)
+	var u, mount string
+	switch {
+	case len(f) == 0:
+		return engine.RelayConfig{}, errors.New("no relay added: " + how)
+	case len(f) == 1:
+		u = f[0]
+	case len(f) == 3 && strings.EqualFold(f[1], "as"):
+		u, mount = f[0], f[2]
+		if !strings.HasPrefix(mount, "/") {
+			mount = "/" + mount
+		}
+	default:
+		return engine.RelayConfig{}, errors.New("no relay added: " + how)
+	}
+	if !strings.Contains(u, "://") {
+		u = "http://" + u
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return engine.RelayConfig{}, fmt.Errorf("no relay added: that is not a URL (%v)", err)
+	}
+	if mount == "" {
+		mount = pu.Path
+		if mount == "" || mount == "/" {
+			return engine.RelayConfig{}, errors.New("no relay added: " + pu.Redacted() + " names no mount; " + how)
+		}
+	}
+	return engine.RelayConfig{Mount: mount, Upstreams: []string{u}, ICYMetadata: true}, nil
+}
+
+func (m *Model) requestRemoveRelay() {
+	if m.refuseReadOnly(relaysOff) {
+		return
+	}
+	ms, ok := m.selectedMount()
+	switch {
+	case !ok:
+		m.setFlash("no mount selected", true)
+		return
+	case ms.Relay == nil:
+		m.setFlash(ms.Name+" is not relayed: R removes a pull relay (a adds one)", true)
+		return
+	}
+	eng, name := m.eng, ms.Name
+	prompt := "Remove the relay of " + name + " (from " + common.Redact(ms.Relay.Upstream) + ")?"
+	if ms.Relay.FromMaster {
+		prompt += " The master's next update brings it back."
+	}
+	m.confirm = &confirmation{
+		prompt: prompt,
+		action: func() tea.Msg {
+			if err := eng.RemoveRelay(name); err != nil {
+				return resultMsg{err: fmt.Errorf("could not remove the relay of %s: %w", name, err)}
+			}
+			return resultMsg{text: "relay of " + name + " removed"}
+		},
+	}
 }
 
 func plural(n int, one, many string) string {
@@ -745,6 +920,8 @@ func (m *Model) keyContext() keys.Context {
 		return keys.Confirm
 	case m.picker != nil:
 		return keys.Picker
+	case m.input != nil:
+		return keys.Prompt
 	case m.mounts.Filtering():
 		return keys.Filter
 	case m.focus == paneLog:

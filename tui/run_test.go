@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // The tmux tests run this test binary again as the program under test: with
@@ -53,93 +52,39 @@ func (p *panicky) Snapshot() engine.Snapshot {
 	return p.testEngine.Snapshot()
 }
 
-// needTool skips when a tool is missing, except under CI=true where the
-// test must run.
-func needTool(t *testing.T, name string) string {
+// startTmux runs this test binary as a child in a private tmux server.
+func startTmux(t *testing.T, mode string, w, h int, env ...string) *testkit.Tmux {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
-// tmuxSession runs this test binary as a child in a private tmux server.
-type tmuxSession struct {
-	t      *testing.T
-	socket string
-}
-
-func startTmux(t *testing.T, mode string, w, h int, env ...string) *tmuxSession {
-	t.Helper()
-	needTool(t, "tmux")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &tmuxSession{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock")}
 	envs := strings.Join(append([]string{"ICEDECK_TUI_CHILD=" + mode, "TERM=xterm-256color"}, env...), " ")
-	cmd := fmt.Sprintf("sh -c 'env %s %s -test.run=^$; echo EXIT=$?; exec sleep 600'", envs, exe)
-	s.run("-f", "/dev/null", "new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmd)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.socket, "kill-server").Run() })
-	return s
-}
-
-func (s *tmuxSession) run(args ...string) string {
-	s.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-S", s.socket}, args...)...).CombinedOutput()
-	if err != nil {
-		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
-	}
-	return string(out)
-}
-
-func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p") }
-
-func (s *tmuxSession) keys(k ...string) { s.run(append([]string{"send-keys", "-t", "0"}, k...)...) }
-
-// waitFor polls the pane until it contains want (generous limit: the
-// machine may be busy; this is not a timing assertion).
-func (s *tmuxSession) waitFor(want string) string {
-	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		scr := s.screen()
-		if strings.Contains(scr, want) {
-			return scr
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("pane never showed %q; last screen:\n%s", want, scr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testkit.StartTmux(t, w, h, fmt.Sprintf("env %s %s -test.run=^$", envs, exe))
 }
 
 func TestRunInTmux(t *testing.T) {
 	s := startTmux(t, "run", 80, 24)
-	scr := s.waitFor("/live.mp3")
+	scr := s.WaitScreen("the mounts", "/live.mp3")
 	for _, want := range []string{"icedeck │ up 3h04m │ 2 sources", "icecast://source:••••@localhost:8000/live.mp3", "MOUNT"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("screen lacks %q:\n%s", want, scr)
 		}
 	}
 	// Select /live.mp3, go to its listeners, kick the first one.
-	s.keys("j")
-	s.waitFor("Listeners 10")
-	s.keys("Tab")
-	s.waitFor("space mark")
-	s.keys("d")
-	s.waitFor("Disconnect listener 100 (192.0.2.10:40000) from /live.mp3? [y/N]")
-	s.keys("y")
-	s.waitFor("disconnected 1 listener from /live.mp3")
+	s.Keys("j")
+	s.WaitScreen("the mount selected", "Listeners 10")
+	s.Keys("Tab")
+	s.WaitScreen("the Listeners pane", "space mark")
+	s.Keys("d")
+	s.WaitScreen("the confirmation", "Disconnect listener 100 (192.0.2.10:40000) from /live.mp3? [y/N]")
+	s.Keys("y")
+	s.WaitScreen("the kick reported", "disconnected 1 listener from /live.mp3")
 	// q asks because sources are connected; y quits and restores the screen.
-	s.keys("q")
-	s.waitFor("Quit icedeck and stop the server? [y/N]")
-	s.keys("y")
-	scr = s.waitFor("EXIT=0")
+	s.Keys("q")
+	s.WaitScreen("the quit confirmation", "Quit icedeck and stop the server? [y/N]")
+	s.Keys("y")
+	scr = s.WaitScreen("a clean exit", "EXIT=0")
 	if !strings.Contains(scr, "calls: kick /live.mp3 100") {
 		t.Errorf("engine calls not as expected:\n%s", scr)
 	}
@@ -150,7 +95,7 @@ func TestRunInTmux(t *testing.T) {
 
 func TestRunRestoresTerminalOnPanic(t *testing.T) {
 	s := startTmux(t, "panic", 80, 24)
-	scr := s.waitFor("EXIT=1")
+	scr := s.WaitScreen("the crash exit", "EXIT=1")
 	if !strings.Contains(scr, "RUN ERROR: tui: the interface crashed") {
 		t.Errorf("no crash error reported:\n%s", scr)
 	}
@@ -159,15 +104,15 @@ func TestRunRestoresTerminalOnPanic(t *testing.T) {
 	}
 	// The terminal works again: the shell wrapper is sleeping, so check the
 	// pane is in normal mode (not the alternate screen) via tmux.
-	if alt := strings.TrimSpace(s.run("display-message", "-p", "#{alternate_on}")); alt != "0" {
+	if alt := strings.TrimSpace(s.Run("display-message", "-p", "#{alternate_on}")); alt != "0" {
 		t.Errorf("alternate screen still on after the panic: %q", alt)
 	}
 }
 
 func TestRunNoColorInTmux(t *testing.T) {
 	s := startTmux(t, "run", 80, 24, "NO_COLOR=1")
-	s.waitFor("/live.mp3")
-	esc := s.run("capture-pane", "-p", "-e")
+	s.WaitScreen("the mounts", "/live.mp3")
+	esc := s.Run("capture-pane", "-p", "-e")
 	// tmux re-encodes the cells as SGR sequences; a colour is a parameter
 	// 30–38, 40–48, 90–97 or 100–107 (39 and 49 are "default colour").
 	for _, sgr := range regexp.MustCompile(`\x1b\[([0-9;:]*)m`).FindAllStringSubmatch(esc, -1) {
@@ -181,8 +126,8 @@ func TestRunNoColorInTmux(t *testing.T) {
 	if !strings.Contains(esc, "7m") {
 		t.Errorf("NO_COLOR screen has no reverse video (header, selection):\n%q", esc)
 	}
-	s.keys("q")
-	s.waitFor("[y/N]")
-	s.keys("y")
-	s.waitFor("EXIT=0")
+	s.Keys("q")
+	s.WaitScreen("the quit confirmation", "[y/N]")
+	s.Keys("y")
+	s.WaitScreen("a clean exit", "EXIT=0")
 }

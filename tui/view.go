@@ -165,11 +165,12 @@ func (m *Model) commandLines(n int) []string {
 }
 
 // helpLine is the one-line help, cached: it only changes with the context,
-// the width and the theme.
+// whether the selected mount is relayed, the width and the theme.
 func (m *Model) helpLine() string {
-	k := helpKey{ctx: m.keyContext(), width: m.width, theme: m.theme}
+	ms, _ := m.mounts.Selected()
+	k := helpKey{ctx: m.keyContext(), relayed: ms.Relay != nil, width: m.width, theme: m.theme}
 	if k != m.helpKey || m.helpText == "" {
-		m.keys.Context = k.ctx
+		m.keys.Context, m.keys.Relayed = k.ctx, k.relayed
 		m.help.SetWidth(k.width)
 		m.helpKey, m.helpText = k, common.Clip(m.help.ShortHelpView(m.keys.ShortHelp()), k.width)
 	}
@@ -177,9 +178,10 @@ func (m *Model) helpLine() string {
 }
 
 type helpKey struct {
-	ctx   keys.Context
-	width int
-	theme string
+	ctx     keys.Context
+	relayed bool
+	width   int
+	theme   string
 }
 
 func (m *Model) headerText() string {
@@ -239,7 +241,7 @@ func (m *Model) body(l screen) string {
 	case m.help.ShowAll:
 		lines := append([]string{s.Accent.Render(" Keys") + s.Dim.Render("  (any key closes)")}, m.fullHelp(w)...)
 		if m.opts.ReadOnly {
-			lines = append(lines, s.Warn.Render(" read-only: d, D and m are disabled"))
+			lines = append(lines, s.Warn.Render(" read-only: d, D, m, a and R are disabled"))
 		}
 		return common.Lines(lines, w, h)
 	case m.picker != nil:
@@ -306,6 +308,8 @@ func (m *Model) statusLine() string {
 		return s.Warn.Render(common.Clip(" "+m.confirm.prompt+" [y/N]", w))
 	case m.picker != nil:
 		return s.Info.Render(common.Clip(" choose the destination mount: ↑/↓, enter; esc cancels", w))
+	case m.input != nil:
+		return s.Info.Render(promptLine(" "+m.input.label, m.input.text, w))
 	case m.mounts.Filtering():
 		return s.Info.Render(common.Clip(" filter: type to match mount, title, format, state; enter keeps it, esc clears it", w))
 	case m.flash != "":
@@ -329,6 +333,23 @@ func (m *Model) statusLine() string {
 		parts = append(parts, "v shows password")
 	}
 	return s.Dim.Render(common.Clip(strings.Join(parts, " · "), w))
+}
+
+// promptLine is label, text and a cursor in w cells; a text too long shows
+// its end, where the typing is.
+func promptLine(label, text string, w int) string {
+	room := w - ansi.StringWidth(label) - 1
+	if room < 2 {
+		return common.Clip(label+text+"▏", w)
+	}
+	if ansi.StringWidth(text) > room {
+		r := []rune(text)
+		for len(r) > 0 && ansi.StringWidth(string(r))+1 > room {
+			r = r[1:]
+		}
+		text = "…" + string(r)
+	}
+	return label + text + "▏"
 }
 
 // handleClick selects what was clicked: a mount row, a tab, a listener.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,19 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true but is not installed", name)
-		}
-		t.Skipf("%s is not installed: skipping this end-to-end test", name)
-	}
-	return p
-}
+	"github.com/icedeck/icedeck/internal/testkit"
+)
 
 // buildBinary compiles icedeck once per test run.
 var buildOnce = sync.OnceValues(func() (string, error) {
@@ -57,37 +45,10 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // The headless binary, driven as an operator would: ffmpeg streams to it,
 // SIGINT stops it, and the report proves what arrived.
 func TestHeadlessReportsWhatArrived(t *testing.T) {
-	ff := needTool(t, "ffmpeg")
+	ff := testkit.NeedTool(t, "ffmpeg")
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
@@ -103,20 +64,20 @@ func TestHeadlessReportsWhatArrived(t *testing.T) {
 	report := filepath.Join(dir, "report.json")
 	cmd := exec.Command(bin, "--headless", "--listen", addr, "--log-format", "json", "--report", report)
 	cmd.Env = append(os.Environ(), "ICEDECK_SOURCE_PASSWORD=s3cret", "ICEDECK_ADMIN_PASSWORD=")
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	waitFor(t, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
+	testkit.Eventually(t, 10*time.Second, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
 
 	out, err := exec.Command(ff, "-v", "error", "-i", mp3, "-c", "copy", "-f", "mp3", "-write_xing", "0",
 		"-content_type", "audio/mpeg", "icecast://source:s3cret@"+addr+"/test.mp3").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, out)
 	}
-	waitFor(t, "source left", func() bool { return strings.Contains(logs.String(), `"event":"source.left"`) })
+	testkit.Eventually(t, 10*time.Second, "source left", func() bool { return strings.Contains(logs.String(), `"event":"source.left"`) })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -143,32 +104,7 @@ func TestHeadlessReportsWhatArrived(t *testing.T) {
 		t.Error("no generated admin password in the log")
 	}
 
-	b, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Sessions []struct {
-			Mount        string  `json:"mount"`
-			Bytes        uint64  `json:"bytes"`
-			SHA256       string  `json:"sha256"`
-			AudioSeconds float64 `json:"audio_seconds"`
-			Reason       string  `json:"end_reason"`
-			Frames       struct {
-				Codec      string `json:"codec"`
-				SampleRate int    `json:"sample_rate"`
-				Frames     uint64 `json:"frames"`
-				SyncLosses uint64 `json:"sync_losses"`
-			} `json:"frames"`
-		} `json:"sessions"`
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, b)
-	}
-	if len(rep.Sessions) != 1 {
-		t.Fatalf("report has %d sessions:\n%s", len(rep.Sessions), b)
-	}
-	se := rep.Sessions[0]
+	se := onlySession(t, report)
 	if se.Mount != "/test.mp3" || se.Bytes != uint64(len(want)) || se.SHA256 != hex.EncodeToString(sum[:]) || se.Reason != "client closed" {
 		t.Fatalf("session %+v, want %d bytes sha %x", se, len(want), sum)
 	}
@@ -211,7 +147,7 @@ func runBinary(t *testing.T, dir string, args ...string) (int, string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "ICEDECK_SOURCE_PASSWORD=pw", "ICEDECK_ADMIN_PASSWORD=apw")
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -313,23 +249,18 @@ func TestBadMetaintRefusesToStart(t *testing.T) {
 }
 
 // rawSource connects a SOURCE client (the legacy method, as
-// ffmpeg -legacy_icecast 1 sends it) and returns it once accepted.
-func rawSource(t *testing.T, addr, mount, password string) net.Conn {
+// ffmpeg -legacy_icecast 1 sends it), as checkReport expects to find it,
+// and returns it once accepted.
+func rawSource(t *testing.T, addr, mount, password string) *testkit.Source {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	src, r := testkit.ConnectSource(t, addr, testkit.SourceRequest{
+		Method: "SOURCE", Mount: mount, User: "source", Password: password, ContentType: "audio/mpeg",
+		Header: []string{"User-Agent", "hup-test"},
+	})
+	if src == nil {
+		t.Fatalf("source not accepted: %d %q", r.Code, r.Head)
 	}
-	t.Cleanup(func() { c.Close() })
-	auth := base64.StdEncoding.EncodeToString([]byte("source:" + password))
-	fmt.Fprintf(c, "SOURCE %s HTTP/1.0\r\nAuthorization: Basic %s\r\nContent-Type: audio/mpeg\r\nUser-Agent: hup-test\r\n\r\n", mount, auth)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	status, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || !strings.Contains(status, " 200 ") {
-		t.Fatalf("source not accepted: %q %v", status, err)
-	}
-	_ = c.SetReadDeadline(time.Time{})
-	return c
+	return src
 }
 
 // Closing the terminal sends SIGHUP. Until the configuration can be
@@ -340,25 +271,23 @@ func TestSIGHUPShutsDownCleanlyWithReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := toneMP3(t, 40000)
+	data := testkit.Media(t, "tone.mp3")[:40000]
 	dir := t.TempDir()
 	report := filepath.Join(dir, "report.json")
 	addr := freePort(t)
 	cmd := exec.Command(bin, "--headless", "--listen", addr, "--report", report)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "ICEDECK_SOURCE_PASSWORD=hup", "ICEDECK_ADMIN_PASSWORD=hupadmin")
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	waitFor(t, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
+	testkit.Eventually(t, 10*time.Second, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
 
 	src := rawSource(t, addr, "/hup.mp3", "hup")
-	if _, err := src.Write(data); err != nil {
-		t.Fatal(err)
-	}
+	src.Send(data, len(data), 0)
 	waitBytesIn(t, addr, "hupadmin", "/hup.mp3", len(data))
 
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -373,24 +302,34 @@ func TestSIGHUPShutsDownCleanlyWithReport(t *testing.T) {
 	checkReport(t, report, "/hup.mp3", data)
 }
 
-// checkReport reads a --report file and checks that it lists exactly one
-// session: data sent with rawSource to mount, ended by the shutdown.
-func checkReport(t *testing.T, report, mount string, data []byte) {
+// reportSession is a session of a --report file, as far as the tests
+// read it.
+type reportSession struct {
+	Mount        string  `json:"mount"`
+	Method       string  `json:"method"`
+	UserAgent    string  `json:"user_agent"`
+	Bytes        uint64  `json:"bytes"`
+	SHA256       string  `json:"sha256"`
+	AudioSeconds float64 `json:"audio_seconds"`
+	Reason       string  `json:"end_reason"`
+	Frames       struct {
+		Codec      string `json:"codec"`
+		SampleRate int    `json:"sample_rate"`
+		Frames     uint64 `json:"frames"`
+		SyncLosses uint64 `json:"sync_losses"`
+	} `json:"frames"`
+}
+
+// onlySession reads a --report file and returns its one session, failing
+// the test if it lists any other number.
+func onlySession(t *testing.T, report string) reportSession {
 	t.Helper()
-	sum := sha256.Sum256(data)
 	b, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatalf("no report: %v", err)
 	}
 	var rep struct {
-		Sessions []struct {
-			Mount     string `json:"mount"`
-			Method    string `json:"method"`
-			UserAgent string `json:"user_agent"`
-			Bytes     int    `json:"bytes"`
-			SHA256    string `json:"sha256"`
-			Reason    string `json:"end_reason"`
-		} `json:"sessions"`
+		Sessions []reportSession `json:"sessions"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, b)
@@ -398,8 +337,16 @@ func checkReport(t *testing.T, report, mount string, data []byte) {
 	if len(rep.Sessions) != 1 {
 		t.Fatalf("report has %d sessions:\n%s", len(rep.Sessions), b)
 	}
-	se := rep.Sessions[0]
-	if se.Mount != mount || se.Method != "SOURCE" || se.UserAgent != "hup-test" || se.Bytes != len(data) ||
+	return rep.Sessions[0]
+}
+
+// checkReport checks that a --report file lists exactly one session: data
+// sent with rawSource to mount, ended by the shutdown.
+func checkReport(t *testing.T, report, mount string, data []byte) {
+	t.Helper()
+	sum := sha256.Sum256(data)
+	se := onlySession(t, report)
+	if se.Mount != mount || se.Method != "SOURCE" || se.UserAgent != "hup-test" || se.Bytes != uint64(len(data)) ||
 		se.SHA256 != hex.EncodeToString(sum[:]) || se.Reason != "shutdown" {
 		t.Fatalf("session %+v, want %d bytes with sha256 %x ended by shutdown", se, len(data), sum)
 	}
@@ -409,7 +356,7 @@ func checkReport(t *testing.T, report, mount string, data []byte) {
 // the API reports them.
 func waitBytesIn(t *testing.T, addr, adminPass, mount string, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d bytes on %s", n, mount), func() bool {
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%d bytes on %s", n, mount), func() bool {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/mounts"+mount, nil)
 		req.SetBasicAuth("admin", adminPass)
 		resp, err := http.DefaultClient.Do(req)
@@ -424,14 +371,4 @@ func waitBytesIn(t *testing.T, addr, adminPass, mount string, n int) {
 		}
 		return json.NewDecoder(resp.Body).Decode(&m) == nil && m.Source != nil && m.Source.BytesIn == n
 	})
-}
-
-// toneMP3 is the first n bytes of the engine's MP3 fixture.
-func toneMP3(t *testing.T, n int) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "engine", "testdata", "tone.mp3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data[:n]
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 func TestAuth(t *testing.T) {
@@ -129,12 +130,10 @@ func TestMetadataReachesICYListener(t *testing.T) {
 		c.Mounts = map[string]engine.MountConfig{"/latin.mp3": {Charset: "ISO-8859-1"}}
 	})
 	src := e.connectSource("/live.mp3", "source", srcPass)
-	stop := make(chan struct{})
-	defer close(stop)
-	src.feed(fixture(t, "tone.mp3"), stop)
-	l := e.listen("/live.mp3", "Icy-MetaData", "1")
-	if !strings.Contains(l.head, "icy-metaint: 1024") {
-		t.Fatalf("no icy-metaint in %q", l.head)
+	src.Feed(testkit.Media(t, "tone.mp3"), 4096, 50*time.Millisecond)
+	l := testkit.Listen(t, e.addr, "/live.mp3", "Icy-MetaData", "1")
+	if !strings.Contains(l.Head, "icy-metaint: 1024") {
+		t.Fatalf("no icy-metaint in %q", l.Head)
 	}
 
 	cases := []struct {
@@ -154,8 +153,8 @@ func TestMetadataReachesICYListener(t *testing.T) {
 		if code != 200 || body != want {
 			t.Fatalf("%s: %d %q", c.query, code, body)
 		}
-		e.eventually(5*time.Second, "title "+c.want+" in an ICY block", func() bool {
-			for _, m := range icyTitles(t, l.bytes(), 1024) {
+		testkit.Eventually(t, 5*time.Second, "title "+c.want+" in an ICY block", func() bool {
+			for _, m := range testkit.ICYTitles(l.Bytes(), 1024) {
 				if m == c.want {
 					return true
 				}
@@ -169,7 +168,7 @@ func TestMetadataReachesICYListener(t *testing.T) {
 	// A mount configured as ISO-8859-1 converts updates that name no
 	// charset, even bytes that would be valid UTF-8.
 	src2 := e.connectSource("/latin.mp3", "source", srcPass)
-	src2.send(fixture(t, "tone.mp3")[:8000])
+	src2.Send(testkit.Media(t, "tone.mp3")[:8000], 8000, 0)
 	if code, body := e.admin("/admin/metadata?mount=/latin.mp3&mode=updinfo&song=Caf%C3%A9"); code != 200 {
 		t.Fatalf("latin mount: %d %s", code, body)
 	}
@@ -214,15 +213,13 @@ type listClientsXML struct {
 func TestListClientsAndKillClient(t *testing.T) {
 	e := start(t, Options{}, nil)
 	src := e.connectSource("/live.mp3", "source", srcPass)
-	stop := make(chan struct{})
-	defer close(stop)
-	src.feed(fixture(t, "tone.mp3"), stop)
-	l1 := e.listen("/live.mp3")
-	l2 := e.listen("/live.mp3")
-	e.eventually(5*time.Second, "two listeners", func() bool { return len(e.listenerIDs("/live.mp3")) == 2 })
+	src.Feed(testkit.Media(t, "tone.mp3"), 4096, 50*time.Millisecond)
+	l1 := testkit.Listen(t, e.addr, "/live.mp3")
+	l2 := testkit.Listen(t, e.addr, "/live.mp3")
+	testkit.Eventually(t, 5*time.Second, "two listeners", func() bool { return len(e.listenerIDs("/live.mp3")) == 2 })
 
 	code, body := e.admin("/admin/listclients?mount=/live.mp3")
-	if code != 200 || !strings.HasPrefix(body, "<?xml version=\"1.0\"?>\n<icestats><source mount=\"/live.mp3\"><Listeners>2</Listeners><listener><IP>127.0.0.1</IP><UserAgent>control-listener</UserAgent>") {
+	if code != 200 || !strings.HasPrefix(body, "<?xml version=\"1.0\"?>\n<icestats><source mount=\"/live.mp3\"><Listeners>2</Listeners><listener><IP>127.0.0.1</IP><UserAgent>test-listener</UserAgent>") {
 		t.Fatalf("listclients: %d %s", code, body)
 	}
 	var doc listClientsXML
@@ -260,14 +257,14 @@ func TestListClientsAndKillClient(t *testing.T) {
 		t.Fatalf("killclient: %d %s", code, body)
 	}
 	select {
-	case <-l1.done:
+	case <-l1.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("kicked listener still connected")
 	}
-	if l2.closed() {
+	if l2.Closed() {
 		t.Fatal("the other listener was disconnected too")
 	}
-	e.eventually(5*time.Second, "kick recorded", func() bool {
+	testkit.Eventually(t, 5*time.Second, "kick recorded", func() bool {
 		for _, d := range findMount(e.srv.Snapshot(), "/live.mp3").Disconnects {
 			if d.ID == victim && d.Reason == engine.ReasonKicked {
 				return true
@@ -289,27 +286,25 @@ func TestListClientsAndKillClient(t *testing.T) {
 
 func TestMoveClients(t *testing.T) {
 	e := start(t, Options{}, nil)
-	a, b := fixture(t, "tone.mp3"), fixture(t, "tone440.mp3")
+	a, b := testkit.Media(t, "tone.mp3"), testkit.Media(t, "tone440.mp3")
 	sa := e.connectSource("/a.mp3", "source", srcPass)
 	sb := e.connectSource("/b.mp3", "source", srcPass)
-	stop := make(chan struct{})
-	defer close(stop)
-	sa.feed(a, stop)
-	sb.feed(b, stop)
-	l := e.listen("/a.mp3")
-	e.eventually(5*time.Second, "listener gets /a bytes", func() bool { return len(l.bytes()) > 8192 })
+	sa.Feed(a, 4096, 50*time.Millisecond)
+	sb.Feed(b, 4096, 50*time.Millisecond)
+	l := testkit.Listen(t, e.addr, "/a.mp3")
+	testkit.Eventually(t, 5*time.Second, "listener gets /a bytes", func() bool { return len(l.Bytes()) > 8192 })
 
 	code, body := e.admin("/admin/moveclients?mount=/a.mp3&destination=/b.mp3")
 	if code != 200 || !strings.Contains(body, "<message>Clients moved from /a.mp3 to /b.mp3</message><return>1</return>") {
 		t.Fatalf("moveclients: %d %s", code, body)
 	}
-	e.eventually(5*time.Second, "listener on /b", func() bool { return len(e.listenerIDs("/b.mp3")) == 1 && len(e.listenerIDs("/a.mp3")) == 0 })
-	n := len(l.bytes())
-	e.eventually(5*time.Second, "bytes after the move", func() bool { return len(l.bytes()) > n+16384 })
-	if l.closed() {
+	testkit.Eventually(t, 5*time.Second, "listener on /b", func() bool { return len(e.listenerIDs("/b.mp3")) == 1 && len(e.listenerIDs("/a.mp3")) == 0 })
+	n := len(l.Bytes())
+	testkit.Eventually(t, 5*time.Second, "bytes after the move", func() bool { return len(l.Bytes()) > n+16384 })
+	if l.Closed() {
 		t.Fatal("listener lost its connection in the move")
 	}
-	after := l.bytes()[n+8192:]
+	after := l.Bytes()[n+8192:]
 	// What arrives now is /b's stream: 512-byte pieces of it are found in
 	// tone440.mp3 and not in tone.mp3.
 	found := 0
@@ -335,16 +330,16 @@ func TestMoveClients(t *testing.T) {
 func TestKillSource(t *testing.T) {
 	e := start(t, Options{}, nil)
 	src := e.connectSource("/live.mp3", "source", srcPass)
-	src.send(fixture(t, "tone.mp3")[:16384])
+	src.Send(testkit.Media(t, "tone.mp3")[:16384], 16384, 0)
 	code, body := e.admin("/admin/killsource?mount=/live.mp3")
 	if code != 200 || !strings.Contains(body, "<message>Source Removed</message><return>1</return>") {
 		t.Fatalf("killsource: %d %s", code, body)
 	}
-	_ = src.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := src.conn.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
+	_ = src.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := src.Conn.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("source connection still open: %v", err)
 	}
-	e.eventually(5*time.Second, "source gone", func() bool {
+	testkit.Eventually(t, 5*time.Second, "source gone", func() bool {
 		m := findMount(e.srv.Snapshot(), "/live.mp3")
 		return m == nil || m.Source == nil
 	})
@@ -378,18 +373,18 @@ type statsXML struct {
 
 func TestStatsAndListMounts(t *testing.T) {
 	e := start(t, Options{Admin: "ops@example.com", Host: "radio.example.com:8000"}, nil)
-	data := fixture(t, "tone.mp3")
+	data := testkit.Media(t, "tone.mp3")
 	src := e.connectSource("/live.mp3", "source", srcPass, "Ice-Name", "Test Radio", "Ice-Genre", "Jazz", "Ice-Bitrate", "128")
-	src.send(data[:40000])
-	l := e.listen("/live.mp3")
-	e.eventually(5*time.Second, "frames counted", func() bool {
+	src.Send(data[:40000], 40000, 0)
+	l := testkit.Listen(t, e.addr, "/live.mp3")
+	testkit.Eventually(t, 5*time.Second, "frames counted", func() bool {
 		m := findMount(e.srv.Snapshot(), "/live.mp3")
 		return m.Source.Frames.Frames > 50 && m.ListenerCount == 1
 	})
 	id := e.listenerIDs("/live.mp3")[0]
 	e.srv.KickListener("/live.mp3", id)
-	<-l.done
-	e.eventually(5*time.Second, "kick recorded", func() bool { return len(findMount(e.srv.Snapshot(), "/live.mp3").Disconnects) == 1 })
+	<-l.Done()
+	testkit.Eventually(t, 5*time.Second, "kick recorded", func() bool { return len(findMount(e.srv.Snapshot(), "/live.mp3").Disconnects) == 1 })
 
 	code, body := e.admin("/admin/stats")
 	var st statsXML
@@ -506,8 +501,8 @@ func TestAdminStatsCounters(t *testing.T) {
 	}
 
 	src := e.connectSource("/live.mp3", "source", srcPass)
-	src.send(fixture(t, "tone.mp3")[:16000])
-	l := e.listen("/live.mp3")
+	src.Send(testkit.Media(t, "tone.mp3")[:16000], 16000, 0)
+	l := testkit.Listen(t, e.addr, "/live.mp3")
 	_, _, closeFeed := openSSE(t, e, "")
 	// A GET on no mount is a client connection; a refused source is a
 	// connection, but neither a client nor a source connection.
@@ -525,7 +520,7 @@ func TestAdminStatsCounters(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	e.eventually(5*time.Second, "listener counted", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
+	testkit.Eventually(t, 5*time.Second, "listener counted", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
 
 	_, during := adminStats(t, e, "/admin/stats")
 	want := map[string]int{"sources": 1, "listeners": 1, "source_client_connections": 1, "source_total_connections": 1,
@@ -548,9 +543,9 @@ func TestAdminStatsCounters(t *testing.T) {
 		t.Errorf("clients = %d, want at least 4 open", c)
 	}
 
-	l.conn.Close()
+	l.Conn.Close()
 	closeFeed()
-	e.eventually(5*time.Second, "listener and stream gone", func() bool {
+	testkit.Eventually(t, 5*time.Second, "listener and stream gone", func() bool {
 		_, v := adminStats(t, e, "/admin/stats")
 		return num(v, "listeners") == 0 && num(v, "stats") == 0
 	})

@@ -11,26 +11,15 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // ezstream, a real libshout-based source client: it probes without
 // credentials, streams, and pushes each track's title to /admin/metadata
 // with the source's own credentials. An ICY listener must see that title.
 func TestEzstreamUpdatesTitle(t *testing.T) {
-	ez, err := exec.LookPath("ezstream")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ezstream is required under CI=true but is not installed (.ci/run installs it)")
-		}
-		t.Skip("ezstream is not installed: skipping this end-to-end test")
-	}
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is required under CI=true")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	ez := testkit.NeedTool(t, "ezstream")
+	ff := testkit.NeedTool(t, "ffmpeg")
 	e := start(t, Options{}, func(c *engine.Config) { c.MetaInt = 1024 })
 	dir := t.TempDir()
 	track := filepath.Join(dir, "track.mp3")
@@ -56,10 +45,10 @@ func TestEzstreamUpdatesTitle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	e.eventually(5*time.Second, "ezstream connected", func() bool { return len(e.srv.Snapshot().Mounts) == 1 })
-	l := e.listen("/ez.mp3", "Icy-MetaData", "1")
-	e.eventually(10*time.Second, "the track's title in an ICY block", func() bool {
-		return slices.Contains(icyTitles(t, l.bytes(), 1024), "StreamTitle='Ez Artist - Ez Song';")
+	testkit.Eventually(t, 5*time.Second, "ezstream connected", func() bool { return len(e.srv.Snapshot().Mounts) == 1 })
+	l := testkit.Listen(t, e.addr, "/ez.mp3", "Icy-MetaData", "1")
+	testkit.Eventually(t, 10*time.Second, "the track's title in an ICY block", func() bool {
+		return slices.Contains(testkit.ICYTitles(l.Bytes(), 1024), "StreamTitle='Ez Artist - Ez Song';")
 	})
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ezstream: %v\n%s", err, out)

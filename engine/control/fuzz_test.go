@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // FuzzAdminQuery sends random admin commands and parameters to the real
@@ -34,7 +35,7 @@ func FuzzAdminQuery(f *testing.F) {
 	})
 	e.connectSource("/live.mp3", "source", srcPass, "Ice-Name", "Fuzz FM")
 	e.connectSource("/other.mp3", "source", srcPass)
-	e.listen("/live.mp3")
+	testkit.Listen(f, e.addr, "/live.mp3")
 	var revived sync.Map // net.Conn → true: sources brought back after a killsource
 	f.Cleanup(func() {
 		revived.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
@@ -85,17 +86,15 @@ func FuzzAdminQuery(f *testing.F) {
 		// Keep something to work on: bring back sources a command removed.
 		// Their connections outlive this run of the function, so they are
 		// closed with the engine, not by t's cleanup.
-		fuzzEnv := *e
-		fuzzEnv.t = t
 		for _, m := range []string{"/live.mp3", "/other.mp3"} {
 			if ms := findMount(e.srv.Snapshot(), m); ms == nil || ms.Source == nil {
-				fuzzEnv.eventually(5*time.Second, "the old source gone from "+m, func() bool { return findMount(e.srv.Snapshot(), m) == nil })
-				c, err := e.dialSource(m, "source", srcPass)
+				testkit.Eventually(t, 5*time.Second, "the old source gone from "+m, func() bool { return findMount(e.srv.Snapshot(), m) == nil })
+				c, err := testkit.DialSource(e.addr, testkit.SourceRequest{Mount: m, User: "source", Password: srcPass, ContentType: "audio/mpeg"})
 				if err != nil {
 					t.Fatal(err)
 				}
 				revived.Store(c, true)
-				fuzzEnv.eventually(5*time.Second, "the source back on "+m, func() bool {
+				testkit.Eventually(t, 5*time.Second, "the source back on "+m, func() bool {
 					ms := findMount(e.srv.Snapshot(), m)
 					return ms != nil && ms.Source != nil
 				})

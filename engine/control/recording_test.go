@@ -10,16 +10,17 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // Recording starts and stops through the API; the file holds the stream.
 func TestRecordingThroughAPI(t *testing.T) {
 	dir := t.TempDir()
 	e := start(t, Options{}, func(c *engine.Config) { c.RecordDir = dir })
-	mp3 := fixture(t, "tone.mp3")
+	mp3 := testkit.Media(t, "tone.mp3")
 	src := e.connectSource("/rec.mp3", "source", srcPass)
-	src.send(mp3[:20000])
-	e.eventually(2*time.Second, "mount up", func() bool { return e.srv.Recording("/rec.mp3") == false && len(e.srv.Snapshot().Mounts) == 1 })
+	src.Send(mp3[:20000], 20000, 0)
+	testkit.Eventually(t, 2*time.Second, "mount up", func() bool { return e.srv.Recording("/rec.mp3") == false && len(e.srv.Snapshot().Mounts) == 1 })
 
 	call := func(method string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, e.base+"/api/v1/recording?mount=/rec.mp3", nil)
@@ -40,8 +41,8 @@ func TestRecordingThroughAPI(t *testing.T) {
 	if code != http.StatusCreated || doc["recording"] != true || filepath.Dir(file) != dir {
 		t.Fatalf("start: %d %v", code, doc)
 	}
-	src.send(mp3[20000:40000])
-	e.eventually(2*time.Second, "recorded", func() bool {
+	src.Send(mp3[20000:40000], 20000, 0)
+	testkit.Eventually(t, 2*time.Second, "recorded", func() bool {
 		b, _ := os.ReadFile(file)
 		return bytes.HasSuffix(b, mp3[39000:40000])
 	})

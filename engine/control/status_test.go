@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // statusJSON fetches /status-json.xsl without credentials and returns the
@@ -76,7 +78,7 @@ func TestStatusJSONShape(t *testing.T) {
 	// One source: an object.
 	s1 := e.connectSource("/live.mp3", "source", srcPass, "Ice-Name", "Live", "Ice-Description", "Desc", "Ice-Genre", "Rock",
 		"Ice-Audio-Info", "ice-samplerate=44100;ice-bitrate=128;ice-channels=2", "Ice-Url", "http://example.com")
-	s1.send(fixture(t, "tone.mp3")[:20000])
+	s1.Send(testkit.Media(t, "tone.mp3")[:20000], 20000, 0)
 	e.srv.SetTitle("/live.mp3", "Now Playing", "")
 	ice, body = statusJSON(t, e)
 	var one map[string]any
@@ -126,15 +128,15 @@ func TestAPIStatusAndMount(t *testing.T) {
 		t.Fatalf("empty status: %d %s", code, body)
 	}
 	src := e.connectSource("/live.mp3", "source", srcPass, "Ice-Name", "Live")
-	data := fixture(t, "tone.mp3")
-	src.send(data[:32000])
-	l := e.listen("/live.mp3")
-	e.eventually(5*time.Second, "listener got the burst", func() bool { return len(l.bytes()) > 0 })
-	l2 := e.listen("/live.mp3")
-	e.eventually(5*time.Second, "two listeners", func() bool { return len(e.listenerIDs("/live.mp3")) == 2 })
+	data := testkit.Media(t, "tone.mp3")
+	src.Send(data[:32000], 32000, 0)
+	l := testkit.Listen(t, e.addr, "/live.mp3")
+	testkit.Eventually(t, 5*time.Second, "listener got the burst", func() bool { return len(l.Bytes()) > 0 })
+	l2 := testkit.Listen(t, e.addr, "/live.mp3")
+	testkit.Eventually(t, 5*time.Second, "two listeners", func() bool { return len(e.listenerIDs("/live.mp3")) == 2 })
 	e.srv.KickListener("/live.mp3", e.listenerIDs("/live.mp3")[1])
-	<-l2.done
-	e.eventually(5*time.Second, "bytes counted", func() bool {
+	<-l2.Done()
+	testkit.Eventually(t, 5*time.Second, "bytes counted", func() bool {
 		m := findMount(e.srv.Snapshot(), "/live.mp3")
 		return len(m.Listeners) == 1 && m.Listeners[0].BytesSent > 0 && len(m.Disconnects) == 1
 	})
@@ -152,7 +154,7 @@ func TestAPIStatusAndMount(t *testing.T) {
 		m.Source.Ice.Name != "Live" || m.Source.Frames.Codec != "MP3" || m.Source.Frames.Frames < 70 || m.Source.Frames.SyncLosses != 0 {
 		t.Fatalf("mount: %+v source %+v", m, m.Source)
 	}
-	if len(m.Listeners) != 1 || m.Listeners[0].BytesSent == 0 || m.Listeners[0].UserAgent != "control-listener" {
+	if len(m.Listeners) != 1 || m.Listeners[0].BytesSent == 0 || m.Listeners[0].UserAgent != "test-listener" {
 		t.Fatalf("listeners: %+v", m.Listeners)
 	}
 	if len(m.Disconnects) != 1 || m.Disconnects[0].Reason != "kicked" {
@@ -260,10 +262,10 @@ func TestEventFeed(t *testing.T) {
 	defer closeFeed()
 
 	src := e.connectSource("/live.mp3", "source", srcPass)
-	src.send(fixture(t, "tone.mp3")[:16000])
+	src.Send(testkit.Media(t, "tone.mp3")[:16000], 16000, 0)
 	connected := waitEvent(t, events, "source.connected", "/live.mp3")
-	e.listen("/live.mp3")
-	e.eventually(5*time.Second, "listener", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
+	testkit.Listen(t, e.addr, "/live.mp3")
+	testkit.Eventually(t, 5*time.Second, "listener", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
 	id := e.listenerIDs("/live.mp3")[0]
 	if code, body := e.admin(fmt.Sprintf("/admin/killclient?mount=/live.mp3&id=%d", id)); code != 200 {
 		t.Fatalf("killclient: %d %s", code, body)
@@ -303,11 +305,11 @@ func TestMetrics(t *testing.T) {
 		c.Mounts = map[string]engine.MountConfig{"/hidden.mp3": {Hidden: true}}
 	})
 	src := e.connectSource("/live.mp3", "source", srcPass)
-	src.send(fixture(t, "tone.mp3")[:48000])
+	src.Send(testkit.Media(t, "tone.mp3")[:48000], 48000, 0)
 	e.connectSource("/hidden.mp3", "source", srcPass)
-	l := e.listen("/live.mp3")
-	e.eventually(5*time.Second, "burst sent", func() bool { return len(l.bytes()) > 0 })
-	e.eventually(5*time.Second, "frames", func() bool {
+	l := testkit.Listen(t, e.addr, "/live.mp3")
+	testkit.Eventually(t, 5*time.Second, "burst sent", func() bool { return len(l.Bytes()) > 0 })
+	testkit.Eventually(t, 5*time.Second, "frames", func() bool {
 		m := findMount(e.srv.Snapshot(), "/live.mp3")
 		return m.Source.BytesIn == 48000 && m.BytesOut > 0
 	})
@@ -520,9 +522,9 @@ func TestClientTextComesOutValid(t *testing.T) {
 	e := start(t, Options{}, nil)
 	src := e.connectSource("/live.mp3", "source", srcPass, "User-Agent", "enc\xff\xfeoder", "Ice-Name", "Caf\xe9 FM",
 		"Ice-Description", "<b>&amp;\"'</b>", "Ice-Genre", "\xc3\x28", "Ice-Url", "http://x/\xf0\x28\x8c\x28")
-	src.send(fixture(t, "tone.mp3")[:16000])
-	e.listen("/live.mp3", "User-Agent", "play\xffer <&>")
-	e.eventually(5*time.Second, "listener", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
+	src.Send(testkit.Media(t, "tone.mp3")[:16000], 16000, 0)
+	testkit.Listen(t, e.addr, "/live.mp3", "User-Agent", "play\xffer <&>")
+	testkit.Eventually(t, 5*time.Second, "listener", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
 	// A title with control characters, an escape sequence and a byte that
 	// is not UTF-8 (taken as windows-1252: é).
 	if code, body := e.admin("/admin/metadata?mount=/live.mp3&mode=updinfo&song=A%01B%1b%5b31mC%e9%00"); code != 200 {
@@ -569,7 +571,7 @@ func TestReasonsAreTypedAndCounted(t *testing.T) {
 	e := start(t, Options{}, nil)
 	events, _, closeFeed := openSSE(t, e, "")
 	defer closeFeed()
-	if _, err := e.dialSource("/r.mp3", "dj", "wrong"); err == nil {
+	if _, err := testkit.DialSource(e.addr, testkit.SourceRequest{Mount: "/r.mp3", User: "dj", Password: "wrong", ContentType: "audio/mpeg"}); err == nil {
 		t.Fatal("wrong password accepted")
 	}
 	ev := waitEvent(t, events, "source.rejected", "/r.mp3")

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // oggPg is a page of a clean (ffmpeg-made) chained Ogg file, found by a
@@ -161,7 +163,7 @@ var chainedFixtures = []string{"chained.ogg", "chained_opus.opus"}
 // combination of where that Feed starts and ends.
 func TestOggChainedFeedSplits(t *testing.T) {
 	for _, name := range chainedFixtures {
-		d := fixture(t, name)
+		d := testkit.Testdata(t, name)
 		pages, links := walkOggChain(t, d)
 		if len(links) != 2 {
 			t.Fatalf("%s: %d links", name, len(links))
@@ -225,7 +227,7 @@ func TestOggChainedFeedSplits(t *testing.T) {
 // links (Vorbis and Opus, serials reused across links), every Feed's result
 // satisfies the contract, and every link's headers are published.
 func TestOggChainedRandomSplits(t *testing.T) {
-	d := cat(fixture(t, "chained.ogg"), fixture(t, "chained_opus.opus"), fixture(t, "chained.ogg"))
+	d := cat(testkit.Testdata(t, "chained.ogg"), testkit.Testdata(t, "chained_opus.opus"), testkit.Testdata(t, "chained.ogg"))
 	_, links := walkOggChain(t, d)
 	r := rand.New(rand.NewSource(42))
 	reported := 0
@@ -260,9 +262,9 @@ func TestOggChainedRandomSplits(t *testing.T) {
 // (stored headers, then the chunk from its sync offset) gets a stream ffmpeg
 // decodes without error.
 func TestOggChainedJoinDecodes(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	for _, name := range chainedFixtures {
-		d := fixture(t, name)
+		d := testkit.Testdata(t, name)
 		pages, links := walkOggChain(t, d)
 		// The chunk holds link 1's last two pages, link 2's headers and
 		// its first two audio pages.

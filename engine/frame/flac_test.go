@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // crc16Bitwise is FLAC's frame CRC-16, computed bit by bit (independent of
@@ -89,7 +91,7 @@ func walkFLAC(t testing.TB, d []byte) []boundary {
 }
 
 func TestFLACHeaders(t *testing.T) {
-	d := fixture(t, "flac.flac")
+	d := testkit.Testdata(t, "flac.flac")
 	m := flacMeta(t, d, 0)
 	a := NewAnalyzer("audio/flac")
 	a.Feed(d[:m-1])
@@ -117,7 +119,7 @@ func TestFLACCRC16(t *testing.T) {
 }
 
 func TestParseFLACHeader(t *testing.T) {
-	d := fixture(t, "flac.flac")
+	d := testkit.Testdata(t, "flac.flac")
 	bounds := walkFLAC(t, d)
 	for k, b := range bounds {
 		h, ok := parseFLACHeader(d[b.off : b.off+flacLook])
@@ -167,7 +169,7 @@ func TestParseFLACHeader(t *testing.T) {
 // apart from the frame (FLAC frames have no length): one CRC error, no
 // loss, nothing skipped, every frame counted.
 func TestFLACJunk(t *testing.T) {
-	d := fixture(t, "flac.flac")
+	d := testkit.Testdata(t, "flac.flac")
 	bounds := walkFLAC(t, d)
 	base, _ := feedChunks(NewAnalyzer("audio/flac"), d, []int{1 << 30})
 	for _, at := range []int{bounds[10].off, bounds[10].off + 40} {
@@ -197,7 +199,7 @@ func TestFLACJunk(t *testing.T) {
 // frame 13: the numbering jumps, which is one loss, and the cut frame is
 // one CRC error; the frames that arrived are counted.
 func TestFLACGap(t *testing.T) {
-	d := fixture(t, "flac.flac")
+	d := testkit.Testdata(t, "flac.flac")
 	bounds := walkFLAC(t, d)
 	in := cat(d[:bounds[10].off+100], d[bounds[13].off+100:])
 	st, reps := feedChunks(NewAnalyzer("audio/flac"), in, []int{700})
@@ -225,7 +227,7 @@ func TestFLACGap(t *testing.T) {
 // CRC-8, wrong numbers) written over frame payloads are never taken for
 // frames; each damaged frame is one CRC error.
 func TestFLACFakeHeaders(t *testing.T) {
-	d := append([]byte(nil), fixture(t, "flac.flac")...)
+	d := append([]byte(nil), testkit.Testdata(t, "flac.flac")...)
 	bounds := walkFLAC(t, d)
 	r := rand.New(rand.NewSource(1))
 	for k := 5; k < 25; k++ {
@@ -250,7 +252,7 @@ func TestFLACFakeHeaders(t *testing.T) {
 // a CRC error. A Feed holding the end of the old stream, the new metadata
 // and a new frame reports the new frame.
 func TestFLACRestart(t *testing.T) {
-	d := fixture(t, "flac.flac")
+	d := testkit.Testdata(t, "flac.flac")
 	bounds := walkFLAC(t, d)
 	m := flacMeta(t, d, 0)
 	for _, cut := range []int{len(d), bounds[10].off + 100} {
@@ -281,8 +283,8 @@ func TestFLACRestart(t *testing.T) {
 // TestFLACDecode: stored headers + the stream from a reported frame decode
 // with ffmpeg without error, and the decoded samples are the original's.
 func TestFLACDecode(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	d := fixture(t, "flac.flac")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
+	d := testkit.Testdata(t, "flac.flac")
 	a := NewAnalyzer("audio/flac")
 	_, reps := feedChunks(a, d, []int{4096})
 	h, _ := a.Headers()
@@ -320,7 +322,7 @@ func TestFLACDecode(t *testing.T) {
 // PICTURE block) is not stored, but still parsed: the title is read and
 // frames are found right after it.
 func TestFLACHeadersCap(t *testing.T) {
-	d := fixture(t, "flac.flac")
+	d := testkit.Testdata(t, "flac.flac")
 	m := flacMeta(t, d, 0)
 	// fLaC, STREAMINFO (4+34), VORBIS_COMMENT, then the fixture's PADDING
 	// (flagged last) is replaced by one over the cap.

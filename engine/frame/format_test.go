@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 func TestFormatOf(t *testing.T) {
@@ -119,7 +121,7 @@ func TestParseHeaders(t *testing.T) {
 		{"mpeg2.mp3", 3, 576, 22050, 2, "MP3", "2"},
 		{"layer2.mp2", 2, 1152, 48000, 2, "MP2", "1"},
 	} {
-		d := fixture(t, c.file)
+		d := testkit.Testdata(t, c.file)
 		bounds := walkMPEG(t, d)
 		var first Header
 		for i, b := range bounds {
@@ -167,7 +169,7 @@ func TestParseHeaders(t *testing.T) {
 		}
 	}
 
-	d := fixture(t, "aac.aac")
+	d := testkit.Testdata(t, "aac.aac")
 	bounds := walkADTS(t, d)
 	word := func(b []byte) uint64 { return binary.BigEndian.Uint64(append([]byte{0}, b[:7]...)) }
 	var first Header

@@ -4,36 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/rand"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
-
-// needTool skips when an external tool is missing, except under CI=true.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func frames(n, samples, rate int) time.Duration {
 	return time.Duration(int64(n) * int64(samples) * int64(time.Second) / int64(rate))
@@ -251,7 +229,7 @@ func chunkings() map[string][]int {
 func TestFixtures(t *testing.T) {
 	for _, fc := range fixtureCases() {
 		t.Run(fc.name, func(t *testing.T) {
-			d := fixture(t, fc.name)
+			d := testkit.Testdata(t, fc.name)
 			bounds := walk(t, fc.want.Container, d)
 			// Sync (MPEG/ADTS) is confirmed at the third frame; boundaries
 			// before it cannot be reported.
@@ -313,7 +291,7 @@ func TestContentTypes(t *testing.T) {
 	}
 	// An unknown type can be joined at any piece: Feed reports offset 0.
 	a := NewAnalyzer("application/octet-stream")
-	d := fixture(t, "vorbis.ogg")
+	d := testkit.Testdata(t, "vorbis.ogg")
 	if r := a.Feed(d); r != 0 {
 		t.Errorf("opaque Feed returned %d", r)
 	}
@@ -361,7 +339,7 @@ func TestCRC(t *testing.T) {
 		}
 	}
 	// A real page: ffmpeg's CRC must match with the field zeroed.
-	d := fixture(t, "vorbis.ogg")
+	d := testkit.Testdata(t, "vorbis.ogg")
 	pg := walkOgg(t, d)
 	page := append([]byte(nil), d[pg[2].off:pg[3].off]...)
 	want := binary.LittleEndian.Uint32(page[22:])
@@ -389,7 +367,7 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 // loss, and sync is found at the true first frame (same frame count).
 func TestLeadingJunk(t *testing.T) {
 	for _, fc := range fixtureCases() {
-		d := fixture(t, fc.name)
+		d := testkit.Testdata(t, fc.name)
 		bounds := walk(t, fc.want.Container, d)
 		for seed, n := range []int{0, 1, 3, 17, 417, 1000, 2999, 5000} {
 			j := junk(int64(seed+100), n)
@@ -435,7 +413,7 @@ func TestMidJunk(t *testing.T) {
 		if fc.want.Container == "webm" || fc.want.Container == "flac" {
 			continue // their own rules: TestWebMJunk, TestFLACJunk
 		}
-		d := fixture(t, fc.name)
+		d := testkit.Testdata(t, fc.name)
 		bounds := walk(t, fc.want.Container, d)
 		k := len(bounds) / 2
 		for !bounds[k].audio || bounds[k+1].off-bounds[k].off < bounds[k].hlen+100 { // an audio frame/page with a body to break
@@ -493,7 +471,7 @@ func TestMidJunk(t *testing.T) {
 // TestFalseHeadersInJunk: junk full of valid-looking MPEG headers at wrong
 // spacings must not be taken for frames.
 func TestFalseHeadersInJunk(t *testing.T) {
-	d := fixture(t, "layer2.mp2")
+	d := testkit.Testdata(t, "layer2.mp2")
 	r := rand.New(rand.NewSource(5))
 	var j []byte
 	for range 60 {
@@ -510,7 +488,7 @@ func TestFalseHeadersInJunk(t *testing.T) {
 // ID3v2 tag per track does): the second file's ID3v2 and the first's ID3v1
 // are tags, the sample-rate change is not a loss, and durations add up.
 func TestTracksConcatenated(t *testing.T) {
-	in := cat(fixture(t, "cbr.mp3"), fixture(t, "mpeg2.mp3"))
+	in := cat(testkit.Testdata(t, "cbr.mp3"), testkit.Testdata(t, "mpeg2.mp3"))
 	dur := frames(98, 1152, 44100) + frames(99, 576, 22050)
 	avg := int(float64((len(in)-163-20)*8) / dur.Seconds()) // audio bytes over both tracks' time
 	for _, sizes := range [][]int{{1 << 30}, {1}, randomSizes(8, 500)} {
@@ -522,7 +500,7 @@ func TestTracksConcatenated(t *testing.T) {
 		}
 	}
 	// A mid-stream ID3v2 tag whose payload contains sync-like bytes.
-	d := fixture(t, "cbr.mp3")
+	d := testkit.Testdata(t, "cbr.mp3")
 	bounds := walkMPEG(t, d)
 	payload := bytes.Repeat([]byte{0xFF, 0xFB, 0x90, 0x00, 'x'}, 100)
 	tag := cat([]byte{'I', 'D', '3', 3, 0, 0, 0, 0, byte(len(payload) >> 7), byte(len(payload) & 0x7F)}, payload)
@@ -535,7 +513,7 @@ func TestTracksConcatenated(t *testing.T) {
 
 func TestOggCRCError(t *testing.T) {
 	for _, name := range []string{"vorbis.ogg", "opus.opus", "flac.oga"} {
-		d := fixture(t, name)
+		d := testkit.Testdata(t, name)
 		pages := walkOgg(t, d)
 		pg := pages[len(pages)/2]
 		for _, off := range []int{pg.off + pg.hlen + 10, pg.off + 8 /* granule */} {
@@ -551,7 +529,7 @@ func TestOggCRCError(t *testing.T) {
 
 func TestOggHeaders(t *testing.T) {
 	for _, name := range []string{"vorbis.ogg", "opus.opus", "flac.oga"} {
-		d := fixture(t, name)
+		d := testkit.Testdata(t, name)
 		pages := walkOgg(t, d)
 		first := 0 // first audio page
 		for !pages[first].audio {
@@ -574,7 +552,7 @@ func TestOggHeaders(t *testing.T) {
 }
 
 func TestOggChained(t *testing.T) {
-	d := fixture(t, "chained.ogg")
+	d := testkit.Testdata(t, "chained.ogg")
 	pages := walkOgg(t, d)
 	// Link 2 starts at the second BOS page.
 	second := 0
@@ -607,9 +585,9 @@ func TestOggChained(t *testing.T) {
 // TestHeadersDecode: stored headers + the stream from a reported mid-stream
 // page decode with ffmpeg without error, as a late listener's player would.
 func TestHeadersDecode(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	for _, name := range []string{"vorbis.ogg", "opus.opus", "flac.oga"} {
-		d := fixture(t, name)
+		d := testkit.Testdata(t, name)
 		a := NewAnalyzer("audio/ogg")
 		_, reps := feedChunks(a, d, []int{4096})
 		start := -1
@@ -642,7 +620,7 @@ func TestHeadersDecode(t *testing.T) {
 func TestHeadersCap(t *testing.T) {
 	// A Vorbis comment page chain over 1 MiB: build one by inflating the
 	// comment packet with a big field, re-paged with correct CRCs.
-	d := fixture(t, "vorbis.ogg")
+	d := testkit.Testdata(t, "vorbis.ogg")
 	pages := walkOgg(t, d)
 	bos := d[:pages[1].off]
 	// Comment packet: vendor "v", TITLE, then a huge comment (only the
@@ -747,7 +725,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 // the fixture that can be fed again and again (frames only / audio pages
 // only) without restarting anything.
 func steadyState(t testing.TB, name, ct string) (Analyzer, []byte) {
-	d := fixture(t, name)
+	d := testkit.Testdata(t, name)
 	a := NewAnalyzer(ct)
 	var bounds []boundary
 	switch ct {
@@ -831,7 +809,7 @@ func fuzzKind(ct string) uint8 {
 // 0 for unknown types) after headers, where the format has them.
 func FuzzFeed(f *testing.F) {
 	for _, fc := range fixtureCases() {
-		d := fixture(f, fc.name)
+		d := testkit.Testdata(f, fc.name)
 		n := 3000
 		if fc.want.Container == "flac" {
 			n = 12000 // past its 8 KiB of metadata padding
@@ -839,12 +817,12 @@ func FuzzFeed(f *testing.F) {
 		f.Add(d[:min(len(d), n)], fuzzKind(fc.ctype), uint16(7))
 	}
 	for _, s := range []struct{ name, ct string }{{"video.webm", "video/webm"}, {"chained.ogg", "audio/ogg"}, {"chained_opus.opus", "audio/ogg"}} {
-		d := fixture(f, s.name)
+		d := testkit.Testdata(f, s.name)
 		f.Add(d[:min(len(d), 3000)], fuzzKind(s.ct), uint16(100))
 	}
-	co := fixture(f, "chained_opus.opus")
+	co := testkit.Testdata(f, "chained_opus.opus")
 	f.Add(co[6000:8000], fuzzKind("audio/ogg"), uint16(300)) // the end of link 1 and link 2's headers
-	fl := fixture(f, "flac.flac")
+	fl := testkit.Testdata(f, "flac.flac")
 	f.Add(cat(fl[:100], []byte{0x81, 0, 0, 0}, fl[8296:9500], fl[:100], []byte{0x81, 0, 0, 0}, fl[8296:9500]), fuzzKind("audio/flac"), uint16(50))
 	f.Add([]byte("OggS\x00\x02"), uint8(2), uint16(1))
 	f.Add([]byte("\x1a\x45\xdf\xa3\x80\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff\x1f\x43\xb6\x75\xff\xe7\x81\x00"), uint8(3), uint16(3))
@@ -919,7 +897,7 @@ func checkFuzzStart(t *testing.T, ct string, p []byte, r int, a Analyzer) {
 // no sync loss; the cut frame is counted in Frames (its header was checked)
 // but only complete frames are in Duration.
 func TestTruncated(t *testing.T) {
-	d := fixture(t, "layer2.mp2") // no tags; 576-byte frames of 1152 samples
+	d := testkit.Testdata(t, "layer2.mp2") // no tags; 576-byte frames of 1152 samples
 	bounds := walkMPEG(t, d)
 	for _, cut := range []int{bounds[10].off + 1, bounds[10].off + 3, bounds[10].off + 4, bounds[40].off + 300, bounds[41].off} {
 		st, _ := feedChunks(NewAnalyzer("audio/mpeg"), d[:cut], []int{100})
@@ -936,7 +914,7 @@ func TestTruncated(t *testing.T) {
 			t.Errorf("cut %d: %+v (want %d frames, %d complete)", cut, st, started, complete)
 		}
 	}
-	o := fixture(t, "vorbis.ogg")
+	o := testkit.Testdata(t, "vorbis.ogg")
 	pages := walkOgg(t, o)
 	for _, cut := range []int{pages[5].off + 2, pages[5].off + 30, pages[6].off - 1} {
 		st, _ := feedChunks(NewAnalyzer("audio/ogg"), o[:cut], []int{100})

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // ebmlVint reads an EBML variable-size integer at d[i:]: its value (marker
@@ -164,7 +166,7 @@ func checkStartPoints(t *testing.T, name, ct string, d []byte, bounds []boundary
 
 func TestWebMHeaders(t *testing.T) {
 	for _, f := range webmFixtures {
-		d := fixture(t, f.name)
+		d := testkit.Testdata(t, f.name)
 		var c1, hl int // the first Cluster and its element header's length
 		for _, e := range walkEBML(t, d) {
 			if e.id == idCluster {
@@ -203,7 +205,7 @@ func unknownClusterSizes(t testing.TB, d []byte) []byte {
 
 func TestWebMUnknownClusterSizes(t *testing.T) {
 	for _, f := range webmFixtures {
-		d := fixture(t, f.name)
+		d := testkit.Testdata(t, f.name)
 		u := unknownClusterSizes(t, d)
 		if bytes.Equal(u, d) {
 			t.Fatal("nothing rewritten")
@@ -221,7 +223,7 @@ func TestWebMUnknownClusterSizes(t *testing.T) {
 // end of the old segment, the new header and the first Cluster reports
 // that Cluster, for the new generation.
 func TestWebMNewSegment(t *testing.T) {
-	a, b := fixture(t, "opus.webm"), fixture(t, "vorbis.webm")
+	a, b := testkit.Testdata(t, "opus.webm"), testkit.Testdata(t, "vorbis.webm")
 	d := cat(a, b)
 	bounds := walkWebM(t, d)
 	st := checkStartPoints(t, "opus+vorbis", "audio/webm", d, bounds)
@@ -246,7 +248,7 @@ func TestWebMNewSegment(t *testing.T) {
 // unaffected when the junk is at a cluster boundary.
 func TestWebMJunk(t *testing.T) {
 	for _, f := range webmFixtures[:3] {
-		d := fixture(t, f.name)
+		d := testkit.Testdata(t, f.name)
 		bounds := walkWebM(t, d)
 		base, _ := feedChunks(NewAnalyzer(f.ct), d, []int{1 << 30})
 		at := bounds[2].off
@@ -321,7 +323,7 @@ func TestWebMJunk(t *testing.T) {
 func TestWebMRandomJunk(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	for _, f := range webmFixtures {
-		d := fixture(t, f.name)
+		d := testkit.Testdata(t, f.name)
 		bounds := walkWebM(t, d)
 		for iter := range 200 {
 			at := r.Intn(len(d))
@@ -358,7 +360,7 @@ func TestWebMRandomJunk(t *testing.T) {
 // that does not start with a key frame they do not (which is why such a
 // Cluster is not a start point).
 func TestWebMDecode(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testkit.NeedTool(t, "ffmpeg")
 	decode := func(in []byte) string {
 		cmd := exec.Command(ffmpeg, "-v", "error", "-i", "-", "-f", "null", "-")
 		cmd.Stdin = bytes.NewReader(in)
@@ -373,7 +375,7 @@ func TestWebMDecode(t *testing.T) {
 		return string(bytes.TrimSpace(out))
 	}
 	for _, f := range webmFixtures {
-		d := fixture(t, f.name)
+		d := testkit.Testdata(t, f.name)
 		a := NewAnalyzer(f.ct)
 		_, reps := feedChunks(a, d, []int{1500})
 		h, _ := a.Headers()
@@ -415,7 +417,7 @@ func spread(xs []int) []int {
 // TestWebMHeadersCap: a segment header over MaxHeaderBytes (here a huge Void
 // before the first Cluster) is not stored; the stream is still parsed.
 func TestWebMHeadersCap(t *testing.T) {
-	d := fixture(t, "opus.webm")
+	d := testkit.Testdata(t, "opus.webm")
 	c1 := walkWebM(t, d)[0].off
 	n := MaxHeaderBytes + 1000
 	void := cat([]byte{idVoid, 0x01, 0, 0, 0, 0, byte(n >> 16), byte(n >> 8), byte(n)}, make([]byte, n))

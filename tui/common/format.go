@@ -1,6 +1,7 @@
 package common
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -145,4 +146,14 @@ func Sparkline(values []int, width int) string {
 		b.WriteString(sparkBlocks[i*3 : i*3+3])
 	}
 	return b.String()
+}
+
+// Redact hides the password of a URL, as the engine's events do: relay
+// upstreams (a master mirror's always) may carry credentials.
+func Redact(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return pu.Redacted()
 }

@@ -20,12 +20,16 @@ const (
 	Filter
 	Confirm
 	Picker
+	Prompt // a one-line text prompt on the status line
 )
 
 // KeyMap is every binding. Build it with New; set Context before rendering help.
 type KeyMap struct {
 	Context  Context
 	ReadOnly bool
+	// Relayed says the selected mount is pulled from another server, so the
+	// help line offers R; set it with Context.
+	Relayed bool
 
 	// Movement, shared by every list.
 	Up, Down, PageUp, PageDown, Home, End key.Binding
@@ -40,6 +44,9 @@ type KeyMap struct {
 	// Listeners / source.
 	Mark, MarkAll, Kick, KickSource, Move key.Binding
 
+	// Relays.
+	AddRelay, RemoveRelay key.Binding
+
 	// Global.
 	Log, Theme, Reveal, Help, Quit, ForceQuit key.Binding
 
@@ -47,9 +54,9 @@ type KeyMap struct {
 	Yes, No, Accept key.Binding
 }
 
-// New returns the bindings. With readOnly the destructive bindings stay
-// bound (so pressing them can say why nothing happens) but their help says
-// they are disabled.
+// New returns the bindings. With readOnly the bindings that change the
+// server (disconnect, move, relays) stay bound (so pressing them can say why
+// nothing happens) but their help says they are disabled.
 func New(readOnly bool) KeyMap {
 	b := func(help, desc string, keys ...string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
@@ -82,6 +89,9 @@ func New(readOnly bool) KeyMap {
 		KickSource: b("D", "kick source", "D"),
 		Move:       b("m", "move", "m"),
 
+		AddRelay:    b("a", "add relay", "a"),
+		RemoveRelay: b("R", "remove relay", "R"),
+
 		Log:       b("e", "event log", "e"),
 		Theme:     b("t", "theme", "t"),
 		Reveal:    b("v", "show password", "v"),
@@ -94,7 +104,7 @@ func New(readOnly bool) KeyMap {
 		Accept: b("enter", "choose", "enter"),
 	}
 	if readOnly {
-		for _, d := range []*key.Binding{&k.Kick, &k.KickSource, &k.Move} {
+		for _, d := range []*key.Binding{&k.Kick, &k.KickSource, &k.Move, &k.AddRelay, &k.RemoveRelay} {
 			h := d.Help()
 			d.SetHelp(h.Key, h.Desc+" (read-only: off)")
 		}
@@ -117,6 +127,13 @@ func (k KeyMap) ShortHelp() []key.Binding {
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		}
+	case Prompt:
+		return []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "add relay")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+			// Not a key: the syntax, where the operator looks while typing.
+			key.NewBinding(key.WithKeys("as"), key.WithHelp("URL as /mount", "choose the local mount")),
+		}
 	case Confirm:
 		return []key.Binding{k.Yes, k.No}
 	case Picker:
@@ -124,12 +141,21 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	case Listeners:
 		return []key.Binding{k.Up, k.Down, k.Mark, k.Kick, k.Move, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit}
 	case Source:
-		return []key.Binding{k.Up, k.Down, k.KickSource, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit}
+		return k.relayed([]key.Binding{k.Up, k.Down, k.KickSource}, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit)
 	case Events, Log:
 		return []key.Binding{k.Up, k.Down, k.End, k.NextPane, k.Log, k.Help, k.Quit}
 	default:
-		return []key.Binding{k.Up, k.Down, k.Filter, k.Sort, k.Audition, k.NextPane, k.Record, k.Log, k.Theme, k.Reveal, k.Help, k.Quit}
+		return k.relayed([]key.Binding{k.Up, k.Down, k.Filter, k.Sort, k.Audition, k.NextPane, k.Record, k.AddRelay},
+			k.Log, k.Theme, k.Reveal, k.Help, k.Quit)
 	}
+}
+
+// relayed joins head, R when the selected mount is relayed, and tail.
+func (k KeyMap) relayed(head []key.Binding, tail ...key.Binding) []key.Binding {
+	if k.Relayed {
+		head = append(head, k.RemoveRelay)
+	}
+	return append(head, tail...)
 }
 
 // FullHelp implements help.KeyMap: one column per group.
@@ -138,7 +164,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextPane, k.PrevPane, k.NextTab, k.PrevTab, k.Log},
 		{k.Filter, k.Sort, k.SortReverse, k.Audition, k.VolUp, k.VolDown, k.Mute},
-		{k.Mark, k.MarkAll, k.Kick, k.KickSource, k.Move, k.Record},
+		{k.Mark, k.MarkAll, k.Kick, k.KickSource, k.Move, k.Record, k.AddRelay, k.RemoveRelay},
 		{k.Theme, k.Reveal, k.Help, k.Quit, k.ForceQuit},
 	}
 }

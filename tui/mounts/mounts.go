@@ -5,6 +5,7 @@ package mounts
 
 import (
 	"cmp"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,6 +128,19 @@ func (m *Model) Selected() (engine.MountSnapshot, bool) {
 	return m.all[m.rows[m.cursor]], true
 }
 
+// Select puts the cursor on the mount called name, and reports whether it
+// is in the table (it may be filtered out).
+func (m *Model) Select(name string) bool {
+	for i, r := range m.rows {
+		if m.all[r].Name == name {
+			m.cursor = i
+			m.fix()
+			return true
+		}
+	}
+	return false
+}
+
 // Names returns every mount name in the snapshot, in table order, filter ignored.
 func (m *Model) Names() []string {
 	out := make([]string, len(m.all))
@@ -172,7 +186,7 @@ func (m *Model) rebuild() {
 	m.rows = m.rows[:0]
 	q := strings.ToLower(m.filter)
 	for i := range m.all {
-		if q == "" || matches(&m.all[i], q) {
+		if q == "" || m.matches(&m.all[i], q) {
 			m.rows = append(m.rows, i)
 		}
 	}
@@ -212,17 +226,17 @@ func (m *Model) bodyHeight() int {
 	return max(h, 0)
 }
 
-func matches(ms *engine.MountSnapshot, q string) bool {
+func (m *Model) matches(ms *engine.MountSnapshot, q string) bool {
 	return strings.Contains(strings.ToLower(ms.Name), q) ||
 		strings.Contains(strings.ToLower(ms.Title), q) ||
 		strings.Contains(strings.ToLower(Format(ms)), q) ||
-		strings.Contains(string(ms.State), q)
+		strings.Contains(m.State(ms), q) || strings.Contains(string(ms.State), q)
 }
 
 func (m *Model) compare(a, b *engine.MountSnapshot) int {
 	switch m.sort {
 	case ByState:
-		return cmp.Compare(string(a.State), string(b.State))
+		return cmp.Compare(m.State(a), m.State(b))
 	case ByListeners:
 		return -cmp.Compare(a.ListenerCount, b.ListenerCount) // most first
 	case ByBitrate:
@@ -388,11 +402,16 @@ func (m *Model) View() string {
 	return common.Lines(lines, m.width, m.height)
 }
 
-// State is the state word shown for a mount: the engine's, or "silent"
-// when it is being auditioned and the player hears silence.
+// State is the state word shown for a mount: the engine's; "silent" when
+// it is being auditioned and the player hears silence; "idle" for an
+// on-demand relay that waits for a listener (the engine's "relay" would
+// read as if it were trying to connect).
 func (m *Model) State(ms *engine.MountSnapshot) string {
-	if ms.Name == m.auditioning && m.silent && ms.State == engine.StateLive {
+	switch {
+	case ms.Name == m.auditioning && m.silent && ms.State == engine.StateLive:
 		return "silent"
+	case ms.State == engine.StateRelay && ms.Relay != nil && ms.Relay.State == engine.RelayIdle:
+		return "idle"
 	}
 	return string(ms.State)
 }
@@ -403,10 +422,12 @@ func (m *Model) stateStyle(ms *engine.MountSnapshot) lipgloss.Style {
 		return m.styles.Live
 	case "stalled":
 		return m.styles.Stalled
-	case "grace", "fallback":
+	case "grace", "fallback", "relay":
 		return m.styles.Grace
 	case "silent":
 		return m.styles.Warn
+	case "idle":
+		return m.styles.Dim
 	}
 	return m.styles.Text
 }
@@ -438,9 +459,34 @@ func (m *Model) cells(ms *engine.MountSnapshot, out []string) {
 		out[colUptime] = "–"
 	}
 	out[colTitle] = ms.Title
-	if ms.State == engine.StateFallback {
+	switch {
+	case ms.State == engine.StateFallback:
 		out[colTitle] = "listeners on " + ms.FallbackTo
+	case ms.Relay != nil && (ms.Source == nil || ms.Title == ""):
+		// Where a relayed mount comes from matters more than a stale
+		// title while its relay is down.
+		out[colTitle] = relayNote(ms.Relay)
 	}
+}
+
+// relayNote says where a relay pulls from and, unless it is live, what it
+// is doing: "from origin:8000 · retrying, 3 failed".
+func relayNote(rs *engine.RelayStatus) string {
+	host := rs.Upstream
+	if u, err := url.Parse(rs.Upstream); err == nil && u.Host != "" {
+		host = u.Host // never the credentials
+	}
+	note := "from " + host
+	switch {
+	case rs.State == engine.RelayLive:
+	case rs.State == engine.RelayIdle:
+		note += " · on demand"
+	case rs.Attempts > 0:
+		note += " · " + string(rs.State) + ", " + strconv.Itoa(rs.Attempts) + " failed"
+	default:
+		note += " · " + string(rs.State)
+	}
+	return note
 }
 
 // Format describes a mount's stream: "MP3 44.1k st", "AAC 48k mono", or the

@@ -101,13 +101,46 @@ func (m *Model) lines() []string {
 	}
 	ms := &m.mount
 	src := ms.Source
+	if rs := ms.Relay; rs != nil {
+		add("Relay", s.Text.Render("relayed from "+common.Redact(rs.Upstream))+s.Dim.Render(relayKind(rs)))
+		if len(rs.Upstreams) > 1 {
+			ups := make([]string, len(rs.Upstreams))
+			for i, u := range rs.Upstreams {
+				ups[i] = strconv.Itoa(i+1) + ". " + common.Redact(u)
+			}
+			add("Upstreams", s.Dim.Render(strings.Join(ups, "  ")))
+		}
+		st := s.Text
+		switch rs.State {
+		case engine.RelayLive:
+			st = s.Live
+		case engine.RelayRetrying:
+			st = s.Warn
+		}
+		line := st.Render(string(rs.State)) + s.Text.Render(" · "+plural(rs.Attempts, "failed attempt", "failed attempts"))
+		if rs.LastError != "" {
+			// While live, the last error is history: the session it ended
+			// or the upstream tried before this one.
+			errStyle := s.Warn
+			if rs.State == engine.RelayLive {
+				errStyle = s.Dim
+			}
+			line += s.Text.Render(" · last error: ") + errStyle.Render(rs.LastError)
+		}
+		add("Relay state", line)
+	}
 	if src == nil {
 		msg := "no source connected"
-		if ms.State == engine.StateGrace && !ms.GraceUntil.IsZero() {
+		switch {
+		case ms.State == engine.StateGrace && !ms.GraceUntil.IsZero():
 			msg += "; listeners held until " + ms.GraceUntil.Format("15:04:05") +
 				" (" + common.Duration(ms.GraceUntil.Sub(m.now)) + " left)"
+		case ms.Relay != nil && ms.Relay.State == engine.RelayIdle:
+			msg = "the relay connects when a listener arrives"
+		case ms.Relay != nil:
+			msg = "waiting for the upstream"
 		}
-		return []string{s.Grace.Render("  " + msg)}
+		return append(out, s.Grace.Render("  "+msg))
 	}
 	f := &src.Frames
 	codec := common.Join(" · ",
@@ -162,6 +195,28 @@ func (m *Model) lines() []string {
 		add(h[0], s.Text.Render(h[1]))
 	}
 	return out
+}
+
+// relayKind says how a relay came to be, when not by hand.
+func relayKind(rs *engine.RelayStatus) string {
+	var k []string
+	if rs.OnDemand {
+		k = append(k, "on demand")
+	}
+	if rs.FromMaster {
+		k = append(k, "mirrored from the master")
+	}
+	if len(k) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(k, ", ") + ")"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // iceHeaders returns the ice-* and icy-* request headers, sorted by name.

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Regenerates the engine's fixtures (ffmpeg 5.1). Small, so they are committed.
+# Regenerates the shared test media (ffmpeg 5.1), which testkit embeds.
+# Small, so they are committed.
 set -e
 cd "$(dirname "$0")"
 ffmpeg -v error -y -f lavfi -i "sine=f=1000:d=5" -ac 2 -c:a libmp3lame -b:a 128k -write_xing 0 tone.mp3
