@@ -175,6 +175,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.SourcePassword, "source-password", envOr("ICEDECK_SOURCE_PASSWORD", c.SourcePassword), "password for sources, user 'source' (env ICEDECK_SOURCE_PASSWORD; random if unset)")
 	fs.StringVar(&o.ctl.AdminUser, "admin-user", cmp.Or(o.ctl.AdminUser, "admin"), "admin user name")
 	fs.StringVar(&o.ctl.AdminPassword, "admin-password", envOr("ICEDECK_ADMIN_PASSWORD", o.ctl.AdminPassword), "admin password (env ICEDECK_ADMIN_PASSWORD; random if unset)")
+	fs.StringVar(&o.ctl.RelayPassword, "relay-password", envOr("ICEDECK_RELAY_PASSWORD", o.ctl.RelayPassword), "password edge servers read the stream list with, user 'relay' (env ICEDECK_RELAY_PASSWORD; unset: admin only)")
 	fs.IntVar(&c.MaxListeners, "max-listeners", c.MaxListeners, "listeners per mount (0: no per-mount limit)")
 	fs.IntVar(&c.MaxClients, "max-clients", c.MaxClients, "sources and listeners at once, all mounts")
 	fs.IntVar(&c.MaxSources, "max-sources", c.MaxSources, "sources at once")

@@ -277,7 +277,7 @@ type statsDoc struct {
 	ServerStart             string   `xml:"server_start" json:"server_start"`
 	ServerStartISO8601      string   `xml:"server_start_iso8601" json:"server_start_iso8601"`
 	SourceClientConnections uint64   `xml:"source_client_connections" json:"source_client_connections"`
-	SourceRelayConnections  uint64   `xml:"source_relay_connections" json:"source_relay_connections"` // no relays yet
+	SourceRelayConnections  uint64   `xml:"source_relay_connections" json:"source_relay_connections"` // relay sessions: not reported by the engine yet
 	SourceTotalConnections  uint64   `xml:"source_total_connections" json:"source_total_connections"`
 	Sources                 int      `xml:"sources" json:"sources"`
 	Stats                   int64    `xml:"stats" json:"stats"`                         // event streams open

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -27,6 +28,8 @@ type File struct {
 	Limits  LimitsSection     `toml:"limits"`
 	Headers map[string]string `toml:"headers"`
 	Mounts  []MountSection    `toml:"mount"`
+	Relays  []RelaySection    `toml:"relay"`
+	Master  *MasterSection    `toml:"master"`
 }
 
 // ServerSection is [server].
@@ -47,6 +50,10 @@ type AuthSection struct {
 	SourcePassword string `toml:"source_password"`
 	AdminUser      string `toml:"admin_user"`
 	AdminPassword  string `toml:"admin_password"`
+	// Edge servers read the stream list with these (Icecast's
+	// <relay-user>, default "relay", and <relay-password>).
+	RelayUser     string `toml:"relay_user"`
+	RelayPassword string `toml:"relay_password"`
 }
 
 // LimitsSection is [limits].
@@ -81,6 +88,131 @@ type MountSection struct {
 	Charset          Charset      `toml:"charset"`
 	StreamName       string       `toml:"stream_name"`
 	StreamDesc       string       `toml:"stream_description"`
+}
+
+// RelaySection is one [[relay]]: a mount pulled from other servers. The
+// JSON API (POST /api/v1/relays) takes the same keys.
+type RelaySection struct {
+	Mount       MountName `toml:"mount" json:"mount"`
+	Upstreams   []string  `toml:"upstreams" json:"upstreams"`       // http:// URLs, tried in order
+	OnDemand    bool      `toml:"on_demand" json:"on_demand"`       // connect only while someone listens
+	ICYMetadata *bool     `toml:"icy_metadata" json:"icy_metadata"` // default true: titles come along
+	Retry       Duration  `toml:"retry" json:"retry"`               // first retry; 0 = the engine's 2 s
+}
+
+// MasterSection is [master]: mirror every mount of another server, as an
+// Icecast edge with <master-server> does.
+type MasterSection struct {
+	URL            string   `toml:"url"`
+	User           string   `toml:"user"` // default "relay"
+	Password       string   `toml:"password"`
+	UpdateInterval Duration `toml:"update_interval"` // 0 = the engine's 30 s
+	OnDemand       bool     `toml:"on_demand"`
+	ICYMetadata    *bool    `toml:"icy_metadata"` // default true
+}
+
+// maxRelayRetry is the engine's longest first retry.
+const maxRelayRetry = time.Minute
+
+// problem is one thing wrong with a key of a section.
+type problem struct{ key, msg string }
+
+// check lists what is wrong with the relay; the messages never show an
+// upstream's password.
+func (r RelaySection) check() []problem {
+	var ps []problem
+	name := string(r.Mount)
+	if name == "" {
+		ps = append(ps, problem{"mount", "relay has no mount (the local mount it feeds)"})
+		name = "(no mount)"
+	}
+	if len(r.Upstreams) == 0 {
+		ps = append(ps, problem{"upstreams", fmt.Sprintf("relay %s: upstreams is empty (give at least one http:// URL)", name)})
+	}
+	for _, u := range r.Upstreams {
+		if err := checkHTTPURL(u, true); err != nil {
+			ps = append(ps, problem{"upstreams", fmt.Sprintf("relay %s: upstream %s: %v", name, strconv.Quote(redactURL(u)), err)})
+		}
+	}
+	if r.Retry < 0 || time.Duration(r.Retry) > maxRelayRetry {
+		ps = append(ps, problem{"retry", fmt.Sprintf("relay %s: retry must be between 0s and %s, got %s", name, maxRelayRetry, time.Duration(r.Retry))})
+	}
+	return ps
+}
+
+// Config is the relay as the engine takes it.
+func (r RelaySection) Config() engine.RelayConfig {
+	return engine.RelayConfig{
+		Mount: string(r.Mount), Upstreams: append([]string(nil), r.Upstreams...), OnDemand: r.OnDemand,
+		ICYMetadata: r.ICYMetadata == nil || *r.ICYMetadata, Retry: time.Duration(r.Retry),
+	}
+}
+
+func (m MasterSection) check() []problem {
+	var ps []problem
+	switch {
+	case m.URL == "":
+		ps = append(ps, problem{"url", "master.url is missing (e.g. \"http://origin:8000\")"})
+	default:
+		if err := checkHTTPURL(m.URL, false); err != nil {
+			ps = append(ps, problem{"url", fmt.Sprintf("master.url %s: %v", strconv.Quote(redactURL(m.URL)), err)})
+		} else if pu, _ := url.Parse(m.URL); pu.User != nil {
+			ps = append(ps, problem{"url", "master.url: put the credentials in master.user and master.password, not in the URL"})
+		}
+	}
+	if m.Password == "" {
+		ps = append(ps, problem{"password", "master.password is missing (the master's relay password)"})
+	}
+	if d := time.Duration(m.UpdateInterval); d != 0 && (d < time.Second || d > 24*time.Hour) {
+		ps = append(ps, problem{"update_interval", fmt.Sprintf("master.update_interval must be between 1s and 24h0m0s, got %s", d)})
+	}
+	return ps
+}
+
+// Config is the master as the engine takes it.
+func (m MasterSection) Config() *engine.MasterConfig {
+	user := m.User
+	if user == "" {
+		user = "relay"
+	}
+	return &engine.MasterConfig{
+		URL: strings.TrimRight(m.URL, "/"), User: user, Password: m.Password, UpdateInterval: time.Duration(m.UpdateInterval),
+		OnDemand: m.OnDemand, ICYMetadata: m.ICYMetadata == nil || *m.ICYMetadata,
+	}
+}
+
+// checkHTTPURL accepts what the engine can dial: http://host[:port], with
+// a path when path is true.
+func checkHTTPURL(s string, path bool) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case u.Scheme != "http":
+		return errors.New("not an http:// URL (https is not supported)")
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("no host")
+	case u.Port() != "":
+		if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not between 1 and 65535", u.Port())
+		}
+	}
+	if path && (u.Path == "" || u.Path == "/") {
+		return errors.New("no mount path (e.g. http://origin:8000/live.mp3)")
+	}
+	if u.Fragment != "" {
+		return errors.New("has a #fragment")
+	}
+	return nil
+}
+
+// redactURL hides a URL's password.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // Duration is a TOML string such as "10s" or "1m30s". Its range is
@@ -261,6 +393,24 @@ func ParseConfig(name string, data []byte) (File, error) {
 			bad(lines.at("mount", i, "dump_file"), "mount %s: dump_file: %v", m.Name, err)
 		}
 	}
+	relays := map[MountName]int{}
+	for i, r := range f.Relays {
+		for _, p := range r.check() {
+			bad(lines.at("relay", i, p.key), "%s", p.msg)
+		}
+		if r.Mount == "" {
+			continue
+		}
+		if j, dup := relays[r.Mount]; dup {
+			bad(lines.at("relay", i, "mount"), "relay %s is defined twice (first at line %d)", r.Mount, lines.at("relay", j, "mount"))
+		}
+		relays[r.Mount] = i
+	}
+	if f.Master != nil {
+		for _, p := range f.Master.check() {
+			bad(lines.at("master", -1, p.key), "%s", p.msg)
+		}
+	}
 	// Fallback loops: follow each chain; coming back to a mount already
 	// on it is a loop (a chain may end at a mount not configured here).
 	reported := map[MountName]bool{}
@@ -300,6 +450,8 @@ func ParseConfig(name string, data []byte) (File, error) {
 		ce := &ConfigError{File: name, Msg: err.Error()}
 		if se, ok := err.(*engine.SettingError); ok {
 			ce.Line = f.line(se)
+		} else {
+			ce.Line = f.sectionLine(err.Error())
 		}
 		errs = append(errs, ce)
 	}
@@ -347,6 +499,24 @@ func (f File) line(se *engine.SettingError) int {
 			}
 			return f.lines.table("mount", i)
 		}
+	}
+	return 0
+}
+
+// sectionLine finds the [[relay]] or [master] an engine error without a
+// setting name is about ("relay /live.mp3: …", "master: …"), or 0.
+func (f File) sectionLine(msg string) int {
+	if rest, ok := strings.CutPrefix(msg, "relay "); ok {
+		mount, _, _ := strings.Cut(rest, ":")
+		mount = strings.Trim(mount, `"`)
+		for i, r := range f.Relays {
+			if string(r.Mount) == mount {
+				return f.lines.table("relay", i)
+			}
+		}
+	}
+	if strings.HasPrefix(msg, "master:") {
+		return f.lines.table("master", -1)
 	}
 	return 0
 }
@@ -452,6 +622,12 @@ func (f File) Apply(cfg *engine.Config) {
 		}
 		cfg.Mounts = mounts
 	}
+	for _, r := range f.Relays {
+		cfg.Relays = append(cfg.Relays, r.Config())
+	}
+	if f.Master != nil {
+		cfg.Master = f.Master.Config()
+	}
 }
 
 // ApplyOptions copies the control plane's settings into o.
@@ -464,6 +640,8 @@ func (f File) ApplyOptions(o *Options) {
 	set(&o.Admin, f.Server.Admin)
 	set(&o.AdminUser, f.Auth.AdminUser)
 	set(&o.AdminPassword, f.Auth.AdminPassword)
+	set(&o.RelayUser, f.Auth.RelayUser)
+	set(&o.RelayPassword, f.Auth.RelayPassword)
 }
 
 func set[T comparable](dst *T, v T) {

@@ -28,7 +28,8 @@ type Options struct {
 	Logger *slog.Logger
 	// AdminAllow, when not empty, limits /admin/* and /api/v1/* to client
 	// addresses inside one of these ranges; others get 403.
-	// /status-json.xsl and /metrics stay open.
+	// /status-json.xsl, /metrics, /health and the stream list edges read
+	// (/admin/streamlist.txt, /admin/streams) stay open.
 	AdminAllow []netip.Prefix
 
 	// Shown in status documents as Icecast does ("admin", "host",
@@ -40,6 +41,12 @@ type Options struct {
 	// AdminUser and AdminPassword open every admin command; with no
 	// password, only a mount's source credentials open that mount's.
 	AdminUser, AdminPassword string
+
+	// RelayUser and RelayPassword let edge servers read the stream list
+	// (/admin/streamlist.txt, /admin/streams), as Icecast's
+	// <relay-user>/<relay-password>. RelayUser defaults to "relay"; with
+	// no password only the admin credentials open the list.
+	RelayUser, RelayPassword string
 
 	// MaxAuthFailures wrong logins from one address within AuthWindow
 	// block it (429) for AuthWindow. Defaults: 10 and one minute.
@@ -68,6 +75,10 @@ type Engine interface {
 	Subscribe(buffer int) (<-chan engine.Event, func())
 	EventsSince(seq uint64) []engine.Event
 	Emit(engine.Event)
+	AddRelay(engine.RelayConfig) error
+	RemoveRelay(mount string) error
+	Relays() []engine.RelayStatus
+	ShuttingDown() bool
 }
 
 // Handler serves the control plane of one engine: give it to the
@@ -106,6 +117,9 @@ func New(eng Engine, opts Options) *Handler {
 	if opts.AdminUser == "" {
 		opts.AdminUser = "admin"
 	}
+	if opts.RelayUser == "" {
+		opts.RelayUser = "relay"
+	}
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Logger,
@@ -142,6 +156,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case p == "/metrics":
 		h.metrics.ServeHTTP(w, r)
+		return
+	case p == "/health":
+		h.health(w, r, s)
+		return
+	// The stream list is for edges, which are elsewhere: it takes the
+	// relay credentials and is not limited to admin_allow.
+	case p == "/admin/streamlist.txt", p == "/admin/streams":
+		h.streamList(w, r, s, p == "/admin/streams")
 		return
 	case strings.HasPrefix(p, "/admin/"), strings.HasPrefix(p, "/api/v1/"):
 	default:
@@ -190,6 +212,16 @@ const realm = `Basic realm="Icecast2 Server"`
 // not "" that mount's source credentials. It answers 401 or 429 itself
 // and reports whether the request may go on.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s Engine, mount string) bool {
+	return h.check(w, r, s, mount, false)
+}
+
+// authorizeRelay is authorize for the stream list: the relay credentials
+// open it too.
+func (h *Handler) authorizeRelay(w http.ResponseWriter, r *http.Request, s Engine) bool {
+	return h.check(w, r, s, "", true)
+}
+
+func (h *Handler) check(w http.ResponseWriter, r *http.Request, s Engine, mount string, relay bool) bool {
 	addr := clientAddr(r)
 	now := time.Now()
 	if until, blocked := h.limiter.Blocked(addr, now); blocked {
@@ -200,6 +232,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, s Engine, mo
 	user, pass, ok := r.BasicAuth()
 	if ok {
 		if h.opts.AdminPassword != "" && credsEqual(user, pass, h.opts.AdminUser, h.opts.AdminPassword) {
+			return true
+		}
+		if relay && h.opts.RelayPassword != "" && credsEqual(user, pass, h.opts.RelayUser, h.opts.RelayPassword) {
 			return true
 		}
 		cfg := s.Config()

@@ -121,6 +121,7 @@ type MountDoc struct {
 	Recording     string          `json:"recording"` // file being written, "" when not recording
 	RecordedBytes uint64          `json:"recorded_bytes"`
 	Source        *SourceDoc      `json:"source"`
+	Relay         *RelayDoc       `json:"relay"` // null unless the mount is pulled from another server
 	Listeners     []ListenerDoc   `json:"listeners"`
 	Disconnects   []DisconnectDoc `json:"disconnects"`
 }
@@ -217,7 +218,7 @@ func mountDoc(m *engine.MountSnapshot, now time.Time) MountDoc {
 	d := MountDoc{
 		Name: m.Name, State: string(m.State), ContentType: m.ContentType, Title: m.Title, Hidden: m.Hidden,
 		ListenerCount: m.ListenerCount, ListenerPeak: m.ListenerPeak, Taps: m.Taps, BytesOut: m.BytesOut,
-		SlowDrops: m.SlowDrops, Recording: m.Recording, RecordedBytes: m.RecordedBytes,
+		SlowDrops: m.SlowDrops, Recording: m.Recording, RecordedBytes: m.RecordedBytes, Relay: relayDoc(m.Relay),
 		Listeners:   make([]ListenerDoc, 0, len(m.Listeners)),
 		Disconnects: make([]DisconnectDoc, 0, len(m.Disconnects)),
 	}
@@ -255,8 +256,12 @@ func mountDoc(m *engine.MountSnapshot, now time.Time) MountDoc {
 // api serves /api/v1/*; credentials are already checked.
 func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1")
-	if p == "/recording" {
+	switch p {
+	case "/recording":
 		h.recording(w, r, s)
+		return
+	case "/relays":
+		h.relays(w, r, s)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
