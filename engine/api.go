@@ -249,7 +249,8 @@ type Totals struct {
 	Connections         uint64 // TCP connections accepted
 	ClientConnections   uint64 // requests read, including kept-alive ones
 	ListenerConnections uint64 // listeners admitted
-	SourceConnections   uint64 // sources admitted
+	SourceConnections   uint64 // sources admitted, relays included
+	RelayConnections    uint64 // relay sessions that went live
 	SourceRejections    uint64 // source logins refused (wrong or missing credentials, busy, limits)
 }
 

@@ -60,6 +60,9 @@ func (s *Server) attachSource(src *source, name string) (*mount, Reason, string)
 	s.sources++
 	s.mu.Unlock()
 	s.totals.sources.Add(1)
+	if src.method == "RELAY" {
+		s.totals.relays.Add(1)
+	}
 
 	if ended != nil {
 		ended.finish()

@@ -96,8 +96,8 @@ func (s *Server) syncMirror(base string, mc MasterConfig, mounts []string) {
 	listed := map[string]bool{}
 	for _, m := range mounts {
 		listed[m] = true
-		if s.relayFor(m) != nil {
-			continue
+		if s.relayFor(m) != nil || s.lookup(m) != nil {
+			continue // relayed already, or fed by a source of our own
 		}
 		u, _ := url.Parse(base + m)
 		if mc.User != "" || mc.Password != "" {

@@ -63,8 +63,8 @@ const (
 	// reconnects or fails over, when the mount's own grace is shorter.
 	relayHold = 10 * time.Second
 	// idleClose is how long an on-demand relay stays connected with nobody
-	// listening.
-	idleClose = 10 * time.Second
+	// listening; checked every second, so it closes within 10 s.
+	idleClose = 9 * time.Second
 	// demandWait is how long a listener that woke an on-demand relay waits
 	// for the upstream to answer.
 	demandWait  = 3 * time.Second
@@ -299,7 +299,7 @@ func (r *relay) session(u string) (Reason, error) {
 	}
 	r.mu.Lock()
 	r.src = src
-	r.st.State, r.st.Attempts, r.st.Since = RelayLive, 0, time.Now()
+	r.st.State, r.st.Attempts, r.st.LastError, r.st.Since = RelayLive, 0, "", time.Now()
 	r.mu.Unlock()
 	select {
 	case <-r.stop: // removed while connecting

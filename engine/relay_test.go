@@ -36,8 +36,11 @@ func TestRelayPullsAudioAndTitles(t *testing.T) {
 	if m.Source.Method != "RELAY" || m.Source.Ice.Name != "Origin FM" || m.Source.Frames.SyncLosses != 0 {
 		t.Fatalf("relayed source %+v", m.Source)
 	}
-	if len(origin.Relays()) != 0 || len(edge.Relays()) != 1 {
-		t.Fatal("relay lists")
+	if len(origin.Relays()) != 0 || len(edge.Relays()) != 1 || edge.Relays()[0].LastError != "" {
+		t.Fatalf("relay lists %+v", edge.Relays())
+	}
+	if tot := edge.Snapshot().Totals; tot.RelayConnections != 1 || tot.SourceConnections != 1 {
+		t.Fatalf("totals %+v: one relay session, which is the one source", tot)
 	}
 	edge.RemoveRelay("/live.mp3")
 	got := l.Wait(t, 5*time.Second)

@@ -52,7 +52,7 @@ type Server struct {
 	access   accessLog
 
 	clients   atomic.Int64 // open connections: see clientConn
-	totals    struct{ conns, requests, listeners, sources, sourceRejects atomic.Uint64 }
+	totals    struct{ conns, requests, listeners, sources, relays, sourceRejects atomic.Uint64 }
 	ended     [kindCount][reasonCount]atomic.Uint64
 	later     *laterQueue
 	fullNoted atomic.Int64 // unix second of the last "server full" event
@@ -439,7 +439,7 @@ func (s *Server) snapshot(full bool) Snapshot {
 		Clients: int(s.clients.Load()), Endings: s.endings(),
 		Totals: Totals{
 			Connections: s.totals.conns.Load(), ClientConnections: s.totals.requests.Load(),
-			ListenerConnections: s.totals.listeners.Load(), SourceConnections: s.totals.sources.Load(),
+			ListenerConnections: s.totals.listeners.Load(), SourceConnections: s.totals.sources.Load(), RelayConnections: s.totals.relays.Load(),
 			SourceRejections: s.totals.sourceRejects.Load(),
 		},
 		Mounts: make([]MountSnapshot, 0, len(mounts)),

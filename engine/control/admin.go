@@ -277,7 +277,7 @@ type statsDoc struct {
 	ServerStart             string   `xml:"server_start" json:"server_start"`
 	ServerStartISO8601      string   `xml:"server_start_iso8601" json:"server_start_iso8601"`
 	SourceClientConnections uint64   `xml:"source_client_connections" json:"source_client_connections"`
-	SourceRelayConnections  uint64   `xml:"source_relay_connections" json:"source_relay_connections"` // relay sessions: not reported by the engine yet
+	SourceRelayConnections  uint64   `xml:"source_relay_connections" json:"source_relay_connections"` // relay sessions that went live
 	SourceTotalConnections  uint64   `xml:"source_total_connections" json:"source_total_connections"`
 	Sources                 int      `xml:"sources" json:"sources"`
 	Stats                   int64    `xml:"stats" json:"stats"`                         // event streams open
@@ -360,13 +360,14 @@ func (h *Handler) stats(r *http.Request, s Engine) statsDoc {
 	tot := snap.Totals
 	// Icecast counts sources apart from clients, which are its GET
 	// requests (listeners, admin); the engine counts every request.
-	clientConns := tot.ClientConnections - min(tot.ClientConnections, tot.SourceConnections+tot.SourceRejections)
+	sourceClients := tot.SourceConnections - tot.RelayConnections // relays dial out: no request of theirs was counted
+	clientConns := tot.ClientConnections - min(tot.ClientConnections, sourceClients+tot.SourceRejections)
 	doc := statsDoc{
 		Admin: h.opts.Admin, ClientConnections: clientConns, Clients: snap.Clients, Connections: tot.Connections,
 		Host: hostOnly(h.host(r)), ListenerConnections: tot.ListenerConnections, ListenerCount: snap.Listeners,
 		Location: h.opts.Location, ServerID: snap.ServerID,
 		ServerStart: snap.Started.Format(icecastTime), ServerStartISO8601: snap.Started.Format(icecastISO),
-		SourceClientConnections: tot.SourceConnections, SourceTotalConnections: tot.SourceConnections,
+		SourceClientConnections: sourceClients, SourceRelayConnections: tot.RelayConnections, SourceTotalConnections: tot.SourceConnections,
 		Sources: snap.Sources, Stats: h.streams.Load(), StatsConnections: h.streamsOpened.Load(),
 		BytesIn: snap.BytesIn, BytesOut: snap.BytesOut, Taps: snap.Taps,
 		Source: []statsSource{},
