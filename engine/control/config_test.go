@@ -171,3 +171,29 @@ func TestCharsetConversion(t *testing.T) {
 		t.Error("koi8-r accepted")
 	}
 }
+
+// The configuration and the engine check mount names with the one rule:
+// /a//b.mp3 passed the file's check and then failed in engine.New without
+// a line; /a#b.mp3 the other way round. Both are now refused at their line,
+// and what the file accepts the engine accepts.
+func TestConfigMountNamesAsTheEngine(t *testing.T) {
+	for _, name := range []string{"/a//b.mp3", "/a#b.mp3", "/x\xff.mp3", "/status/x", "/a b"} {
+		_, err := ParseConfig("m.toml", []byte("[[mount]]\nname = \""+strings.ReplaceAll(name, "\xff", `\u00ff`)+"\"\n"))
+		if name == "/x\xff.mp3" {
+			continue // TOML strings are UTF-8: the byte cannot be written in a file
+		}
+		if err == nil || !strings.Contains(err.Error(), "m.toml:2") || engine.CheckMountName(name) == nil {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	f, err := ParseConfig("m.toml", []byte("[[mount]]\nname = \"/radio-ü/live.mp3\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Defaults()
+	cfg.SourcePassword = "x"
+	f.Apply(&cfg)
+	if _, err := engine.New(cfg); err != nil {
+		t.Fatalf("the engine refuses what the file accepted: %v", err)
+	}
+}
