@@ -70,9 +70,9 @@ func (src *source) kick(r Reason) {
 	_ = src.conn.Close()
 }
 
-// A source's reads become chunks of at least minPublish bytes, or
-// whatever arrived within maxHold: how a client segments its writes must
-// not matter. A source sending 1-byte segments filled the ring's slots in
+// A source's reads become chunks of at least minPublish bytes, or of
+// whatever arrived within maxHold of the last chunk: how a client segments
+// its writes must not matter. A source sending 1-byte segments filled the ring's slots in
 // a third of a second, and a listener of a big shard, which takes at most
 // maxVecs chunks a sweep, starved. At most 1/maxHold small chunks a second
 // stay well inside both.
@@ -119,20 +119,27 @@ func (s *Server) ingest(src *source) Reason {
 	pendSync := int32(-1) // first start point in pend for the current header generation
 	first := true
 	var lastGen uint64 // the analyzer's header generation; the mount keeps its own
+	var lastPub time.Time
+	held := false
 	flush := func() {
 		if len(pend) == 0 {
 			return
 		}
-		hold.Stop()
+		if held {
+			hold.Stop()
+			held = false
+		}
 		m.publish(&chunk{data: pend[:len(pend):len(pend)], sync: pendSync, gen: m.headerGen(), first: first})
 		first = false
 		pend, pendSync = nil, -1
+		lastPub = time.Now()
 	}
 	for {
 		var p piece
 		select {
 		case p = <-pieces:
 		case <-hold.C:
+			held = false
 			flush()
 			continue
 		}
@@ -153,14 +160,20 @@ func (s *Server) ingest(src *source) Reason {
 			}
 			if len(pend) == 0 {
 				pend = p.data
-				hold.Reset(maxHold)
 			} else {
 				pend = pend[:len(pend)+n]
 			}
 			s.bytesIn.Add(uint64(n))
 			src.account(p.data[:n:n])
-			if len(pend) >= minPublish {
+			// A small piece waits only when the last chunk went out less
+			// than maxHold ago: a source writing frames at their pace has
+			// each published at once, a flood of tiny writes is gathered.
+			switch since := time.Since(lastPub); {
+			case len(pend) >= minPublish || since >= maxHold:
 				flush()
+			case !held:
+				hold.Reset(maxHold - since)
+				held = true
 			}
 		}
 		if p.err != nil {
