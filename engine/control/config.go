@@ -21,15 +21,17 @@ import (
 // File is an icedeck.toml, decoded and checked. access_log is parsed but
 // left to the caller (the engine takes an io.Writer, not a path).
 type File struct {
-	Path    string            `toml:"-"`
-	lines   *keyLines         // where each key is, for errors found after decoding
-	Server  ServerSection     `toml:"server"`
-	Auth    AuthSection       `toml:"auth"`
-	Limits  LimitsSection     `toml:"limits"`
-	Headers map[string]string `toml:"headers"`
-	Mounts  []MountSection    `toml:"mount"`
-	Relays  []RelaySection    `toml:"relay"`
-	Master  *MasterSection    `toml:"master"`
+	Path     string            `toml:"-"`
+	lines    *keyLines         // where each key is, for errors found after decoding
+	Server   ServerSection     `toml:"server"`
+	Auth     AuthSection       `toml:"auth"`
+	Limits   LimitsSection     `toml:"limits"`
+	Headers  map[string]string `toml:"headers"`
+	Mounts   []MountSection    `toml:"mount"`
+	Relays   []RelaySection    `toml:"relay"`
+	Master   *MasterSection    `toml:"master"`
+	Pushes   []PushSection     `toml:"push"`
+	Redirect *RedirectSection  `toml:"redirect"`
 }
 
 // ServerSection is [server].
@@ -109,6 +111,22 @@ type MasterSection struct {
 	UpdateInterval Duration `toml:"update_interval"` // 0 = the engine's 30 s
 	OnDemand       bool     `toml:"on_demand"`
 	ICYMetadata    *bool    `toml:"icy_metadata"` // default true
+}
+
+// PushSection is one [[push]]: a local mount sent to another server as
+// its source. The engine checks it (a bad one is reported at its line).
+type PushSection struct {
+	Mount  MountName `toml:"mount"`
+	URL    string    `toml:"url"`    // http://source:PW@host:port/mount, or icecast:// as ffmpeg writes it
+	Method string    `toml:"method"` // "put" (default) or "source"
+	Retry  Duration  `toml:"retry"`  // first retry; 0 = the engine's 2 s
+}
+
+// RedirectSection is [redirect]: listeners are sent to the least loaded
+// of these edges that carries their mount.
+type RedirectSection struct {
+	Edges   []string `toml:"edges"`
+	Refresh Duration `toml:"refresh"` // how often the edges' loads are read; 0 = 5 s
 }
 
 // maxRelayRetry is the engine's longest first retry.
@@ -503,8 +521,9 @@ func (f File) line(se *engine.SettingError) int {
 	return 0
 }
 
-// sectionLine finds the [[relay]] or [master] an engine error without a
-// setting name is about ("relay /live.mp3: …", "master: …"), or 0.
+// sectionLine finds the [[relay]], [master], [[push]] or [redirect] an
+// engine error without a setting name is about ("relay /live.mp3: …",
+// "master: …", "push /live.mp3: …", "redirect: …"), or 0.
 func (f File) sectionLine(msg string) int {
 	if rest, ok := strings.CutPrefix(msg, "relay "); ok {
 		mount, _, _ := strings.Cut(rest, ":")
@@ -517,6 +536,18 @@ func (f File) sectionLine(msg string) int {
 	}
 	if strings.HasPrefix(msg, "master:") {
 		return f.lines.table("master", -1)
+	}
+	if rest, ok := strings.CutPrefix(msg, "push "); ok {
+		mount, _, _ := strings.Cut(rest, ":")
+		mount = strings.Trim(mount, `"`)
+		for i, p := range f.Pushes {
+			if string(p.Mount) == mount {
+				return f.lines.table("push", i)
+			}
+		}
+	}
+	if strings.HasPrefix(msg, "redirect:") {
+		return f.lines.table("redirect", -1)
 	}
 	return 0
 }
@@ -627,6 +658,12 @@ func (f File) Apply(cfg *engine.Config) {
 	}
 	if f.Master != nil {
 		cfg.Master = f.Master.Config()
+	}
+	for _, p := range f.Pushes {
+		cfg.Pushes = append(cfg.Pushes, engine.PushConfig{Mount: string(p.Mount), URL: p.URL, Method: p.Method, Retry: time.Duration(p.Retry)})
+	}
+	if r := f.Redirect; r != nil {
+		cfg.Redirect = &engine.RedirectConfig{Edges: append([]string(nil), r.Edges...), Refresh: time.Duration(r.Refresh)}
 	}
 }
 

@@ -197,3 +197,33 @@ func TestConfigMountNamesAsTheEngine(t *testing.T) {
 		t.Fatalf("the engine refuses what the file accepted: %v", err)
 	}
 }
+
+// [[push]] and [redirect] reach the engine; a bad one is refused at its line.
+func TestPushAndRedirectSections(t *testing.T) {
+	f, err := ParseConfig("t.toml", []byte(`[[push]]
+mount = "/live.mp3"
+url = "icecast://source:pw@cdn.example:8000/live.mp3"
+method = "source"
+
+[redirect]
+edges = ["http://edge1:8000", "http://edge2:8000"]
+refresh = "3s"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Defaults()
+	f.Apply(&cfg)
+	if len(cfg.Pushes) != 1 || cfg.Pushes[0].Method != "source" || cfg.Redirect == nil || len(cfg.Redirect.Edges) != 2 || cfg.Redirect.Refresh != 3*time.Second {
+		t.Fatalf("applied: %+v %+v", cfg.Pushes, cfg.Redirect)
+	}
+	for _, bad := range []struct{ file, line, not string }{
+		{"[[push]]\nmount = \"/live.mp3\"\nurl = \"ftp://source:secret@x/y\"\n", "t.toml:1", "secret"},
+		{"\n[redirect]\nedges = [\"edge1:8000\"]\n", "t.toml:2", ""},
+	} {
+		_, err := ParseConfig("t.toml", []byte(bad.file))
+		if err == nil || !strings.Contains(err.Error(), bad.line) || (bad.not != "" && strings.Contains(err.Error(), bad.not)) {
+			t.Errorf("%q: %v", bad.file, err)
+		}
+	}
+}
