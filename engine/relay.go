@@ -202,7 +202,11 @@ func (r *relay) close() {
 	src := r.src
 	r.mu.Unlock()
 	if src != nil {
-		src.kick(ReasonKicked)
+		why := ReasonKicked // removed: listeners go now, not after a hold
+		if r.s.isClosing() {
+			why = ReasonShutdown
+		}
+		src.kick(why)
 	}
 }
 
