@@ -78,6 +78,7 @@ type Engine interface {
 	AddRelay(engine.RelayConfig) error
 	RemoveRelay(mount string) error
 	Relays() []engine.RelayStatus
+	Pushes() []engine.PushStatus
 	ShuttingDown() bool
 }
 

@@ -274,6 +274,8 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 		writeJSON(w, http.StatusOK, statusDoc(s.Snapshot()))
 	case p == "/events":
 		h.events(w, r, s)
+	case p == "/pushes":
+		h.pushes(w, s)
 	case strings.HasPrefix(p, "/mounts/"):
 		name := strings.TrimPrefix(p, "/mounts")
 		m, ok := s.Mount(name)

@@ -279,3 +279,24 @@ func jsonError(err error) string {
 	}
 	return err.Error()
 }
+
+// PushDoc is a push in /api/v1/pushes.
+type PushDoc struct {
+	Mount     string    `json:"mount"`
+	Target    string    `json:"target"` // password hidden
+	State     string    `json:"state"`  // waiting, connecting, live, retrying
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+	BytesSent uint64    `json:"bytes_sent"` // in the current session
+	Since     time.Time `json:"since"`
+}
+
+func (h *Handler) pushes(w http.ResponseWriter, s Engine) {
+	list := s.Pushes()
+	docs := make([]PushDoc, 0, len(list))
+	for _, p := range list {
+		docs = append(docs, PushDoc{Mount: p.Mount, Target: p.Target, State: string(p.State), Attempts: p.Attempts,
+			LastError: p.LastError, BytesSent: p.BytesSent, Since: p.Since.UTC()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pushes": docs})
+}
