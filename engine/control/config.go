@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -525,29 +526,32 @@ func (f File) line(se *engine.SettingError) int {
 // engine error without a setting name is about ("relay /live.mp3: …",
 // "master: …", "push /live.mp3: …", "redirect: …"), or 0.
 func (f File) sectionLine(msg string) int {
-	if rest, ok := strings.CutPrefix(msg, "relay "); ok {
-		mount, _, _ := strings.Cut(rest, ":")
-		mount = strings.Trim(mount, `"`)
-		for i, r := range f.Relays {
-			if string(r.Mount) == mount {
-				return f.lines.table("relay", i)
+	relays := make([]MountName, len(f.Relays))
+	for i, r := range f.Relays {
+		relays[i] = r.Mount
+	}
+	pushes := make([]MountName, len(f.Pushes))
+	for i, p := range f.Pushes {
+		pushes[i] = p.Mount
+	}
+	for _, sec := range []struct {
+		table  string
+		mounts []MountName // nil for a single section
+	}{{"relay", relays}, {"push", pushes}, {"master", nil}, {"redirect", nil}} {
+		if sec.mounts == nil {
+			if strings.HasPrefix(msg, sec.table+":") {
+				return f.lines.table(sec.table, -1)
 			}
+			continue
 		}
-	}
-	if strings.HasPrefix(msg, "master:") {
-		return f.lines.table("master", -1)
-	}
-	if rest, ok := strings.CutPrefix(msg, "push "); ok {
+		rest, ok := strings.CutPrefix(msg, sec.table+" ")
+		if !ok {
+			continue
+		}
 		mount, _, _ := strings.Cut(rest, ":")
-		mount = strings.Trim(mount, `"`)
-		for i, p := range f.Pushes {
-			if string(p.Mount) == mount {
-				return f.lines.table("push", i)
-			}
+		if i := slices.Index(sec.mounts, MountName(strings.Trim(mount, `"`))); i >= 0 {
+			return f.lines.table(sec.table, i)
 		}
-	}
-	if strings.HasPrefix(msg, "redirect:") {
-		return f.lines.table("redirect", -1)
 	}
 	return 0
 }
