@@ -1,8 +1,8 @@
 // Package tui is icedeck's terminal interface: a Bubble Tea v2 program over
-// the relay engine. It reads Snapshot() on a tick (never per frame), keeps a
-// live event log from Subscribe, and sends the operator's commands (kick,
-// move, add or remove a relay, audition, record) back through small
-// interfaces.
+// the relay engine. It reads Snapshot() and Pushes() on a tick (never per
+// frame), keeps a live event log from Subscribe, and sends the operator's
+// commands (kick, move, add or remove a relay, audition, record) back
+// through small interfaces.
 //
 // Screen, top to bottom: header (uptime, sources, listeners, bandwidth,
 // addresses) and a ready ffmpeg command; the mounts table; the tabs of the
@@ -44,6 +44,9 @@ import (
 // Engine is the part of *engine.Server the interface uses.
 type Engine interface {
 	Snapshot() engine.Snapshot
+	// Pushes lists the pushes of local mounts to other servers, target
+	// passwords hidden; read with Snapshot, once a tick.
+	Pushes() []engine.PushStatus
 	Subscribe(buffer int) (<-chan engine.Event, func())
 	Events(n int) []engine.Event
 	KickListener(mount string, id uint64) error
@@ -93,5 +96,5 @@ type Options struct {
 	NoColor bool
 }
 
-// DefaultTick is how often Snapshot is read when Options.Tick is zero.
+// DefaultTick is how often Snapshot and Pushes are read when Options.Tick is zero.
 const DefaultTick = 200 * time.Millisecond

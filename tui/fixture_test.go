@@ -95,6 +95,8 @@ func fixtureEvents() []engine.Event {
 type testEngine struct {
 	mu      sync.Mutex
 	snap    engine.Snapshot
+	pushes  []engine.PushStatus
+	polls   int // Pushes calls
 	cfg     engine.Config
 	evs     []engine.Event
 	ch      chan engine.Event
@@ -110,6 +112,12 @@ func newTestEngine(n int) *testEngine {
 
 func (e *testEngine) Snapshot() engine.Snapshot { e.mu.Lock(); defer e.mu.Unlock(); return e.snap }
 func (e *testEngine) Config() engine.Config     { return e.cfg }
+func (e *testEngine) Pushes() []engine.PushStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.polls++
+	return slices.Clone(e.pushes)
+}
 func (e *testEngine) Events(n int) []engine.Event {
 	if n < len(e.evs) {
 		return e.evs[len(e.evs)-n:]
@@ -205,6 +213,21 @@ func (e *testEngine) addRelays() {
 	e.snap.Sources++
 	e.snap.Listeners++
 	slices.SortFunc(e.snap.Mounts, func(a, b engine.MountSnapshot) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// addPushes pushes /live.mp3 to two targets, one live and one refused,
+// and /jazz.aac (no title) to a third that is connecting. Targets come
+// with the password hidden, as engine.Server.Pushes gives them.
+func (e *testEngine) addPushes() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pushes = append(e.pushes,
+		engine.PushStatus{Mount: "/live.mp3", Target: "http://source:xxxxx@cdn.example:8000/live.mp3", State: engine.PushLive,
+			BytesSent: 1258291, Since: t0.Add(-2 * time.Minute)},
+		engine.PushStatus{Mount: "/live.mp3", Target: "http://source:xxxxx@backup.example:8000/live.mp3", State: engine.PushRetrying,
+			Attempts: 3, LastError: "target answered 401 Unauthorized", Since: t0.Add(-time.Minute)},
+		engine.PushStatus{Mount: "/jazz.aac", Target: "http://source:xxxxx@cdn.example:8000/jazz.aac", State: engine.PushConnecting, Since: t0},
+	)
 }
 
 func (e *testEngine) Calls() []string {

@@ -60,22 +60,26 @@ func TestGoldenScreens(t *testing.T) {
 		aud    bool
 		ro     bool
 		relays bool // three relayed mounts added to the fixture
+		pushes bool // /live.mp3 pushed live and retrying, /jazz.aac connecting
 		keys   []string
 	}{
-		{"listeners", 80, 24, false, false, false, []string{"j"}},
-		{"listeners", 120, 40, true, false, false, []string{"j"}},
-		{"source", 80, 24, false, false, false, []string{"j", "tab", "l"}},
-		{"source", 120, 40, false, false, false, []string{"j", "tab", "l"}},
-		{"eventlog", 80, 24, false, false, false, []string{"e"}},
-		{"confirm", 80, 24, false, false, false, []string{"j", "tab", "j", "d"}},
-		{"move", 80, 24, false, false, false, []string{"j", "tab", "space", "m"}},
-		{"filter", 80, 24, false, false, false, []string{"/", "o", "g"}},
-		{"help_readonly", 80, 24, false, true, false, []string{"?"}},
-		{"tiny", 40, 10, false, false, false, []string{"j"}},
+		{"listeners", 80, 24, false, false, false, false, []string{"j"}},
+		{"listeners", 120, 40, true, false, false, false, []string{"j"}},
+		{"source", 80, 24, false, false, false, false, []string{"j", "tab", "l"}},
+		{"source", 120, 40, false, false, false, false, []string{"j", "tab", "l"}},
+		{"eventlog", 80, 24, false, false, false, false, []string{"e"}},
+		{"confirm", 80, 24, false, false, false, false, []string{"j", "tab", "j", "d"}},
+		{"move", 80, 24, false, false, false, false, []string{"j", "tab", "space", "m"}},
+		{"filter", 80, 24, false, false, false, false, []string{"/", "o", "g"}},
+		{"help_readonly", 80, 24, false, true, false, false, []string{"?"}},
+		{"tiny", 40, 10, false, false, false, false, []string{"j"}},
 		// /relay.mp3 on the Source tab: three rows below /jazz.aac, selected first.
-		{"relay_source", 80, 24, false, false, true, []string{"j", "j", "j", "tab", "l"}},
-		{"relay_source", 120, 40, false, false, true, []string{"j", "j", "j", "tab", "l"}},
-		{"relay_prompt", 80, 24, false, false, true, append([]string{"a"}, typed...)},
+		{"relay_source", 80, 24, false, false, true, false, []string{"j", "j", "j", "tab", "l"}},
+		{"relay_source", 120, 40, false, false, true, false, []string{"j", "j", "j", "tab", "l"}},
+		// /live.mp3 on the Source tab with its two pushes; /jazz.aac's
+		// empty title cell says it is pushed.
+		{"push_source", 80, 24, false, false, false, true, []string{"j", "tab", "l"}},
+		{"relay_prompt", 80, 24, false, false, true, false, append([]string{"a"}, typed...)},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s_%dx%d", c.name, c.w, c.h), func(t *testing.T) {
@@ -92,6 +96,10 @@ func TestGoldenScreens(t *testing.T) {
 			})
 			if c.relays {
 				e.addRelays()
+				refresh(m)
+			}
+			if c.pushes {
+				e.addPushes()
 				refresh(m)
 			}
 			// Keys are applied before the program starts so that the

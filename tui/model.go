@@ -48,6 +48,7 @@ const (
 type (
 	snapshotMsg struct {
 		snap      engine.Snapshot
+		pushes    []engine.PushStatus // read with snap
 		aud       AuditionStatus
 		recording map[string]bool
 	}
@@ -109,6 +110,7 @@ type Model struct {
 	outRate   float64
 	aud       AuditionStatus
 	recording map[string]bool
+	pushes    []engine.PushStatus
 
 	focus pane
 	tab   tab
@@ -178,7 +180,7 @@ func NewModel(opts Options) (*Model, error) {
 	m.logView = events.New(m.styles, m.keys, m.store, "")
 	m.store.Add(m.eng.Events(500)...)
 	m.evCh, m.evCancel = m.eng.Subscribe(256)
-	m.applySnapshot(snapshotMsg{snap: m.eng.Snapshot(), aud: m.pollAudition(), recording: m.pollRecording(nil)})
+	m.applySnapshot(snapshotMsg{snap: m.eng.Snapshot(), pushes: m.eng.Pushes(), aud: m.pollAudition(), recording: m.pollRecording(nil)})
 	m.setFocus(paneMounts)
 	return m, nil
 }
@@ -213,7 +215,7 @@ func (m *Model) poll() tea.Cmd {
 	eng, aud, rec := m.eng, m.opts.Auditioner, m.opts.Recorder
 	return func() tea.Msg {
 		snap := eng.Snapshot()
-		msg := snapshotMsg{snap: snap}
+		msg := snapshotMsg{snap: snap, pushes: eng.Pushes()}
 		if aud != nil {
 			msg.aud = aud.AuditionStatus()
 		}
@@ -297,7 +299,9 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 	}
 	m.aud = msg.aud
 	m.recording = msg.recording
+	m.pushes = msg.pushes
 	m.mounts.SetMarks(m.aud.Mount, m.aud.Silent(), m.recording)
+	m.mounts.SetPushed(pushedMounts(m.pushes))
 	m.mounts.SetSnapshot(snap.Mounts, snap.Time)
 	m.syncSelection()
 }
@@ -307,10 +311,35 @@ func (m *Model) syncSelection() {
 	ms, ok := m.mounts.Selected()
 	m.listeners.SetData(ms.Name, ms.Listeners, m.snap.Time)
 	m.source.SetData(ms, ok, m.snap.Time)
+	m.source.SetPushes(pushesOf(m.pushes, ms.Name))
 	m.mountEvs.SetMount(ms.Name)
 	if !ok {
 		m.mountEvs.SetMount("\x00none")
 	}
+}
+
+// pushedMounts is the set of local mounts that are pushed somewhere (nil
+// when none is).
+func pushedMounts(ps []engine.PushStatus) map[string]bool {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		out[p.Mount] = true
+	}
+	return out
+}
+
+// pushesOf returns the pushes of one mount, in the engine's order.
+func pushesOf(ps []engine.PushStatus, mount string) []engine.PushStatus {
+	var out []engine.PushStatus
+	for _, p := range ps {
+		if p.Mount == mount {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Update implements tea.Model.

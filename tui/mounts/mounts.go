@@ -92,6 +92,7 @@ type Model struct {
 	auditioning string
 	silent      bool
 	recording   map[string]bool
+	pushed      map[string]bool
 }
 
 // New returns an empty table.
@@ -119,6 +120,9 @@ func (m *Model) SetSnapshot(ms []engine.MountSnapshot, now time.Time) {
 func (m *Model) SetMarks(auditioning string, silent bool, recording map[string]bool) {
 	m.auditioning, m.silent, m.recording = auditioning, silent, recording
 }
+
+// SetPushed tells the table which mounts are pushed to another server.
+func (m *Model) SetPushed(pushed map[string]bool) { m.pushed = pushed }
 
 // Selected returns the mount under the cursor.
 func (m *Model) Selected() (engine.MountSnapshot, bool) {
@@ -466,6 +470,10 @@ func (m *Model) cells(ms *engine.MountSnapshot, out []string) {
 		// Where a relayed mount comes from matters more than a stale
 		// title while its relay is down.
 		out[colTitle] = relayNote(ms.Relay)
+	case ms.Title == "" && m.pushed[ms.Name]:
+		// Only in an empty cell: a title says more, and the Source tab
+		// has the push's details.
+		out[colTitle] = "→ pushed"
 	}
 }
 

@@ -27,6 +27,7 @@ type Model struct {
 	focused bool
 
 	mount  engine.MountSnapshot
+	pushes []engine.PushStatus // the mount's
 	has    bool
 	now    time.Time
 	offset int
@@ -51,6 +52,9 @@ func (m *Model) SetData(ms engine.MountSnapshot, has bool, now time.Time) {
 	}
 	m.mount, m.has, m.now = ms, has, now
 }
+
+// SetPushes shows the pushes of the mount given to SetData.
+func (m *Model) SetPushes(ps []engine.PushStatus) { m.pushes = ps }
 
 // Scroll moves the view by delta lines.
 func (m *Model) Scroll(delta int) { m.offset = max(m.offset+delta, 0) }
@@ -129,6 +133,9 @@ func (m *Model) lines() []string {
 		}
 		add("Relay state", line)
 	}
+	for i := range m.pushes {
+		add("Push", pushLine(s, &m.pushes[i]))
+	}
 	if src == nil {
 		msg := "no source connected"
 		switch {
@@ -195,6 +202,37 @@ func (m *Model) lines() []string {
 		add(h[0], s.Text.Render(h[1]))
 	}
 	return out
+}
+
+// pushLine describes a push: "→ target · live · 1.2 MB sent", or
+// "→ target · retrying, 3 failed: target answered 401 Unauthorized".
+func pushLine(s *themes.Styles, p *engine.PushStatus) string {
+	line := s.Text.Render("→ " + common.Redact(p.Target) + " · ")
+	switch p.State {
+	case engine.PushLive:
+		// A live push's last error is history; what it sent is not.
+		return line + s.Live.Render(string(p.State)) + s.Text.Render(" · "+common.Bytes(p.BytesSent)+" sent")
+	case engine.PushRetrying:
+		line += s.Warn.Render(string(p.State))
+	case engine.PushWaiting:
+		// Failures before the source left say nothing about the next one.
+		return line + s.Dim.Render(string(p.State)+" for a source")
+	default:
+		line += s.Text.Render(string(p.State))
+	}
+	if p.Attempts > 0 {
+		line += s.Text.Render(", " + strconv.Itoa(p.Attempts) + " failed")
+	}
+	if p.LastError != "" && (p.State == engine.PushRetrying || p.Attempts > 0) {
+		// Retrying: why. Connecting again after failures: why the last
+		// one failed.
+		errStyle := s.Warn
+		if p.State != engine.PushRetrying {
+			errStyle = s.Dim
+		}
+		line += s.Text.Render(": ") + errStyle.Render(p.LastError)
+	}
+	return line
 }
 
 // relayKind says how a relay came to be, when not by hand.
