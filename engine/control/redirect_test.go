@@ -90,13 +90,17 @@ func TestPushTitlesReachTheTarget(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "title on the target", func() bool {
 		return findMount(target.srv.Snapshot(), "/pushed.mp3").Title == `Artist - "Song" <&>`
 	})
-	code, _, body := origin.get("/api/v1/pushes", "admin", adminPass)
-	var doc struct{ Pushes []PushDoc }
-	if err := json.Unmarshal([]byte(body), &doc); err != nil || code != 200 {
-		t.Fatalf("/api/v1/pushes: %d %v %s", code, err, body)
-	}
-	if len(doc.Pushes) != 1 || doc.Pushes[0].State != "live" || doc.Pushes[0].BytesSent == 0 ||
-		strings.Contains(body, srcPass) || doc.Pushes[0].Target != "http://source:xxxxx@"+target.addr+"/pushed.mp3" {
-		t.Fatalf("/api/v1/pushes: %s", body)
-	}
+	var body string
+	testkit.Eventually(t, 5*time.Second, "push listed with bytes sent", func() bool {
+		var code int
+		code, _, body = origin.get("/api/v1/pushes", "admin", adminPass)
+		var doc struct{ Pushes []PushDoc }
+		if err := json.Unmarshal([]byte(body), &doc); err != nil || code != 200 {
+			t.Fatalf("/api/v1/pushes: %d %v %s", code, err, body)
+		}
+		if len(doc.Pushes) != 1 || doc.Pushes[0].Target != "http://source:xxxxx@"+target.addr+"/pushed.mp3" || strings.Contains(body, srcPass) {
+			t.Fatalf("/api/v1/pushes: %s", body)
+		}
+		return doc.Pushes[0].State == "live" && doc.Pushes[0].BytesSent > 0
+	})
 }
