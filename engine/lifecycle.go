@@ -127,13 +127,18 @@ func (s *Server) detachSource(src *source, reason Reason) {
 func (s *Server) expireGrace(m *mount) {
 	s.mu.Lock()
 	m.mu.Lock()
-	if m.source != nil || s.mounts[m.name] != m {
+	// Shutdown ends held mounts itself; a timer firing during it must not
+	// work on after Shutdown has returned, so it counts in the wait group,
+	// joined while shutdown has not begun.
+	if m.source != nil || s.mounts[m.name] != m || s.closing {
 		m.mu.Unlock()
 		s.mu.Unlock()
 		return
 	}
+	s.wg.Add(1)
 	m.mu.Unlock()
 	s.mu.Unlock()
+	defer s.wg.Done()
 	s.removeMount(m)
 }
 
