@@ -85,11 +85,8 @@ type ebmlLevel struct {
 }
 
 type ebmlParser struct {
-	st       Stats
-	pos      uint64
-	feedBase uint64
-	result   int
-	rp       replay
+	st Stats
+	feeder
 
 	mode     int
 	acquired bool
@@ -182,11 +179,7 @@ func (e *ebmlParser) segDur() time.Duration {
 }
 
 func (e *ebmlParser) Feed(p []byte) int {
-	e.st.Bytes += uint64(len(p))
-	e.feedBase = e.pos
-	e.result = -1
-	e.rp.drive(p, e.step)
-	return e.result
+	return e.feed(p, &e.st, e.step)
 }
 
 func (e *ebmlParser) step(p []byte) int {

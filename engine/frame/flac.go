@@ -83,11 +83,8 @@ type flacCand struct {
 }
 
 type flacParser struct {
-	st       Stats
-	pos      uint64
-	feedBase uint64
-	result   int
-	rp       replay
+	st Stats
+	feeder
 
 	mode int
 
@@ -141,11 +138,7 @@ func (f *flacParser) Stats() Stats {
 }
 
 func (f *flacParser) Feed(p []byte) int {
-	f.st.Bytes += uint64(len(p))
-	f.feedBase = f.pos
-	f.result = -1
-	f.rp.drive(p, f.step)
-	return f.result
+	return f.feed(p, &f.st, f.step)
 }
 
 func (f *flacParser) step(p []byte) int {

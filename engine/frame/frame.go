@@ -163,6 +163,24 @@ func (d *durAcc) add(samples, rate int) {
 
 func (d *durAcc) total() time.Duration { return d.base + samplesToDur(d.samples, d.rate) }
 
+// feeder is the bookkeeping every parser's Feed shares: bytes counted,
+// start points taken relative to this call's p, and bytes a false start
+// gave back parsed again first.
+type feeder struct {
+	pos      uint64 // stream offset of the next byte to parse
+	feedBase uint64 // stream offset of this Feed's p[0]
+	result   int    // start point found in this Feed, or -1
+	rp       replay
+}
+
+func (f *feeder) feed(p []byte, st *Stats, step func([]byte) int) int {
+	st.Bytes += uint64(len(p))
+	f.feedBase = f.pos
+	f.result = -1
+	f.rp.drive(p, step)
+	return f.result
+}
+
 // replay holds bytes already consumed that must be parsed again after a
 // false start (a header that turned out invalid). Its content is never more
 // than one Ogg page header, so the fixed array always suffices.

@@ -58,11 +58,8 @@ type oggStream struct {
 }
 
 type oggParser struct {
-	st       Stats
-	pos      uint64
-	feedBase uint64
-	result   int
-	rp       replay
+	st Stats
+	feeder
 
 	mode     int
 	acquired bool
@@ -135,11 +132,7 @@ func (o *oggParser) linkDur() time.Duration {
 }
 
 func (o *oggParser) Feed(p []byte) int {
-	o.st.Bytes += uint64(len(p))
-	o.feedBase = o.pos
-	o.result = -1
-	o.rp.drive(p, o.step)
-	return o.result
+	return o.feed(p, &o.st, o.step)
 }
 
 func (o *oggParser) step(p []byte) int {

@@ -69,10 +69,7 @@ type syncParser struct {
 	// bytes would fail.
 	syncMask, syncWant uint16
 
-	pos      uint64 // absolute stream position of the next byte to parse
-	feedBase uint64 // absolute position of the current Feed's p[0]
-	result   int
-	rp       replay
+	feeder
 
 	mode     int
 	acquired bool
@@ -127,11 +124,7 @@ func (s *syncParser) Stats() Stats {
 }
 
 func (s *syncParser) Feed(p []byte) int {
-	s.st.Bytes += uint64(len(p))
-	s.feedBase = s.pos
-	s.result = -1
-	s.rp.drive(p, s.step)
-	return s.result
+	return s.feed(p, &s.st, s.step)
 }
 
 // step parses p until it is consumed or a false start schedules a replay;
