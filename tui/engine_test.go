@@ -46,17 +46,7 @@ func TestRealEngine(t *testing.T) {
 	defer m.Close()
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never happened; screen:\n%s", what, plain(m))
-			}
-			time.Sleep(50 * time.Millisecond)
-			refresh(m)
-		}
-	}
+	until := func(what string, ok func() bool) { t.Helper(); untilScreen(t, m, what, ok) }
 	until("source connected", func() bool { return m.snap.Sources == 1 })
 
 	req, _ := http.NewRequest("GET", "http://"+addr+"/live.mp3", nil)

@@ -327,3 +327,17 @@ func ansiWidth(s string) int { return ansi.StringWidth(s) }
 
 // refresh runs one poll, as a tick would, without scheduling the next tick.
 func refresh(m *Model) { m.Update(m.poll()()) }
+
+// untilScreen polls the engine through the model until ok holds, failing
+// with the screen after 15 s.
+func untilScreen(t *testing.T, m *Model, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened; screen:\n%s", what, plain(m))
+		}
+		time.Sleep(50 * time.Millisecond)
+		refresh(m)
+	}
+}

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"context"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -24,21 +22,7 @@ func serveEngine(t *testing.T) (*engine.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
-	})
-	return s, ln.Addr().String()
+	return s, testkit.Serve(t, s)
 }
 
 // TestRealEngineRelay drives the interface over a real engine that pulls
@@ -69,17 +53,7 @@ func TestRealEngineRelay(t *testing.T) {
 	}
 	defer m.Close()
 	m.Update(tea.WindowSizeMsg{Width: 160, Height: 40})
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never happened; screen:\n%s", what, plain(m))
-			}
-			time.Sleep(50 * time.Millisecond)
-			refresh(m)
-		}
-	}
+	until := func(what string, ok func() bool) { t.Helper(); untilScreen(t, m, what, ok) }
 
 	upstream := "http://" + originAddr + "/live.mp3"
 	press(t, m, "a")
