@@ -19,7 +19,7 @@ type accessLog struct {
 }
 
 func (a *accessLog) write(host, user, request string, status int, bytes uint64, referer, ua string, dur time.Duration) {
-	w := a.s.cfg.AccessLog
+	w := a.s.cfg().AccessLog
 	if w == nil {
 		return
 	}
@@ -67,7 +67,7 @@ func requestLine(r *http.Request) string {
 // clientAddr is the peer's address, or, when the peer is a trusted proxy,
 // the last address in X-Forwarded-For that is not one.
 func (s *Server) clientAddr(peer string, h http.Header) string {
-	if len(s.cfg.TrustedProxies) == 0 {
+	if len(s.cfg().TrustedProxies) == 0 {
 		return peer
 	}
 	ap, err := netip.ParseAddrPort(peer)
@@ -89,7 +89,7 @@ func (s *Server) clientAddr(peer string, h http.Header) string {
 
 func (s *Server) trusted(a netip.Addr) bool {
 	a = a.Unmap()
-	for _, p := range s.cfg.TrustedProxies {
+	for _, p := range s.cfg().TrustedProxies {
 		if p.Contains(a) {
 			return true
 		}

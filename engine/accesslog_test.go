@@ -44,7 +44,8 @@ func TestAccessLogAndForwardedFor(t *testing.T) {
 }
 
 func TestForwardedForOnlyFromTrustedPeers(t *testing.T) {
-	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	s := &Server{}
+	s.conf.Store(&Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	h := map[string][]string{"X-Forwarded-For": {"203.0.113.7, 10.1.1.1"}}
 	for peer, want := range map[string]string{
 		"10.0.0.2:5000":  "203.0.113.7",    // proxy → the last untrusted hop

@@ -58,9 +58,9 @@ func (h *headReader) Read(p []byte) (int, error) {
 // are served here on raw connections; anything else goes to net/http.
 func (s *Server) handleConn(c net.Conn) {
 	addr := c.RemoteAddr().String()
-	hr := &headReader{r: c, left: s.cfg.MaxHeaderBytes}
+	hr := &headReader{r: c, left: s.cfg().MaxHeaderBytes}
 	br := bufio.NewReaderSize(hr, 4096)
-	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+	_ = c.SetReadDeadline(time.Now().Add(s.cfg().HeaderTimeout))
 	req, err := http.ReadRequest(br)
 	s.untrack(c)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Server) handleConn(c net.Conn) {
 		return
 	}
 	// serveHTTP counts the request.
-	rc := &replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(hr.record), c), writeTimeout: s.cfg.WriteTimeout}
+	rc := &replayConn{Conn: c, r: io.MultiReader(bytes.NewReader(hr.record), c), writeTimeout: s.cfg().WriteTimeout}
 	if !s.handoff.push(rc) {
 		c.Close()
 	}
@@ -103,10 +103,10 @@ func (s *Server) badHead(c net.Conn, addr string, hr *headReader, err error) {
 	switch {
 	case hr.left <= 0:
 		e.reason, e.status, e.answer = ReasonHeadTooLarge, http.StatusRequestHeaderFieldsTooLarge, true
-		e.body = "Request head larger than " + strconv.Itoa(s.cfg.MaxHeaderBytes) + " bytes\n"
-		e.detail = "larger than " + strconv.Itoa(s.cfg.MaxHeaderBytes) + " bytes"
+		e.body = "Request head larger than " + strconv.Itoa(s.cfg().MaxHeaderBytes) + " bytes\n"
+		e.detail = "larger than " + strconv.Itoa(s.cfg().MaxHeaderBytes) + " bytes"
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		e.reason, e.detail = ReasonHeadTimeout, "not complete within "+s.cfg.HeaderTimeout.String()
+		e.reason, e.detail = ReasonHeadTimeout, "not complete within "+s.cfg().HeaderTimeout.String()
 	case len(hr.record) == 0 && (errors.Is(err, io.EOF) || isClosedErr(err)):
 		// Connected and left without a word: a port probe or health check.
 		e.reason, e.level, e.detail = ReasonClientClosed, slog.LevelDebug, "closed before sending a request"
@@ -159,7 +159,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if a := s.clientAddr(r.RemoteAddr, r.Header); a != r.RemoteAddr {
 		r.RemoteAddr = net.JoinHostPort(a, "0")
 	}
-	if s.cfg.AccessLog != nil {
+	if s.cfg().AccessLog != nil {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -221,7 +221,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 			"WWW-Authenticate", `Basic realm="icedeck"`)
 		return
 	}
-	wantUser, wantPass := s.cfg.SourceCredentials(name)
+	wantUser, wantPass := s.cfg().SourceCredentials(name)
 	if !equalSecret(user, wantUser) || !equalSecret(pass, wantPass) {
 		if s.sourceLogins.Fail(ip, time.Now()) {
 			s.Emit(Event{Type: EventSourceRejected, Level: slog.LevelWarn, Mount: label, Addr: addr, Reason: ReasonLoginsBlocked,
@@ -270,7 +270,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 	// 20 sessions that way). So the 200 goes with the 100 in one write, to
 	// be read with it; and a client that streams without waiting for an
 	// answer (ffmpeg's legacy SOURCE) gets none.
-	answer := "HTTP/1.0 200 OK\r\nServer: " + s.cfg.ServerID + "\r\n\r\n"
+	answer := "HTTP/1.0 200 OK\r\nServer: " + s.cfg().ServerID + "\r\n\r\n"
 	switch {
 	case strings.EqualFold(req.Header.Get("Expect"), "100-continue"):
 		_, _ = io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n"+answer)
@@ -289,7 +289,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 // mountIce applies the mount's configured name, description and public
 // flag over what the source declared.
 func (s *Server) mountIce(name string, ice IceInfo) IceInfo {
-	mc := s.cfg.Mounts[name]
+	mc := s.cfg().Mounts[name]
 	ice.Name = cmp.Or(mc.StreamName, ice.Name)
 	ice.Description = cmp.Or(mc.StreamDescription, ice.Description)
 	ice.Public = cmp.Or(mc.Public, ice.Public)
@@ -389,15 +389,15 @@ var noCRLF = strings.NewReplacer("\r", " ", "\n", " ")
 // setHeads builds the response heads every listener of the source shares.
 func (m *mount) setHeads(s *Server, src *source) {
 	var b strings.Builder
-	b.WriteString("HTTP/1.0 200 OK\r\nServer: " + s.cfg.ServerID + "\r\nContent-Type: " + noCRLF.Replace(src.contentType) +
+	b.WriteString("HTTP/1.0 200 OK\r\nServer: " + s.cfg().ServerID + "\r\nContent-Type: " + noCRLF.Replace(src.contentType) +
 		"\r\nCache-Control: no-cache, no-store\r\nPragma: no-cache\r\nExpires: Mon, 26 Jul 1997 05:00:00 GMT\r\nConnection: close\r\n")
-	keys := make([]string, 0, len(s.cfg.Headers))
-	for k := range s.cfg.Headers {
+	keys := make([]string, 0, len(s.cfg().Headers))
+	for k := range s.cfg().Headers {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		b.WriteString(k + ": " + noCRLF.Replace(s.cfg.Headers[k]) + "\r\n")
+		b.WriteString(k + ": " + noCRLF.Replace(s.cfg().Headers[k]) + "\r\n")
 	}
 	ice := src.ice
 	for _, h := range [][2]string{

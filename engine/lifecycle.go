@@ -18,9 +18,9 @@ func (s *Server) attachSource(src *source, name string) (*mount, Reason, string)
 		s.mu.Unlock()
 		return nil, ReasonShuttingDown, ""
 	}
-	if s.sources >= s.cfg.MaxSources {
+	if s.sources >= s.cfg().MaxSources {
 		s.mu.Unlock()
-		return nil, ReasonTooManySources, fmt.Sprintf("limit %d", s.cfg.MaxSources)
+		return nil, ReasonTooManySources, fmt.Sprintf("limit %d", s.cfg().MaxSources)
 	}
 	var ended *mount
 	resumed := false
@@ -102,7 +102,7 @@ func (s *Server) detachSource(src *source, reason Reason) {
 	s.note(ending{kind: KindSource, reason: reason, level: level, event: EventSourceLeft, mount: m.name, id: src.id, addr: src.addr,
 		message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
 			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256),
-		request: src.request, user: s.cfg.SourceUser, ua: src.ua, status: http.StatusOK, bytes: ss.BytesIn, dur: now.Sub(src.connected)})
+		request: src.request, user: s.cfg().SourceUser, ua: src.ua, status: http.StatusOK, bytes: ss.BytesIn, dur: now.Sub(src.connected)})
 
 	m.mu.Lock()
 	m.source = nil
@@ -182,7 +182,7 @@ func (s *Server) fallbackFor(m *mount) *mount {
 				return fb
 			}
 		}
-		name = s.cfg.Mounts[name].Fallback
+		name = s.cfg().Mounts[name].Fallback
 	}
 	return nil
 }

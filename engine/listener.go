@@ -261,7 +261,7 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		}
 		return ReasonWriteError, true
 	}
-	if now.Sub(l.lastProgress) > m.srv.cfg.WriteTimeout {
+	if now.Sub(l.lastProgress) > m.srv.cfg().WriteTimeout {
 		return ReasonTimeout, true
 	}
 	return ReasonNone, false

@@ -63,31 +63,31 @@ type mount struct {
 const recentDisconnects = 50
 
 func newMount(s *Server, name string) *mount {
-	cfg := s.cfg.Mounts[name]
+	cfg := s.cfg().Mounts[name]
 	m := &mount{
 		name:    name,
 		srv:     s,
 		cfg:     cfg,
-		ring:    newRing(s.cfg.QueueSize),
-		burst:   s.cfg.BurstSize,
+		ring:    newRing(s.cfg().QueueSize),
+		burst:   s.cfg().BurstSize,
 		slow:    cfg.SlowListener,
-		metaInt: s.cfg.MetaInt,
+		metaInt: s.cfg().MetaInt,
 		taps:    map[*Tap]struct{}{},
 	}
 	if cfg.BurstSize > 0 {
 		m.burst = cfg.BurstSize
 	}
-	if m.burst > s.cfg.QueueSize {
-		m.burst = s.cfg.QueueSize
+	if m.burst > s.cfg().QueueSize {
+		m.burst = s.cfg().QueueSize
 	}
 	if m.slow == "" {
-		m.slow = s.cfg.SlowListener
+		m.slow = s.cfg().SlowListener
 	}
 	if m.slow == "" {
 		m.slow = SlowDrop
 	}
 	if m.cfg.Grace == 0 {
-		m.cfg.Grace = s.cfg.Grace
+		m.cfg.Grace = s.cfg().Grace
 	}
 	m.meta.Store(&metaBlock{bytes: []byte{0}})
 	m.shards = make([]*shard, s.shardCount)
@@ -143,7 +143,7 @@ func (m *mount) maxListeners() int {
 	if m.cfg.MaxListeners > 0 {
 		return m.cfg.MaxListeners
 	}
-	return m.srv.cfg.MaxListeners
+	return m.srv.cfg().MaxListeners
 }
 
 // publish hands a chunk to every reader. Called only by the source goroutine.

@@ -239,7 +239,7 @@ func (p *push) session(m *mount) (Reason, error) {
 	for {
 		n, err := t.Read(buf)
 		if n > 0 {
-			_ = c.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+			_ = c.SetWriteDeadline(time.Now().Add(p.s.cfg().WriteTimeout))
 			if _, werr := c.Write(buf[:n]); werr != nil {
 				if errors.Is(werr, net.ErrClosed) {
 					return ReasonShutdown, nil
@@ -282,7 +282,7 @@ func (p *push) connect(ct string, ice IceInfo) (net.Conn, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: %s\r\nUser-Agent: %s\r\n",
-		method, u.EscapedPath(), u.Host, basicAuth(user, pass), ct, p.s.cfg.ServerID+" push")
+		method, u.EscapedPath(), u.Host, basicAuth(user, pass), ct, p.s.cfg().ServerID+" push")
 	for _, h := range [][2]string{{"Ice-Name", ice.Name}, {"Ice-Description", ice.Description}, {"Ice-Url", ice.URL},
 		{"Ice-Genre", ice.Genre}, {"Ice-Public", ice.Public}, {"Ice-Audio-Info", ice.AudioInfo}} {
 		if h[1] != "" {
@@ -328,7 +328,7 @@ func (p *push) followTitles(m *mount, done <-chan struct{}) {
 			if err == nil {
 				pass, _ := p.target.User.Password()
 				req.SetBasicAuth(cmp.Or(p.target.User.Username(), "source"), pass)
-				req.Header.Set("User-Agent", p.s.cfg.ServerID+" push")
+				req.Header.Set("User-Agent", p.s.cfg().ServerID+" push")
 				if resp, err := client.Do(req); err == nil {
 					resp.Body.Close()
 				}

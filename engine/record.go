@@ -78,7 +78,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	m.mu.Unlock()
 	if pattern == "" {
 		name := strings.NewReplacer("/", "_", ".", "-").Replace(strings.TrimPrefix(m.name, "/"))
-		pattern = filepath.Join(s.cfg.RecordDir, name+"-%Y%m%d-%H%M%S"+frame.FormatOf(ct).Ext)
+		pattern = filepath.Join(s.cfg().RecordDir, name+"-%Y%m%d-%H%M%S"+frame.FormatOf(ct).Ext)
 	}
 	f, path, err := createUnique(strftime(pattern, time.Now()))
 	if err != nil {

@@ -165,7 +165,7 @@ func readEdge(client *http.Client, base string) edgeLoad {
 // A request with credentials (an edge or a relay pulling) or from a relay
 // is always served here: an edge must never be sent to itself.
 func (s *Server) redirectTarget(r *http.Request) string {
-	if s.cfg.Redirect == nil || r.Header.Get("Authorization") != "" {
+	if s.cfg().Redirect == nil || r.Header.Get("Authorization") != "" {
 		return ""
 	}
 	ua := r.UserAgent()

@@ -362,7 +362,7 @@ func (s *Server) dialUpstream(u string, icy bool) (*source, error) {
 		return nil, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: %s\r\n", pu.RequestURI(), pu.Host, s.cfg.ServerID+" relay")
+	fmt.Fprintf(&b, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: %s\r\n", pu.RequestURI(), pu.Host, s.cfg().ServerID+" relay")
 	if pu.User != nil {
 		pass, _ := pu.User.Password()
 		fmt.Fprintf(&b, "Authorization: %s\r\n", basicAuth(pu.User.Username(), pass))

@@ -25,7 +25,7 @@ const bodyTimeout = 30 * time.Second
 
 // Server is the relay. Create it with New.
 type Server struct {
-	cfg        Config
+	conf       atomic.Pointer[Config] // swapped whole by Reconfigure; read with cfg()
 	log        *slog.Logger
 	events     *eventBus
 	started    time.Time
@@ -99,7 +99,6 @@ func New(cfg Config) (*Server, error) {
 			"max_clients", cfg.MaxClients, "open_file_limit", n, "fix", "raise it (ulimit -n, LimitNOFILE=) or lower max_clients")
 	}
 	s := &Server{
-		cfg:        cfg,
 		log:        log,
 		events:     newEventBus(log),
 		started:    time.Now(),
@@ -113,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 		// address for a minute; other addresses are not affected.
 		sourceLogins: NewLoginLimiter(10, time.Minute),
 	}
+	s.conf.Store(&cfg)
 	s.access.s = s
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
@@ -158,13 +158,17 @@ func setDefault[T comparable](v *T, d T) {
 func (s *Server) Handle(h http.Handler) { s.control.Store(&h) }
 
 // Config returns the configuration in force, defaults filled in.
-func (s *Server) Config() Config { return s.cfg }
+func (s *Server) Config() Config { return *s.cfg() }
+
+// cfg is the configuration in force; a reload replaces it whole, so a
+// caller reading several settings should keep the pointer it got.
+func (s *Server) cfg() *Config { return s.conf.Load() }
 
 // ListenAndServe listens on every configured address and serves until ctx
 // is done, then shuts down, giving connections five seconds to finish.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	var lns []net.Listener
-	for _, a := range s.cfg.Listen {
+	for _, a := range s.cfg().Listen {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			for _, l := range lns {
@@ -213,21 +217,21 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	s.serveOnce.Do(func() {
 		go func() { _ = s.httpSrv.Serve(s.handoff) }()
-		for _, rc := range s.cfg.Relays {
+		for _, rc := range s.cfg().Relays {
 			if err := s.AddRelay(rc); err != nil {
 				s.log.Error("relay not started", "mount", rc.Mount, "err", err)
 			}
 		}
-		for _, pc := range s.cfg.Pushes {
+		for _, pc := range s.cfg().Pushes {
 			if err := s.AddPush(pc); err != nil {
 				s.log.Error("push not started", "mount", pc.Mount, "err", err)
 			}
 		}
-		if rc := s.cfg.Redirect; rc != nil && len(rc.Edges) > 0 {
+		if rc := s.cfg().Redirect; rc != nil && len(rc.Edges) > 0 {
 			s.wg.Add(1)
 			go s.pollEdges(*rc, s.stopMirror)
 		}
-		if mc := s.cfg.Master; mc != nil {
+		if mc := s.cfg().Master; mc != nil {
 			s.wg.Add(1)
 			go s.mirror(*mc, s.stopMirror)
 		}
@@ -248,7 +252,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		s.totals.conns.Add(1)
-		if n := s.clients.Add(1); n > int64(s.cfg.MaxClients) {
+		if n := s.clients.Add(1); n > int64(s.cfg().MaxClients) {
 			s.clients.Add(-1)
 			s.refuseFull(nc, n-1)
 			continue
@@ -277,7 +281,7 @@ func (s *Server) refuseFull(c net.Conn, open int64) {
 	e := ending{kind: KindRequest, reason: ReasonServerFull, status: http.StatusServiceUnavailable, answer: true, body: "Server full\n"}
 	if now := time.Now().Unix(); s.fullNoted.Swap(now) != now { // one event a second at most
 		e.event, e.level, e.addr = EventRequestRejected, slog.LevelWarn, c.RemoteAddr().String()
-		e.message = fmt.Sprintf("connection from %s refused: %d connections reach the client limit of %d", e.addr, open, s.cfg.MaxClients)
+		e.message = fmt.Sprintf("connection from %s refused: %d connections reach the client limit of %d", e.addr, open, s.cfg().MaxClients)
 	}
 	s.finish(c, e)
 }
@@ -434,7 +438,7 @@ func (s *Server) snapshot(full bool) Snapshot {
 	s.mu.Unlock()
 	sort.Slice(mounts, func(i, j int) bool { return mounts[i].name < mounts[j].name })
 	snap := Snapshot{
-		Time: now, Started: s.started, Addrs: addrs, ServerID: s.cfg.ServerID,
+		Time: now, Started: s.started, Addrs: addrs, ServerID: s.cfg().ServerID,
 		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Taps: int(s.taps.Load()),
 		Clients: int(s.clients.Load()), Endings: s.endings(),
 		Totals: Totals{

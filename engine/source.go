@@ -98,7 +98,7 @@ func (s *Server) readPieces(src *source, out chan<- piece) {
 		if len(slab)-off < minRead {
 			slab, off = make([]byte, slabSize), 0
 		}
-		_ = src.conn.SetReadDeadline(time.Now().Add(s.cfg.SourceTimeout))
+		_ = src.conn.SetReadDeadline(time.Now().Add(s.cfg().SourceTimeout))
 		n, err := src.body.Read(slab[off:])
 		out <- piece{data: slab[off : off+n], err: err}
 		off += n
