@@ -64,8 +64,46 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 
+	// TLSCert and TLSKey are the PEM files listeners served with ServeTLS
+	// present (TLSKey "" when the key is in TLSCert, as Icecast's
+	// <ssl-certificate>). Reconfigure reads them again.
+	TLSCert, TLSKey string
+	// Webroot resolves intro files and file fallbacks named relative to
+	// it, as Icecast's <webroot> does.
+	Webroot string
+	// Listener policy: DenyIPs are refused; when AllowIPs is not empty
+	// only they are admitted; DenyAgents are user agents refused, each
+	// matched whole and case-insensitively, "*" standing for any run.
+	DenyIPs, AllowIPs []netip.Prefix
+	DenyAgents        []string
+	// Aliases send a request for one path to another, as Icecast's
+	// <alias source="/" destination="/status.xsl"/>.
+	Aliases map[string]string
+
 	ServerID string // Server header and status documents
 	Logger   *slog.Logger
+}
+
+// URLAuth is Icecast's <authentication type="url">: the server asks these
+// URLs (POST, form-encoded) before admitting a listener and tells them
+// when listeners and mounts come and go.
+type URLAuth struct {
+	ListenerAdd, ListenerRemove string // "" = not asked / not told
+	MountAdd, MountRemove       string
+	Username, Password          string // HTTP basic auth towards the hook
+	// AuthHeader is the header line ("icecast-auth-user: 1", the default)
+	// whose presence in listener_add's answer admits the listener.
+	AuthHeader string
+	// Accept2xx admits on any 2xx answer instead of the header.
+	Accept2xx bool
+	// TimelimitHeader names the answer header giving the longest the
+	// listener may stay, in seconds ("icecast-auth-timelimit").
+	TimelimitHeader string
+	// Headers are the client's request headers passed on to the hook,
+	// named HeaderPrefix+name ("ClientHeader." by default).
+	Headers      []string
+	HeaderPrefix string
+	Timeout      time.Duration // per call; 0 = 5 s
 }
 
 // MountConfig overrides the global settings for one mount.
@@ -95,6 +133,22 @@ type MountConfig struct {
 	// Charset is what metadata updates for this mount are in when they do
 	// not say (the control plane converts them to UTF-8).
 	Charset string
+	// Genre, URL and Bitrate override icy-genre, icy-url and icy-br.
+	Genre, URL, Bitrate string
+	// MaxListenerDuration disconnects a listener after this long (0: never).
+	MaxListenerDuration time.Duration
+	// Intro is a file (same format as the stream) sent to each new
+	// listener before the live stream; relative to Webroot.
+	Intro string
+	// LimitRate is the most a source may send, in bits per second (0: no
+	// limit); a faster source is read no faster than this.
+	LimitRate int
+	// Auth asks URL hooks before admitting listeners (nil: no hook).
+	Auth *URLAuth
+	// OnConnect and OnDisconnect are programs run with the mount name as
+	// their argument when a source connects and leaves, as Icecast's
+	// <on-connect> and <on-disconnect>.
+	OnConnect, OnDisconnect string
 }
 
 // Defaults returns the built-in configuration, with no passwords set.

@@ -33,6 +33,59 @@ type File struct {
 	Master   *MasterSection    `toml:"master"`
 	Pushes   []PushSection     `toml:"push"`
 	Redirect *RedirectSection  `toml:"redirect"`
+	TLS      *TLSSection       `toml:"tls"`
+	Access   AccessSection     `toml:"access"`
+
+	// Format is "toml" or "icecast" (an icecast.xml); Warnings are what
+	// the file asks for that icedeck does not honour, each with its line.
+	Format   string          `toml:"-"`
+	Warnings []ConfigWarning `toml:"-"`
+}
+
+// ConfigWarning is a setting accepted but not (fully) honoured.
+type ConfigWarning struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (w ConfigWarning) String() string {
+	if w.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg)
+	}
+	return w.File + ": " + w.Msg
+}
+
+// TLSSection is [tls]: the addresses that speak TLS and the certificate
+// they present (reread on reload).
+type TLSSection struct {
+	Listen []string `toml:"listen"`
+	Cert   string   `toml:"cert"` // PEM; may hold the key too, as Icecast's <ssl-certificate>
+	Key    string   `toml:"key"`  // PEM; "" when Cert holds it
+}
+
+// AccessSection is [access]: listener policy from files, one entry a
+// line, reread on reload (Icecast's <deny-ip>, <allow-ip>, <deny-agents>).
+type AccessSection struct {
+	DenyIPFile     string `toml:"deny_ip_file"`     // addresses or CIDR ranges refused
+	AllowIPFile    string `toml:"allow_ip_file"`    // when set, only these are admitted
+	DenyAgentsFile string `toml:"deny_agents_file"` // user agents refused; "*" patterns
+}
+
+// URLAuthSection is [mount.auth]: Icecast's <authentication type="url">.
+type URLAuthSection struct {
+	ListenerAdd     string   `toml:"listener_add"`
+	ListenerRemove  string   `toml:"listener_remove"`
+	MountAdd        string   `toml:"mount_add"`
+	MountRemove     string   `toml:"mount_remove"`
+	Username        string   `toml:"username"`
+	Password        string   `toml:"password"`
+	AuthHeader      string   `toml:"auth_header"`      // default "icecast-auth-user: 1"
+	Accept2xx       bool     `toml:"accept_2xx"`       // admit on any 2xx instead
+	TimelimitHeader string   `toml:"timelimit_header"` // default "icecast-auth-timelimit"
+	Headers         []string `toml:"headers"`          // client headers passed on
+	HeaderPrefix    string   `toml:"header_prefix"`    // default "ClientHeader."
+	Timeout         Duration `toml:"timeout"`          // default 5 s
 }
 
 // ServerSection is [server].
@@ -44,7 +97,23 @@ type ServerSection struct {
 	ServerID       string         `toml:"server_id"`
 	Hostname       string         `toml:"hostname"` // for listen URLs in status documents
 	Location       string         `toml:"location"`
-	Admin          string         `toml:"admin"` // contact shown in status documents
+	Admin          string         `toml:"admin"`     // contact shown in status documents
+	ErrorLog       string         `toml:"error_log"` // a path ("/dev/stderr" too): the caller opens it
+	LogLevel       string         `toml:"log_level"` // debug, info, warn or error
+	Webroot        string         `toml:"webroot"`   // intro files and file fallbacks are found here
+	// Aliases map request paths to others ("/" = "/status.xsl").
+	Aliases map[string]string `toml:"aliases"`
+	// ShoutcastMount takes Shoutcast (ICY) sources on the port after the
+	// first listen address's, as Icecast's <shoutcast-mount>;
+	// ShoutcastListen names the addresses instead.
+	ShoutcastMount  MountName `toml:"shoutcast_mount"`
+	ShoutcastListen []string  `toml:"shoutcast_listen"`
+	// APICORS are the origins allowed to call /api/v1 from a browser.
+	APICORS []string `toml:"api_cors"`
+	// User and Group are taken when started as root, after the sockets
+	// are open (Icecast's <changeowner>).
+	User  string `toml:"user"`
+	Group string `toml:"group"`
 }
 
 // AuthSection is [auth].
@@ -91,6 +160,16 @@ type MountSection struct {
 	Charset          Charset      `toml:"charset"`
 	StreamName       string       `toml:"stream_name"`
 	StreamDesc       string       `toml:"stream_description"`
+	Genre            string       `toml:"genre"`
+	URL              string       `toml:"url"`
+	Bitrate          string       `toml:"bitrate"`
+	// MaxListenerDuration disconnects a listener after this long.
+	MaxListenerDuration Duration        `toml:"max_listener_duration"`
+	Intro               string          `toml:"intro"`      // sent to each new listener first; relative to webroot
+	LimitRate           Size            `toml:"limit_rate"` // most a source may send, bits per second
+	OnConnect           string          `toml:"on_connect"` // program run with the mount as argument
+	OnDisconnect        string          `toml:"on_disconnect"`
+	Auth                *URLAuthSection `toml:"auth"`
 }
 
 // RelaySection is one [[relay]]: a mount pulled from other servers. The

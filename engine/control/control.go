@@ -53,6 +53,14 @@ type Options struct {
 	MaxAuthFailures int
 	AuthWindow      time.Duration
 
+	// APICORS are the origins a browser may call /api/v1 from (Icecast
+	// platforms' panels); none by default.
+	APICORS []string
+
+	// Reload rereads the configuration for POST /api/v1/reload (nil: the
+	// endpoint answers 501). Its error is reported as it is.
+	Reload func() error
+
 	// Heartbeat is the interval of SSE comments that keep idle proxies
 	// from closing /api/v1/events. Default 15 s.
 	Heartbeat time.Duration
