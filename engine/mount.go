@@ -97,6 +97,14 @@ func newMount(s *Server, name string) *mount {
 	return m
 }
 
+// settings are the mount's own settings in force (m.cfg, which a reload
+// replaces under m.mu); callers holding m.mu read m.cfg directly.
+func (m *mount) settings() MountConfig {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
+
 func (m *mount) start() {
 	for _, sh := range m.shards {
 		m.srv.wg.Add(1)
