@@ -368,7 +368,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	if tc := tcpConn(c); tc != nil {
 		l.raw, _ = tc.SyscallConn()
 	}
-	st := m.startFor(m.burst)
+	st := m.startFor(int(m.burst.Load()))
 	l.pending[0], l.pending[1] = head, st.headers
 	l.placeAt(st)
 	if why, detail := m.addListener(l); why != ReasonNone {

@@ -200,7 +200,7 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 	if l.waitSync {
 		sh.findSync(l, head)
 	} else if l.seq < r.tail.Load() {
-		if m.slow != SlowSkip {
+		if !m.skipSlow.Load() {
 			m.slowDrops.Add(1)
 			return ReasonTooSlow, true
 		}

@@ -32,9 +32,9 @@ type mount struct {
 	cfg  MountConfig
 	ring *ring
 
-	burst   int
-	slow    SlowPolicy
-	metaInt int
+	burst    atomic.Int64 // bytes a new reader starts back from live; a reload changes it
+	skipSlow atomic.Bool  // slow listeners jump to live instead of being dropped
+	metaInt  int          // fixed for the mount's life: listeners were told it
 
 	meta atomic.Pointer[metaBlock]
 	hdrs atomic.Pointer[headerSet] // Ogg codec headers, replayed to each new reader
@@ -63,38 +63,37 @@ type mount struct {
 const recentDisconnects = 50
 
 func newMount(s *Server, name string) *mount {
-	cfg := s.cfg().Mounts[name]
+	c := s.cfg()
 	m := &mount{
 		name:    name,
 		srv:     s,
-		cfg:     cfg,
-		ring:    newRing(s.cfg().QueueSize),
-		burst:   s.cfg().BurstSize,
-		slow:    cfg.SlowListener,
-		metaInt: s.cfg().MetaInt,
+		ring:    newRing(c.QueueSize),
+		metaInt: c.MetaInt,
 		taps:    map[*Tap]struct{}{},
 	}
-	if cfg.BurstSize > 0 {
-		m.burst = cfg.BurstSize
-	}
-	if m.burst > s.cfg().QueueSize {
-		m.burst = s.cfg().QueueSize
-	}
-	if m.slow == "" {
-		m.slow = s.cfg().SlowListener
-	}
-	if m.slow == "" {
-		m.slow = SlowDrop
-	}
-	if m.cfg.Grace == 0 {
-		m.cfg.Grace = s.cfg().Grace
-	}
+	m.configure(c)
 	m.meta.Store(&metaBlock{bytes: []byte{0}})
 	m.shards = make([]*shard, s.shardCount)
 	for i := range m.shards {
 		m.shards[i] = newShard(m)
 	}
 	return m
+}
+
+// configure takes the mount's settings from c, at creation and on every
+// reload. The queue and the ICY interval stay as the mount began: its
+// ring is allocated and its listeners were told the interval.
+func (m *mount) configure(c *Config) {
+	mc := c.Mounts[m.name]
+	if mc.Grace == 0 {
+		mc.Grace = c.Grace
+	}
+	burst := cmp.Or(mc.BurstSize, c.BurstSize)
+	m.burst.Store(int64(min(burst, m.ring.limit)))
+	m.skipSlow.Store(cmp.Or(mc.SlowListener, c.SlowListener) == SlowSkip)
+	m.mu.Lock()
+	m.cfg = mc
+	m.mu.Unlock()
 }
 
 // settings are the mount's own settings in force (m.cfg, which a reload

@@ -218,7 +218,7 @@ func (p *push) session(m *mount) (Reason, error) {
 	m.taps[t] = struct{}{}
 	m.mu.Unlock()
 	defer t.Close()
-	t.start(m.burst)
+	t.start(int(m.burst.Load()))
 
 	c, err := p.connect(ct, ice)
 	if err != nil {

@@ -98,6 +98,12 @@ func (s *Server) pollEdges(rc RedirectConfig, stop <-chan struct{}) {
 		}
 		wg.Wait()
 		s.redirect.mu.Lock()
+		select {
+		case <-stop: // replaced or shut down while reading: what it read is stale
+			s.redirect.mu.Unlock()
+			return
+		default:
+		}
 		for i, l := range loads {
 			if i < len(s.redirect.edges) && s.redirect.edges[i].alive != l.alive {
 				level, state := slog.LevelInfo, "up"

@@ -43,7 +43,8 @@ type Server struct {
 
 	sourceLogins *LoginLimiter
 	relays       map[string]*relay // guarded by mu
-	stopMirror   chan struct{}
+	stopMaster   chan struct{} // the mirror of Config.Master; guarded by mu
+	stopRedirect chan struct{} // the edge poller of Config.Redirect; guarded by mu
 	pushes       []*push // guarded by mu
 	redirect     redirector
 	control      atomic.Pointer[http.Handler] // serves what is not a stream
@@ -66,26 +67,8 @@ type Server struct {
 // New checks cfg, fills in defaults and returns a server that is not yet
 // listening. A source password is required.
 func New(cfg Config) (*Server, error) {
-	def := Defaults()
-	if len(cfg.Listen) == 0 {
-		cfg.Listen = def.Listen
-	}
-	setDefault(&cfg.SourceUser, def.SourceUser)
-	setDefault(&cfg.ServerID, def.ServerID)
-	setDefault(&cfg.MaxClients, def.MaxClients)
-	setDefault(&cfg.MaxSources, def.MaxSources)
-	setDefault(&cfg.BurstSize, def.BurstSize)
-	setDefault(&cfg.QueueSize, def.QueueSize)
-	setDefault(&cfg.MetaInt, def.MetaInt)
-	setDefault(&cfg.SourceTimeout, def.SourceTimeout)
-	setDefault(&cfg.HeaderTimeout, def.HeaderTimeout)
-	setDefault(&cfg.WriteTimeout, def.WriteTimeout)
-	setDefault(&cfg.MaxHeaderBytes, def.MaxHeaderBytes)
-	if cfg.Headers == nil {
-		cfg.Headers = def.Headers
-	}
-	if cfg.SourcePassword == "" {
-		return nil, errors.New("engine: a source password is required")
+	if err := fillDefaults(&cfg); err != nil {
+		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -107,7 +90,6 @@ func New(cfg Config) (*Server, error) {
 		heads:      map[net.Conn]struct{}{},
 		handoff:    newConnQueue(),
 		later:      newLaterQueue(),
-		stopMirror: make(chan struct{}),
 		// As the admin interface: 10 wrong passwords a minute block an
 		// address for a minute; other addresses are not affected.
 		sourceLogins: NewLoginLimiter(10, time.Minute),
@@ -125,6 +107,33 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// fillDefaults gives every unset setting its default; New and
+// Reconfigure share it.
+func fillDefaults(cfg *Config) error {
+	def := Defaults()
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = def.Listen
+	}
+	setDefault(&cfg.SourceUser, def.SourceUser)
+	setDefault(&cfg.ServerID, def.ServerID)
+	setDefault(&cfg.MaxClients, def.MaxClients)
+	setDefault(&cfg.MaxSources, def.MaxSources)
+	setDefault(&cfg.BurstSize, def.BurstSize)
+	setDefault(&cfg.QueueSize, def.QueueSize)
+	setDefault(&cfg.MetaInt, def.MetaInt)
+	setDefault(&cfg.SourceTimeout, def.SourceTimeout)
+	setDefault(&cfg.HeaderTimeout, def.HeaderTimeout)
+	setDefault(&cfg.WriteTimeout, def.WriteTimeout)
+	setDefault(&cfg.MaxHeaderBytes, def.MaxHeaderBytes)
+	if cfg.Headers == nil {
+		cfg.Headers = def.Headers
+	}
+	if cfg.SourcePassword == "" {
+		return errors.New("engine: a source password is required")
+	}
+	return nil
 }
 
 // checkFallbacks refuses fallback chains that loop or name bad paths.
@@ -227,14 +236,10 @@ func (s *Server) Serve(ln net.Listener) error {
 				s.log.Error("push not started", "mount", pc.Mount, "err", err)
 			}
 		}
-		if rc := s.cfg().Redirect; rc != nil && len(rc.Edges) > 0 {
-			s.wg.Add(1)
-			go s.pollEdges(*rc, s.stopMirror)
-		}
-		if mc := s.cfg().Master; mc != nil {
-			s.wg.Add(1)
-			go s.mirror(*mc, s.stopMirror)
-		}
+		s.mu.Lock()
+		s.startMaster(s.cfg().Master)
+		s.startRedirect(s.cfg().Redirect)
+		s.mu.Unlock()
 	})
 	var delay time.Duration
 	for {
@@ -356,8 +361,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, m := range s.mounts {
 		mounts = append(mounts, m)
 	}
+	s.startMaster(nil)
+	s.startRedirect(nil)
 	s.mu.Unlock()
-	close(s.stopMirror)
 	for _, r := range relays {
 		r.close()
 	}

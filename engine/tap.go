@@ -52,7 +52,7 @@ func (s *Server) Tap(mountName string) (*Tap, error) {
 	m.taps[t] = struct{}{}
 	m.mu.Unlock()
 	s.taps.Add(1)
-	t.start(m.burst)
+	t.start(int(m.burst.Load()))
 	s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelDebug, Mount: m.name, Message: fmt.Sprintf("tap opened on %s", m.name)})
 	return t, nil
 }
