@@ -43,9 +43,9 @@ type Server struct {
 
 	sourceLogins *LoginLimiter
 	relays       map[string]*relay // guarded by mu
-	stopMaster   chan struct{} // the mirror of Config.Master; guarded by mu
-	stopRedirect chan struct{} // the edge poller of Config.Redirect; guarded by mu
-	pushes       []*push // guarded by mu
+	stopMaster   chan struct{}     // the mirror of Config.Master; guarded by mu
+	stopRedirect chan struct{}     // the edge poller of Config.Redirect; guarded by mu
+	pushes       []*push           // guarded by mu
 	redirect     redirector
 	control      atomic.Pointer[http.Handler] // serves what is not a stream
 
