@@ -205,6 +205,10 @@ const (
 	ReasonStopped
 	ReasonIdle       // an on-demand relay with nobody listening
 	ReasonRedirected // a listener sent to an edge
+	// URL authentication (Icecast's <authentication type="url">).
+	ReasonAuthRefused     // the hook answered without admitting the listener
+	ReasonAuthUnavailable // the hook did not answer usably: down, slow, garbage
+	ReasonTimeLimit       // the time the listener was allowed ran out (an auth hook's time limit)
 	reasonCount
 )
 
@@ -213,6 +217,7 @@ var reasonNames = [reasonCount]string{
 	"bad request", "request head too large", "request head timeout", "no credentials", "wrong credentials",
 	"too many failed logins", "mount busy", "server full", "too many sources", "mount full", "no such mount",
 	"shutting down", "started", "stopped", "no listeners", "redirected",
+	"auth refused", "auth unavailable", "time limit",
 }
 
 func (r Reason) String() string {
