@@ -34,15 +34,15 @@ func (s *Server) Reconfigure(cfg Config) error {
 		cfg.Logger = old.Logger
 	}
 	if err := fillDefaults(&cfg); err != nil {
-		s.refuseReload(err)
+		s.ReloadRefused(err)
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
-		s.refuseReload(err)
+		s.ReloadRefused(err)
 		return err
 	}
 	if err := s.prepareReload(&cfg); err != nil {
-		s.refuseReload(err)
+		s.ReloadRefused(err)
 		return err
 	}
 
@@ -83,7 +83,9 @@ func (s *Server) Reconfigure(cfg Config) error {
 	return nil
 }
 
-func (s *Server) refuseReload(err error) {
+// ReloadRefused reports a reload refused before it reached the engine (a
+// file that does not parse) as Reconfigure reports its own refusals.
+func (s *Server) ReloadRefused(err error) {
 	detail := strings.ReplaceAll(err.Error(), "\n", "; ")
 	s.Emit(Event{Type: EventReload, Level: slog.LevelError, Reason: ReasonBadRequest, Detail: detail,
 		Message: "configuration not reloaded, the old settings stay: " + detail})

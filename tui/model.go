@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -367,6 +368,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.tick()
 	case eventsMsg:
 		m.store.Add(msg...)
+		for _, e := range msg {
+			if e.Type == engine.EventReload { // SIGHUP or the API: say what came of it
+				m.setFlash(e.Message, e.Level >= slog.LevelWarn)
+			}
+		}
 		return m, waitEvents(m.evCh)
 	case resultMsg:
 		if msg.err != nil {

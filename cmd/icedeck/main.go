@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,11 +55,14 @@ type options struct {
 	genSource bool
 	genAdmin  bool
 
-	accessLog   string          // path of the access log, "" for none
-	configPath  string          // the TOML file loaded, "" if none
-	file        *control.File   // its contents
-	checkConfig bool            // validate and exit
-	flagsSet    map[string]bool // flags given on the command line, "--metaint"
+	args        []string         // the command line, read again on reload
+	accessLog   string           // path of the access log, "" for none
+	errorLog    string           // headless: the log's file instead of stderr
+	configPath  string           // the TOML file loaded, "" if none
+	file        *control.File    // its contents
+	checkConfig bool             // validate and exit
+	flagsSet    map[string]bool  // flags given on the command line, "--metaint"
+	hup         <-chan os.Signal // SIGHUP: reload
 }
 
 // configError is a bad configuration file: exit status 1.
@@ -146,7 +150,7 @@ func parseSize(v string) (int, error) {
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{cfg: engine.Defaults()}
+	o := &options{cfg: engine.Defaults(), args: args}
 	c := &o.cfg
 	// Flags over file over defaults: the file goes into cfg before the
 	// flags are defined with cfg's values as their defaults.
@@ -188,7 +192,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&c.MetaInt, "metaint", c.MetaInt, "ICY metadata interval in audio bytes (1 to 1048576)")
 	slow := fs.String("slow-listener", string(cmp.Or(c.SlowListener, engine.SlowDrop)), "what to do with a listener that falls behind: drop or skip (to live)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logLevel, errorLog := "info", ""
+	if o.file != nil {
+		logLevel, errorLog = cmp.Or(o.file.Server.LogLevel, logLevel), o.file.Server.ErrorLog
+	}
+	fs.StringVar(&o.logLevel, "log-level", logLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&o.errorLog, "error-log", errorLog, "headless: append the log to this file instead of stderr (reopened on SIGHUP)")
 	fs.StringVar(&o.report, "report", "", "write a JSON report of every source session to this file at exit")
 	accessLog := ""
 	if o.file != nil {
@@ -196,7 +205,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.StringVar(&o.accessLog, "access-log", accessLog, "append an access log (combined log format) to this file")
 	fs.StringVar(&c.RecordDir, "record-dir", c.RecordDir, "where recordings started at run time go (default: the working directory)")
-	fs.StringVar(&o.logFile, "log-file", defaultLogFile(), "where the interface writes its log (headless logs to stderr)")
+	fs.StringVar(&o.logFile, "log-file", cmp.Or(errorLog, defaultLogFile()), "where the interface writes its log (headless logs to stderr)")
 	fs.StringVar(&o.theme, "theme", "", "colour theme (default, light, high-contrast, catppuccin-mocha, gruvbox-dark, dracula, nord, or one of yours)")
 	fs.StringVar(&o.themeDir, "theme-dir", defaultThemeDir(), "directory with your own theme files")
 	fs.BoolVar(&o.readOnly, "read-only", false, "interface only watches: disconnect and move keys are off")
@@ -214,6 +223,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	c.SlowListener = engine.SlowPolicy(*slow)
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format is text or json, not %q", o.logFormat)
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return nil, err
 	}
 	if c.SourcePassword == "" {
 		c.SourcePassword, o.genSource = randomPassword(), true
@@ -250,22 +262,26 @@ func randomPassword() string {
 	return string(b)
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %v", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
+// newLogger logs at level, which a reload may change.
+func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// shutdownSignals end icedeck cleanly, writing the report. SIGHUP is one
-// of them: closing the terminal sends it, and until the configuration can
-// be reloaded it must not kill the process and lose the report.
-var shutdownSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+func parseLevel(level string) (slog.Level, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return 0, fmt.Errorf("--log-level: %v", err)
+	}
+	return lv, nil
+}
+
+// shutdownSignals end icedeck cleanly, writing the report. SIGHUP reloads
+// the configuration instead, as it does Icecast's.
+var shutdownSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "play" {
@@ -290,6 +306,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals...)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	o.hup = hup
 	if !o.headless {
 		return runInterface(ctx, o, stderr)
 	}
@@ -304,26 +324,38 @@ type station struct {
 	ctl  *control.Handler
 	log  *slog.Logger
 	errc chan error // a listener that stopped serving
+
+	reloading sync.Mutex // one reload at a time: SIGHUP and the API may race
+	level     slog.LevelVar
+	access    *logFile  // nil without an access log
+	logTo     io.Writer // the log's writer: a *logFile is reopened on reload
 }
 
 // startStation builds the relay and its control plane, logging to logTo,
 // and opens every listening socket (a busy port is an error here, before
 // an interface takes the screen), then serves.
 func startStation(o *options, logTo io.Writer) (*station, error) {
-	log, err := newLogger(logTo, o.logFormat, o.logLevel)
+	st := &station{o: o, logTo: logTo}
+	lv, err := parseLevel(o.logLevel)
 	if err != nil {
 		return nil, err
 	}
+	st.level.Set(lv)
+	log := newLogger(logTo, o.logFormat, &st.level)
+	st.log = log
 	o.cfg.Logger = log
 	if o.accessLog != "" {
-		// Closed by the process's end: the log is written until the last request.
-		f, err := os.OpenFile(o.accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
+		// Closed by the process's end: the log is written until the last
+		// request. SIGHUP reopens it, for logrotate.
+		st.access = &logFile{path: o.accessLog, mode: 0o644}
+		if err := st.access.open(); err != nil {
 			log.Error("cannot open the access log; going on without it", "file", o.accessLog, "err", err)
+			st.access = nil
 		} else {
-			o.cfg.AccessLog = f
+			o.cfg.AccessLog = st.access
 		}
 	}
+	o.ctl.Reload = st.reload
 	srv, err := engine.New(o.cfg)
 	if err != nil {
 		return nil, err
@@ -342,7 +374,7 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 		}
 		lns = append(lns, ln)
 	}
-	st := &station{o: o, srv: srv, ctl: ctl, log: log, errc: make(chan error, len(lns))}
+	st.srv, st.ctl, st.errc = srv, ctl, make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() {
 			if err := srv.Serve(ln); err != nil {
@@ -389,17 +421,31 @@ func (st *station) stop() int {
 }
 
 func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
-	st, err := startStation(o, stderr)
+	var logTo io.Writer = stderr
+	if o.errorLog != "" {
+		lf := &logFile{path: o.errorLog, mode: 0o640}
+		if err := lf.open(); err != nil {
+			fmt.Fprintln(stderr, "icedeck: error log:", err)
+			return 1
+		}
+		logTo = lf
+	}
+	st, err := startStation(o, logTo)
 	if err != nil {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 1
 	}
 	code := 0
-	select {
-	case <-ctx.Done():
-	case err := <-st.errc:
-		st.log.Error("server stopped", "err", err)
-		code = 1
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-o.hup:
+			_ = st.reload() // the outcome is logged as an event
+		case err := <-st.errc:
+			st.log.Error("server stopped", "err", err)
+			code, done = 1, true
+		}
 	}
 	return max(code, st.stop())
 }
@@ -463,6 +509,11 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 	}
 	srv, log := st.srv, st.log
 	log.Info("icedeck started with the interface", "addrs", o.cfg.Listen)
+	go func() {
+		for range o.hup {
+			_ = st.reload() // the interface shows the outcome from its event
+		}
+	}()
 	restore, err := playback.RedirectStderr(o.logFile)
 	if err != nil {
 		log.Warn("stderr stays on the terminal; library messages may show over the screen", "err", err)

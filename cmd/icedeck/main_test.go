@@ -263,45 +263,6 @@ func rawSource(t *testing.T, addr, mount, password string) *testkit.Source {
 	return src
 }
 
-// Closing the terminal sends SIGHUP. Until the configuration can be
-// reloaded, it shuts icedeck down like SIGTERM: exit status 0 and a
-// report with the session that was on the air.
-func TestSIGHUPShutsDownCleanlyWithReport(t *testing.T) {
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := testkit.Media(t, "tone.mp3")[:40000]
-	dir := t.TempDir()
-	report := filepath.Join(dir, "report.json")
-	addr := freePort(t)
-	cmd := exec.Command(bin, "--headless", "--listen", addr, "--report", report)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ICEDECK_SOURCE_PASSWORD=hup", "ICEDECK_ADMIN_PASSWORD=hupadmin")
-	var logs testkit.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	testkit.Eventually(t, 10*time.Second, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
-
-	src := rawSource(t, addr, "/hup.mp3", "hup")
-	src.Send(data, len(data), 0)
-	waitBytesIn(t, addr, "hupadmin", "/hup.mp3", len(data))
-
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("icedeck did not exit cleanly on SIGHUP: %v\n%s", err, logs.String())
-	}
-	if !strings.Contains(logs.String(), "shut down cleanly") {
-		t.Errorf("no clean shutdown logged:\n%s", logs.String())
-	}
-	checkReport(t, report, "/hup.mp3", data)
-}
-
 // reportSession is a session of a --report file, as far as the tests
 // read it.
 type reportSession struct {
