@@ -375,6 +375,18 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 		lns = append(lns, ln)
 	}
 	st.srv, st.ctl, st.errc = srv, ctl, make(chan error, len(lns))
+	if f := o.file; f != nil && f.Server.User != "" {
+		if os.Geteuid() != 0 {
+			log.Info("not started as root: the configured user is not taken", "user", f.Server.User)
+		} else if err := changeOwner(f.Server.User, f.Server.Group); err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		} else {
+			log.Info("sockets and logs open: running as the configured user", "user", f.Server.User, "group", f.Server.Group)
+		}
+	}
 	for _, ln := range lns {
 		go func() {
 			if err := srv.Serve(ln); err != nil {

@@ -118,3 +118,40 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Errorf("no clean shutdown logged:\n%s", logs.String())
 	}
 }
+
+// Started as root with a user configured, icedeck takes that user once
+// its socket is open, as Icecast's <changeowner> does, and still serves.
+func TestChangeOwnerWhenRoot(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("changeowner needs root; this test runs as uid", os.Geteuid())
+	}
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "icedeck.toml")
+	if err := os.WriteFile(conf, []byte("[server]\nuser = \"nobody\"\ngroup = \"nogroup\"\n[auth]\nsource_password = \"x\"\nadmin_password = \"y\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--headless", "--config", conf, "--listen", addr)
+	var logs testkit.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	testkit.Eventually(t, 10*time.Second, "listening", func() bool { return strings.Contains(logs.String(), "icedeck relay listening") })
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^Uid:\s+65534\s+65534\s+65534\s+65534$`).Match(status) || !regexp.MustCompile(`(?m)^Gid:\s+65534\s`).Match(status) {
+		t.Fatalf("not running as nobody:nogroup:\n%s\n%s", status, logs.String())
+	}
+	if r := testkit.RawRequest(t, addr, "GET /status-json.xsl HTTP/1.0\r\n\r\n"); r.Code != http.StatusOK {
+		t.Fatalf("status after changing owner: %d", r.Code)
+	}
+}
