@@ -208,7 +208,9 @@ const (
 	// URL authentication (Icecast's <authentication type="url">).
 	ReasonAuthRefused     // the hook answered without admitting the listener
 	ReasonAuthUnavailable // the hook did not answer usably: down, slow, garbage
-	ReasonTimeLimit       // the time the listener was allowed ran out (an auth hook's time limit)
+	ReasonTimeLimit       // the time the listener was allowed ran out (an auth hook's time limit, or the mount's max-listener-duration)
+	// Listener policy.
+	ReasonDenied // deny-ip, allow-ip or deny-agents
 	reasonCount
 )
 
@@ -217,7 +219,7 @@ var reasonNames = [reasonCount]string{
 	"bad request", "request head too large", "request head timeout", "no credentials", "wrong credentials",
 	"too many failed logins", "mount busy", "server full", "too many sources", "mount full", "no such mount",
 	"shutting down", "started", "stopped", "no listeners", "redirected",
-	"auth refused", "auth unavailable", "time limit",
+	"auth refused", "auth unavailable", "time limit", "denied",
 }
 
 func (r Reason) String() string {

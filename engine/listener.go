@@ -23,6 +23,11 @@ type listener struct {
 	home      string // mount it fell back from, to return to; guarded by the mount's mu
 	request   string // request line and referer, for the access log
 	referer   string
+	// until ends the listener with ReasonTimeLimit at this time (unix
+	// ns; 0: never): the mount's max-listener-duration, or a URL auth
+	// hook's time limit; set before it joins its shard, checked by the
+	// shard's sweeps, so no timer each.
+	until int64
 
 	// shard-owned
 	seq          uint64
@@ -193,6 +198,9 @@ func (sh *shard) sweep(now time.Time) {
 func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 	if r := l.kickReason(); r != ReasonNone {
 		return r, true
+	}
+	if l.until != 0 && now.UnixNano() >= l.until {
+		return ReasonTimeLimit, true
 	}
 	m := sh.m
 	r := m.ring
