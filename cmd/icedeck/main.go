@@ -521,8 +521,17 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 	}
 	srv, log := st.srv, st.log
 	log.Info("icedeck started with the interface", "addrs", o.cfg.Listen)
+	ctx, hungUp := context.WithCancel(ctx)
+	defer hungUp()
 	go func() {
 		for range o.hup {
+			// Closing the terminal sends SIGHUP too: with the terminal
+			// gone, end as SIGTERM would rather than run on unseen.
+			if !terminalAlive() {
+				log.Info("the terminal hung up: shutting down")
+				hungUp()
+				return
+			}
 			_ = st.reload() // the interface shows the outcome from its event
 		}
 	}()

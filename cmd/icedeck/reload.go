@@ -98,3 +98,14 @@ func logWarnings(log interface{ Warn(string, ...any) }, f *control.File) {
 		log.Warn("configuration: " + w.String())
 	}
 }
+
+// terminalAlive reports whether the process still has its controlling
+// terminal: after a hangup, opening /dev/tty fails.
+func terminalAlive() bool {
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}

@@ -70,9 +70,10 @@ func TestInterfaceEndToEnd(t *testing.T) {
 	tm.WaitScreen("a clean exit", "EXIT=0")
 }
 
-// Closing the terminal the interface runs in (here: killing the tmux
-// server, which hangs up its terminal) sends SIGHUP: icedeck still shuts
-// down cleanly and writes its report.
+// SIGHUP reloads the configuration, but closing the terminal the
+// interface runs in (here: killing the tmux server, which hangs up its
+// terminal) sends SIGHUP too: then icedeck shuts down cleanly and writes
+// its report.
 func TestInterfaceTerminalClosedWritesReport(t *testing.T) {
 	bin, err := buildOnce()
 	if err != nil {
@@ -90,6 +91,17 @@ func TestInterfaceTerminalClosedWritesReport(t *testing.T) {
 	src.Send(data, len(data), 0)
 	waitBytesIn(t, addr, "hupadmin", "/term.mp3", len(data))
 	tm.WaitScreen("the source", "/term.mp3", "1 source")
+
+	// SIGHUP with the terminal still there reloads, and says so.
+	pane := strings.TrimSpace(tm.Run("list-panes", "-F", "#{pane_pid}"))
+	out, err := exec.Command("pgrep", "-P", pane, "-f", bin).Output()
+	if err != nil {
+		t.Fatalf("icedeck's pid under pane %s: %v", pane, err)
+	}
+	if err := exec.Command("kill", "-HUP", strings.Fields(string(out))[0]).Run(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitScreen("the reload said", "configuration reloaded", "/term.mp3")
 
 	tm.Run("kill-server")
 	testkit.Eventually(t, 10*time.Second, "the report", func() bool {
