@@ -16,7 +16,7 @@ const (
 	meterWindow      = 50 * time.Millisecond   // peak/RMS integration window
 	peakHoldTime     = 1500 * time.Millisecond // how long a peak stays held
 	silenceThreshold = -60.0                   // dBFS; a window below this on both channels is silent
-	clipLevel        = 0.999                   // |sample| at or over this counts as a clip
+	ClipLevel        = 0.999                   // |sample| at or over this counts as a clip (the analysis counts the same)
 )
 
 // Levels is a stereo meter reading in dBFS (0 = full scale), index 0 = left.
@@ -92,7 +92,7 @@ func (m *meter) add(pcm []float32) {
 				m.peak[c] = a
 			}
 			m.sum[c] += v * v
-			if a >= clipLevel {
+			if a >= ClipLevel {
 				m.clips++
 			}
 		}
