@@ -458,7 +458,8 @@ func (f *flacParser) endBlock() {
 		f.bps = int(si[12]&1)<<4 | int(si[13]>>4) + 1
 		f.st.SampleRate, f.st.Channels = f.rate, f.chans
 	case 4:
-		f.st.Title = CommentTitle(f.cmt)
+		f.st.Artist, f.st.Song = CommentFields(f.cmt)
+		f.st.Title = JoinTitle(f.st.Artist, f.st.Song)
 	}
 	if !f.blockLast {
 		f.mode = flacMetaHead

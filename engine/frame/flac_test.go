@@ -263,7 +263,7 @@ func TestFLACRestart(t *testing.T) {
 		}
 		st := checkStartPoints(t, "restart", "audio/flac", in, walkFLAC(t, in))
 		want := Stats{Container: "flac", Codec: "FLAC", SampleRate: 16000, Channels: 1, Frames: uint64(frames),
-			CRCErrors: wantCRC, Streams: 2, Title: "Flac Artist - Raw Flac", Bytes: uint64(len(in)),
+			CRCErrors: wantCRC, Streams: 2, Title: "Flac Artist - Raw Flac", Artist: "Flac Artist", Song: "Raw Flac", Bytes: uint64(len(in)),
 			Duration: 2 * time.Second}
 		if cut < len(d) {
 			want.Duration = time.Duration(11*512+16000) * time.Second / 16000

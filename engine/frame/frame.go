@@ -93,6 +93,7 @@ type Stats struct {
 	Duration     time.Duration `json:"-"`             // audio received; reports give it in seconds
 	Streams      int           `json:"streams"`       // Ogg: chain links seen (a link's multiplexed streams count once); FLAC: "fLaC" streams; WebM: segments; others: 1 once synced
 	Title        string        `json:"title"`         // Ogg, FLAC: from the current stream's Vorbis comment (see CommentTitle)
+	Artist, Song string        `json:"-"`             // the ARTIST and TITLE that Title is made of, for status documents that show them apart
 	Bytes        uint64        `json:"bytes"`         // bytes fed
 
 	// HeadersTruncated reports that the current header generation exceeded

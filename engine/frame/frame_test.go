@@ -52,20 +52,20 @@ func fixtureCases() []fixtureCase {
 		// ffprobe duration_ts 110250 at 44100 Hz.
 		{"vorbis.ogg", "audio/ogg", Stats{Container: "ogg", Codec: "Vorbis", SampleRate: 44100, Channels: 2,
 			Bitrate: 96000, Frames: 25, Duration: 2500 * time.Millisecond, Streams: 1,
-			Title: "Test Artist - Vorbis Song", Bytes: 32823}, 27},
+			Title: "Test Artist - Vorbis Song", Artist: "Test Artist", Song: "Vorbis Song", Bytes: 32823}, 27},
 		// Last granule 120312 (ffprobe duration_ts), minus the 312-sample
 		// pre-skip (ffprobe does not subtract it): 120000 / 48000 = 2.5 s.
 		{"opus.opus", "audio/opus", Stats{Container: "ogg", Codec: "Opus", SampleRate: 48000, Channels: 2,
-			Frames: 28, Duration: 2500 * time.Millisecond, Streams: 1, Title: "Opus Song", Bytes: 27729}, 27},
+			Frames: 28, Duration: 2500 * time.Millisecond, Streams: 1, Title: "Opus Song", Song: "Opus Song", Bytes: 27729}, 27},
 		{"flac.oga", "audio/flac+ogg", Stats{Container: "ogg", Codec: "FLAC", SampleRate: 22050, Channels: 1,
-			Frames: 22, Duration: 2 * time.Second, Streams: 1, Title: "Flac Artist - Flac Song", Bytes: 14654}, 27},
+			Frames: 22, Duration: 2 * time.Second, Streams: 1, Title: "Flac Artist - Flac Song", Artist: "Flac Artist", Song: "Flac Song", Bytes: 14654}, 27},
 		// 16 + 16 pages; 66150 samples at 44100 + 33075 at 22050. Stats
 		// describe the current (second) link.
 		{"chained.ogg", "application/ogg", Stats{Container: "ogg", Codec: "Vorbis", SampleRate: 22050, Channels: 1,
-			Bitrate: 24000, Frames: 32, Duration: 3 * time.Second, Streams: 2, Title: "Second - Part Two", Bytes: 21180}, 27},
+			Bitrate: 24000, Frames: 32, Duration: 3 * time.Second, Streams: 2, Title: "Second - Part Two", Artist: "Second", Song: "Part Two", Bytes: 21180}, 27},
 		// 15 + 15 pages; granules 57912 - 312 pre-skip, twice.
 		{"chained_opus.opus", "audio/ogg", Stats{Container: "ogg", Codec: "Opus", SampleRate: 48000, Channels: 1,
-			Frames: 30, Duration: 2400 * time.Millisecond, Streams: 2, Title: "Second - Opus Two", Bytes: 12100}, 27},
+			Frames: 30, Duration: 2400 * time.Millisecond, Streams: 2, Title: "Second - Opus Two", Artist: "Second", Song: "Opus Two", Bytes: 12100}, 27},
 		// WebM/Matroska: ffprobe packet counts (one block each, no lacing)
 		// and first/last packet pts in ms (TimecodeScale 1 ms): Duration is
 		// the span of block timestamps.
@@ -77,7 +77,7 @@ func fixtureCases() []fixtureCase {
 			Frames: 66, Duration: 1509 * time.Millisecond, Streams: 1, Bytes: 12685}, 0},
 		// ffprobe: 32 packets, 31 x 512 + 128 samples at 16 kHz.
 		{"flac.flac", "audio/flac", Stats{Container: "flac", Codec: "FLAC", SampleRate: 16000, Channels: 1,
-			Frames: 32, Duration: time.Second, Streams: 1, Title: "Flac Artist - Raw Flac", Bytes: 32506}, flacLook},
+			Frames: 32, Duration: time.Second, Streams: 1, Title: "Flac Artist - Raw Flac", Artist: "Flac Artist", Song: "Raw Flac", Bytes: 32506}, flacLook},
 	}
 }
 

@@ -521,19 +521,35 @@ func (o *oggParser) parseHeader(s *oggStream) {
 		}
 	}
 	if found && o.cur == o.primary {
-		o.st.Title = CommentTitle(comments)
+		o.st.Artist, o.st.Song = CommentFields(comments)
+		o.st.Title = JoinTitle(o.st.Artist, o.st.Song)
 	}
 }
 
 // CommentTitle returns the title a listener is shown for a Vorbis comment
 // structure (Vorbis, Opus, Speex and FLAC use the same one: vendor string,
 // count, then length-prefixed KEY=value entries, all little-endian), with
-// any codec framing before it removed: "ARTIST - TITLE", TITLE alone, ARTIST
-// alone (better than nothing on a stream that sends only a name, and what
-// Icecast shows), or "". Keys match without regard to case; a key given
-// more than once counts by its first non-empty value.
-// A truncated structure gives what its complete entries say.
-func CommentTitle(comment []byte) string {
+// any codec framing before it removed: JoinTitle of CommentFields.
+func CommentTitle(comment []byte) string { return JoinTitle(CommentFields(comment)) }
+
+// JoinTitle is the title shown for an artist and a song: "ARTIST - TITLE",
+// TITLE alone, ARTIST alone (better than nothing on a stream that sends
+// only a name, and what Icecast shows), or "".
+func JoinTitle(artist, song string) string {
+	switch {
+	case song == "":
+		return artist
+	case artist == "":
+		return song
+	}
+	return artist + " - " + song
+}
+
+// CommentFields returns a Vorbis comment structure's ARTIST and TITLE.
+// Keys match without regard to case; a key given more than once counts by
+// its first non-empty value. A truncated structure gives what its complete
+// entries say.
+func CommentFields(comment []byte) (artist, title string) {
 	p := comment
 	next := func() ([]byte, bool) {
 		if len(p) < 4 {
@@ -548,14 +564,14 @@ func CommentTitle(comment []byte) string {
 		return v, true
 	}
 	if _, ok := next(); !ok { // vendor
-		return ""
+		return "", ""
 	}
 	if len(p) < 4 {
-		return ""
+		return "", ""
 	}
 	count := binary.LittleEndian.Uint32(p)
 	p = p[4:]
-	var artist, title []byte
+	var a, t []byte
 	for ; count > 0; count-- {
 		c, ok := next()
 		if !ok {
@@ -567,17 +583,11 @@ func CommentTitle(comment []byte) string {
 		}
 		key, v := c[:k], c[k+1:]
 		switch {
-		case len(title) == 0 && bytes.EqualFold(key, []byte("TITLE")):
-			title = v
-		case len(artist) == 0 && bytes.EqualFold(key, []byte("ARTIST")):
-			artist = v
+		case len(t) == 0 && bytes.EqualFold(key, []byte("TITLE")):
+			t = v
+		case len(a) == 0 && bytes.EqualFold(key, []byte("ARTIST")):
+			a = v
 		}
 	}
-	switch {
-	case len(title) == 0:
-		return string(artist)
-	case len(artist) == 0:
-		return string(title)
-	}
-	return string(artist) + " - " + string(title)
+	return string(a), string(t)
 }
