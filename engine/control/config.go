@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -281,12 +282,18 @@ func (m MasterSection) Config() *engine.MasterConfig {
 
 // checkHTTPURL accepts what the engine can dial: http://host[:port], with
 // a path when path is true.
-func checkHTTPURL(s string, path bool) error {
+func checkHTTPURL(s string, path bool) error { return checkURL(s, path, false) }
+
+// checkURL is checkHTTPURL taking https:// too when https is true (the
+// authentication hooks are asked with net/http).
+func checkURL(s string, path, https bool) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
 		return errors.New("not a URL")
-	case u.Scheme != "http":
+	case https && u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("not an http:// or https:// URL")
+	case !https && u.Scheme != "http":
 		return errors.New("not an http:// URL (https is not supported)")
 	case u.Host == "" || u.Hostname() == "":
 		return errors.New("no host")
@@ -417,8 +424,9 @@ func (e *ConfigError) Error() string {
 
 var tomlPrefix = regexp.MustCompile(`^toml: (?:line (\d+)(?: \(last key "([^"]*)"\))?: |\(last key "([^"]*)"\): )?`)
 
-// LoadConfig reads and checks a TOML configuration. Every problem it
-// reports names the file and, where it can be found, the line.
+// LoadConfig reads and checks a configuration: an icecast.xml when its
+// root element is <icecast>, TOML otherwise. Every problem it reports
+// names the file and, where it can be found, the line.
 func LoadConfig(path string) (File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -428,8 +436,48 @@ func LoadConfig(path string) (File, error) {
 }
 
 // ParseConfig is LoadConfig on data already read; name is used in errors.
+// Both formats fill the same File and go through the same checks.
 func ParseConfig(name string, data []byte) (File, error) {
-	var f File
+	var (
+		f    File
+		errs []error // each at its line; all are reported
+		err  error   // the file could not be read at all
+	)
+	if isXMLConfig(data) {
+		f, errs, err = parseIcecastXML(name, data)
+	} else {
+		f, errs, err = parseTOML(name, data)
+	}
+	if err != nil {
+		return File{}, err
+	}
+	f.Path = name
+	if errs = append(errs, f.check()...); len(errs) > 0 {
+		return File{}, errors.Join(errs...)
+	}
+	// The ranges, with the engine's own rule, on the defaults as the
+	// command line starts from: a file this accepts starts an engine.
+	cfg := engine.Defaults()
+	f.Apply(&cfg)
+	for _, err := range flatten(cfg.Validate()) {
+		ce := &ConfigError{File: name, Msg: err.Error()}
+		if se, ok := err.(*engine.SettingError); ok {
+			ce.Line = f.line(se)
+		} else {
+			ce.Line = f.sectionLine(err.Error())
+		}
+		errs = append(errs, ce)
+	}
+	if len(errs) > 0 {
+		return File{}, errors.Join(errs...)
+	}
+	return f, nil
+}
+
+// parseTOML decodes a TOML configuration; keys it does not know are
+// errors at their lines.
+func parseTOML(name string, data []byte) (File, []error, error) {
+	f := File{Format: "toml"}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
 	if err != nil {
 		var pe toml.ParseError
@@ -441,7 +489,7 @@ func ParseConfig(name string, data []byte) (File, error) {
 			if pe.LastKey != "" {
 				msg = pe.LastKey + ": " + msg
 			}
-			return File{}, &ConfigError{File: name, Line: pe.Position.Line, Msg: msg}
+			return File{}, nil, &ConfigError{File: name, Line: pe.Position.Line, Msg: msg}
 		}
 		ce := &ConfigError{File: name, Msg: err.Error()}
 		if m := tomlPrefix.FindStringSubmatch(err.Error()); m != nil && m[0] != "" {
@@ -452,26 +500,59 @@ func ParseConfig(name string, data []byte) (File, error) {
 				ce.Msg = key + ": " + ce.Msg
 			}
 		}
-		return File{}, ce
+		return File{}, nil, ce
 	}
-	f.Path = name
-	lines := newKeyLines(data)
-	f.lines = lines
+	f.lines = newKeyLines(data)
+	var errs []error
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &ConfigError{File: name, Line: f.lines.find(k), Msg: fmt.Sprintf("unknown key %q", k.String())})
+	}
+	return f, errs, nil
+}
+
+// check runs the checks both formats share, each problem at the line of
+// its key (or element).
+func (f File) check() []error {
+	lines := f.lines
 	var errs []error
 	bad := func(line int, format string, args ...any) {
-		errs = append(errs, &ConfigError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &ConfigError{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
-	for _, k := range md.Undecoded() {
-		bad(lines.find(k), "unknown key %q", k.String())
-	}
-	for i, a := range f.Server.Listen {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			bad(lines.at("server", -1, "listen"), "server.listen[%d] %q: not host:port (\":8000\", \"127.0.0.1:8000\")", i, a)
+	hostPorts := func(table, key string, addrs []string) {
+		for i, a := range addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				bad(lines.at(table, -1, key), "%s.%s[%d] %q: not host:port (\":8000\", \"127.0.0.1:8000\")", table, key, i, a)
+			}
 		}
 	}
-	for k := range f.Headers {
+	hostPorts("server", "listen", f.Server.Listen)
+	hostPorts("server", "shoutcast_listen", f.Server.ShoutcastListen)
+	if t := f.TLS; t != nil {
+		hostPorts("tls", "listen", t.Listen)
+		if len(t.Listen) > 0 && t.Cert == "" {
+			bad(lines.at("tls", -1, "cert"), "tls.cert is missing: the PEM certificate the TLS addresses present (with its key, unless tls.key names it)")
+		}
+	}
+	switch f.Server.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		bad(lines.at("server", -1, "log_level"), "server.log_level is debug, info, warn or error, not %q", f.Server.LogLevel)
+	}
+	for _, src := range slices.Sorted(maps.Keys(f.Server.Aliases)) {
+		if dst := f.Server.Aliases[src]; !strings.HasPrefix(src, "/") || !strings.HasPrefix(dst, "/") {
+			bad(lines.at("server.aliases", -1, src), "alias %q = %q: both are paths starting with /", src, dst)
+		}
+	}
+	for _, o := range f.Server.APICORS {
+		if err := checkOrigin(o); err != nil {
+			bad(lines.at("server", -1, "api_cors"), "server.api_cors %q: %v", o, err)
+		}
+	}
+	for k, v := range f.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
 			bad(lines.at("headers", -1, k), "headers: %q is not a header name", k)
+		} else if strings.ContainsAny(v, "\r\n") {
+			bad(lines.at("headers", -1, k), "headers: the value of %s has a line break", k)
 		}
 	}
 	seen := map[MountName]int{}
@@ -489,6 +570,18 @@ func ParseConfig(name string, data []byte) (File, error) {
 		}
 		if err := checkStrftime(m.DumpFile); err != nil {
 			bad(lines.at("mount", i, "dump_file"), "mount %s: dump_file: %v", m.Name, err)
+		}
+		if a := m.Auth; a != nil {
+			for _, u := range []struct{ key, url string }{
+				{"listener_add", a.ListenerAdd}, {"listener_remove", a.ListenerRemove}, {"mount_add", a.MountAdd}, {"mount_remove", a.MountRemove},
+			} {
+				if u.url == "" {
+					continue
+				}
+				if err := checkURL(u.url, false, true); err != nil {
+					bad(lines.at("mount.auth", i, u.key), "mount %s: auth.%s %s: %v", m.Name, u.key, strconv.Quote(redactURL(u.url)), err)
+				}
+			}
 		}
 	}
 	relays := map[MountName]int{}
@@ -537,26 +630,20 @@ func ParseConfig(name string, data []byte) (File, error) {
 			cur = f.Mounts[j].Fallback
 		}
 	}
-	if len(errs) > 0 {
-		return File{}, errors.Join(errs...)
+	return errs
+}
+
+// checkOrigin accepts a browser origin, scheme://host[:port], or "*".
+func checkOrigin(s string) error {
+	if s == "*" {
+		return nil
 	}
-	// The ranges, with the engine's own rule, on the defaults as the
-	// command line starts from: a file this accepts starts an engine.
-	cfg := engine.Defaults()
-	f.Apply(&cfg)
-	for _, err := range flatten(cfg.Validate()) {
-		ce := &ConfigError{File: name, Msg: err.Error()}
-		if se, ok := err.(*engine.SettingError); ok {
-			ce.Line = f.line(se)
-		} else {
-			ce.Line = f.sectionLine(err.Error())
-		}
-		errs = append(errs, ce)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
+		return errors.New(`not an origin (scheme://host[:port], e.g. "https://panel.example", or "*")`)
 	}
-	if len(errs) > 0 {
-		return File{}, errors.Join(errs...)
-	}
-	return f, nil
+	return nil
 }
 
 // Locate turns each *engine.SettingError in err whose value this file
@@ -568,7 +655,7 @@ func (f File) Locate(err error, fromFlag func(flag string) bool) error {
 	if err == nil || f.lines == nil {
 		return err
 	}
-	errs := flatten(err)
+	errs := slices.Clone(flatten(err)) // not the caller's joined error's own slice
 	for i, e := range errs {
 		se, ok := e.(*engine.SettingError)
 		if !ok || se.Flag != "" && fromFlag != nil && fromFlag(se.Flag) {
@@ -685,6 +772,14 @@ func (f File) Apply(cfg *engine.Config) {
 	if len(s.TrustedProxies) > 0 {
 		cfg.TrustedProxies = append([]netip.Prefix(nil), s.TrustedProxies...)
 	}
+	set(&cfg.Webroot, s.Webroot)
+	if len(s.Aliases) > 0 {
+		cfg.Aliases = maps.Clone(s.Aliases)
+	}
+	if t := f.TLS; t != nil {
+		set(&cfg.TLSCert, t.Cert)
+		set(&cfg.TLSKey, t.Key)
+	}
 	a := f.Auth
 	set(&cfg.SourceUser, a.SourceUser)
 	set(&cfg.SourcePassword, a.SourcePassword)
@@ -725,6 +820,16 @@ func (f File) Apply(cfg *engine.Config) {
 				SlowListener: engine.SlowPolicy(m.SlowListener), Grace: time.Duration(m.Grace), Hidden: m.Hidden,
 				Fallback: string(m.Fallback), FallbackStay: m.FallbackOverride != nil && !*m.FallbackOverride,
 				DumpFile: m.DumpFile, StreamName: m.StreamName, StreamDescription: m.StreamDesc, Charset: string(m.Charset),
+				Genre: m.Genre, URL: m.URL, Bitrate: m.Bitrate, MaxListenerDuration: time.Duration(m.MaxListenerDuration),
+				Intro: m.Intro, LimitRate: int(m.LimitRate), OnConnect: m.OnConnect, OnDisconnect: m.OnDisconnect,
+			}
+			if a := m.Auth; a != nil {
+				mc.Auth = &engine.URLAuth{
+					ListenerAdd: a.ListenerAdd, ListenerRemove: a.ListenerRemove, MountAdd: a.MountAdd, MountRemove: a.MountRemove,
+					Username: a.Username, Password: a.Password, AuthHeader: a.AuthHeader, Accept2xx: a.Accept2xx,
+					TimelimitHeader: a.TimelimitHeader, Headers: append([]string(nil), a.Headers...), HeaderPrefix: a.HeaderPrefix,
+					Timeout: time.Duration(a.Timeout),
+				}
 			}
 			if m.Public != nil {
 				mc.Public = "0"
@@ -762,6 +867,9 @@ func (f File) ApplyOptions(o *Options) {
 	set(&o.AdminPassword, f.Auth.AdminPassword)
 	set(&o.RelayUser, f.Auth.RelayUser)
 	set(&o.RelayPassword, f.Auth.RelayPassword)
+	if len(f.Server.APICORS) > 0 {
+		o.APICORS = append([]string(nil), f.Server.APICORS...)
+	}
 }
 
 func set[T comparable](dst *T, v T) {
@@ -791,6 +899,7 @@ func newKeyLines(data []byte) *keyLines {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	table, index := "", -1
 	counts := map[string]int{}
+	array, arrayIndex := "", -1 // the last [[array]] header
 	for n := 1; sc.Scan(); n++ {
 		t := strings.TrimSpace(sc.Text())
 		switch {
@@ -802,6 +911,7 @@ func newKeyLines(data []byte) *keyLines {
 			table = strings.TrimSpace(t[2:end])
 			index = counts[table]
 			counts[table]++
+			array, arrayIndex = table, index
 			kl.entries = append(kl.entries, keyLine{table: table, index: index, line: n})
 		case strings.HasPrefix(t, "["):
 			end := strings.Index(t, "]")
@@ -809,7 +919,11 @@ func newKeyLines(data []byte) *keyLines {
 				continue
 			}
 			table, index = strings.TrimSpace(t[1:end]), -1
-			kl.entries = append(kl.entries, keyLine{table: table, index: -1, line: n})
+			// [mount.auth] after [[mount]] belongs to that mount.
+			if array != "" && strings.HasPrefix(table, array+".") {
+				index = arrayIndex
+			}
+			kl.entries = append(kl.entries, keyLine{table: table, index: index, line: n})
 		default:
 			k, _, ok := strings.Cut(t, "=")
 			if !ok || strings.HasPrefix(t, "#") {
