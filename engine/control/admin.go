@@ -239,8 +239,11 @@ type mountsDoc struct {
 	Source  []mountInfo `xml:"source" json:"source"`
 }
 
+// mountInfo is Icecast 2.4.4's listmounts element (fallback, listeners,
+// Connected, content-type, in its order), then icedeck's state.
 type mountInfo struct {
 	Mount       string `xml:"mount,attr" json:"mount"`
+	Fallback    string `xml:"fallback" json:"fallback"` // empty without one, as Icecast
 	Listeners   int    `xml:"listeners" json:"listeners"`
 	Connected   int64  `xml:"Connected" json:"Connected"`
 	ContentType string `xml:"content-type" json:"content-type"`
@@ -249,9 +252,11 @@ type mountInfo struct {
 
 func (h *Handler) listMounts(w http.ResponseWriter, asJSON bool, s Engine) {
 	snap := s.Summary()
+	cfg := s.Config()
 	doc := mountsDoc{Source: []mountInfo{}}
 	for _, m := range snap.Mounts {
-		mi := mountInfo{Mount: m.Name, Listeners: m.ListenerCount, ContentType: m.ContentType, State: string(m.State)}
+		mi := mountInfo{Mount: m.Name, Fallback: cfg.Mounts[m.Name].Fallback, Listeners: m.ListenerCount,
+			ContentType: m.ContentType, State: string(m.State)}
 		if m.Source != nil {
 			mi.Connected = int64(snap.Time.Sub(m.Source.Connected).Seconds())
 		}
@@ -289,42 +294,34 @@ type statsDoc struct {
 	Source   []statsSource `xml:"source" json:"source"`
 }
 
+// statsSource is one mount of /admin/stats: Icecast's statistics for it
+// (icecastStats, when it has a source), then icedeck's own.
 type statsSource struct {
-	Mount              string `xml:"mount,attr" json:"mount"`
-	AudioInfo          string `xml:"audio_info,omitempty" json:"audio_info,omitempty"`
-	Bitrate            int    `xml:"bitrate,omitempty" json:"bitrate,omitempty"`
-	Channels           int    `xml:"channels,omitempty" json:"channels,omitempty"`
-	Genre              string `xml:"genre" json:"genre"`
-	ListenerPeak       int    `xml:"listener_peak" json:"listener_peak"`
-	Listeners          int    `xml:"listeners" json:"listeners"`
-	ListenURL          string `xml:"listenurl" json:"listenurl"`
-	MaxListeners       string `xml:"max_listeners" json:"max_listeners"`
-	Public             string `xml:"public" json:"public"`
-	SampleRate         int    `xml:"samplerate,omitempty" json:"samplerate,omitempty"`
-	ServerDescription  string `xml:"server_description" json:"server_description"`
-	ServerName         string `xml:"server_name" json:"server_name"`
-	ServerType         string `xml:"server_type" json:"server_type"`
-	ServerURL          string `xml:"server_url,omitempty" json:"server_url,omitempty"`
-	SlowListeners      uint64 `xml:"slow_listeners" json:"slow_listeners"`
-	SourceIP           string `xml:"source_ip,omitempty" json:"source_ip,omitempty"`
-	StreamStart        string `xml:"stream_start,omitempty" json:"stream_start,omitempty"`
-	StreamStartISO8601 string `xml:"stream_start_iso8601,omitempty" json:"stream_start_iso8601,omitempty"`
-	Title              string `xml:"title,omitempty" json:"title,omitempty"`
-	TotalBytesRead     uint64 `xml:"total_bytes_read" json:"total_bytes_read"`
-	TotalBytesSent     uint64 `xml:"total_bytes_sent" json:"total_bytes_sent"`
-	UserAgent          string `xml:"user_agent,omitempty" json:"user_agent,omitempty"`
-
-	// icedeck's own.
-	State        string           `xml:"state" json:"state"`
-	Hidden       bool             `xml:"hidden" json:"hidden"`
-	Codec        string           `xml:"codec,omitempty" json:"codec,omitempty"`
-	Frames       uint64           `xml:"frames" json:"frames"`
-	SyncLosses   uint64           `xml:"sync_losses" json:"sync_losses"`
-	SkippedBytes uint64           `xml:"skipped_bytes" json:"skipped_bytes"`
-	MeasuredRate int              `xml:"measured_bitrate" json:"measured_bitrate"`
-	MaxLag       int64            `xml:"max_lag" json:"max_lag"`
-	Disconnects  []disconnectInfo `xml:"disconnects>disconnect" json:"disconnects"`
+	mount string
+	stats stats
 }
+
+func (ss statsSource) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	start.Attr = []xml.Attr{{Name: xml.Name{Local: "mount"}, Value: ss.mount}}
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := ss.stats.encode(e); err != nil {
+		return err
+	}
+	return e.EncodeToken(start.End())
+}
+
+func (ss statsSource) MarshalJSON() ([]byte, error) {
+	return append(stats{{"mount", ss.mount}}, ss.stats...).MarshalJSON()
+}
+
+// disconnects is a mount's recent endings: <disconnects><disconnect>….
+type disconnects struct {
+	List []disconnectInfo `xml:"disconnect"`
+}
+
+func (d disconnects) MarshalJSON() ([]byte, error) { return json.Marshal(d.List) }
 
 type disconnectInfo struct {
 	Time     string  `xml:"time" json:"time"`
@@ -344,8 +341,8 @@ const (
 )
 
 func (h *Handler) host(r *http.Request) string {
-	if h.opts.Host != "" {
-		return h.opts.Host
+	if host := h.o().Host; host != "" {
+		return host
 	}
 	return r.Host
 }
@@ -355,6 +352,7 @@ func (h *Handler) listenURL(r *http.Request, mount string) string {
 }
 
 func (h *Handler) stats(r *http.Request, s Engine) statsDoc {
+	o := h.o()
 	snap := s.Summary()
 	cfg := s.Config()
 	tot := snap.Totals
@@ -363,44 +361,53 @@ func (h *Handler) stats(r *http.Request, s Engine) statsDoc {
 	sourceClients := tot.SourceConnections - tot.RelayConnections // relays dial out: no request of theirs was counted
 	clientConns := tot.ClientConnections - min(tot.ClientConnections, sourceClients+tot.SourceRejections)
 	doc := statsDoc{
-		Admin: h.opts.Admin, ClientConnections: clientConns, Clients: snap.Clients, Connections: tot.Connections,
+		Admin: o.Admin, ClientConnections: clientConns, Clients: snap.Clients, Connections: tot.Connections,
 		Host: hostOnly(h.host(r)), ListenerConnections: tot.ListenerConnections, ListenerCount: snap.Listeners,
-		Location: h.opts.Location, ServerID: snap.ServerID,
+		Location: o.Location, ServerID: snap.ServerID,
 		ServerStart: snap.Started.Format(icecastTime), ServerStartISO8601: snap.Started.Format(icecastISO),
 		SourceClientConnections: sourceClients, SourceRelayConnections: tot.RelayConnections, SourceTotalConnections: tot.SourceConnections,
 		Sources: snap.Sources, Stats: h.streams.Load(), StatsConnections: h.streamsOpened.Load(),
 		BytesIn: snap.BytesIn, BytesOut: snap.BytesOut, Taps: snap.Taps,
 		Source: []statsSource{},
 	}
-	for _, m := range snap.Mounts {
-		ss := statsSource{
-			Mount: m.Name, ListenerPeak: m.ListenerPeak, Listeners: m.ListenerCount, ListenURL: h.listenURL(r, m.Name),
-			MaxListeners: "unlimited", ServerType: m.ContentType, SlowListeners: m.SlowDrops, Title: m.Title,
-			TotalBytesSent: m.BytesOut, State: string(m.State), Hidden: m.Hidden, Disconnects: []disconnectInfo{},
+	for i := range snap.Mounts {
+		m := &snap.Mounts[i]
+		var st stats
+		if m.Source != nil {
+			st = h.icecastStats(r, cfg, m)
+		} else {
+			// A mount without a source now (held in grace, waiting on
+			// its fallback, a relay not live) is icedeck's: Icecast lists
+			// none. Its counts are shown as for one with a source.
+			st = stats{{"listener_peak", m.ListenerPeak}, {"listeners", m.ListenerCount},
+				{"listenurl", h.listenURL(r, m.Name)}, {"server_type", m.ContentType}, {"slow_listeners", m.SlowDrops}}
+			if m.Title != "" {
+				st = append(st, stat{"title", m.Title})
+			}
+			st = append(st, stat{"total_bytes_sent", m.BytesOut})
 		}
-		if n := maxListeners(cfg, m.Name); n > 0 {
-			ss.MaxListeners = strconv.Itoa(n)
-		}
-		ss.MaxLag = m.MaxLag
+		// icedeck's own, after Icecast's.
+		st = append(st, stat{"state", string(m.State)}, stat{"hidden", m.Hidden})
+		var measured int
 		if src := m.Source; src != nil {
-			ice := src.Ice
-			ss.AudioInfo, ss.Channels, ss.SampleRate = ice.AudioInfo, ice.Channels, ice.SampleRate
-			ss.Bitrate = ice.Bitrate / 1000
-			ss.Genre, ss.ServerName, ss.ServerDescription = orDefault(ice.Genre, "various"), orDefault(ice.Name, "Unspecified name"), orDefault(ice.Description, "Unspecified description")
-			ss.ServerURL, ss.Public = ice.URL, orDefault(ice.Public, "0")
-			ss.SourceIP, ss.UserAgent = hostOnly(src.Addr), src.UserAgent
-			ss.StreamStart, ss.StreamStartISO8601 = src.Connected.Format(icecastTime), src.Connected.Format(icecastISO)
-			ss.TotalBytesRead = src.BytesIn
-			ss.Codec, ss.Frames, ss.SyncLosses, ss.SkippedBytes = src.Frames.Codec, src.Frames.Frames, src.Frames.SyncLosses, src.Frames.SkippedBytes
-			ss.MeasuredRate = src.Bitrate10s
+			f := src.Frames
+			if f.Codec != "" {
+				st = append(st, stat{"codec", f.Codec})
+			}
+			st = append(st, stat{"frames", f.Frames}, stat{"sync_losses", f.SyncLosses}, stat{"skipped_bytes", f.SkippedBytes})
+			measured = src.Bitrate10s
+		} else {
+			st = append(st, stat{"frames", 0}, stat{"sync_losses", 0}, stat{"skipped_bytes", 0})
 		}
-		for _, d := range m.Disconnects {
-			ss.Disconnects = append(ss.Disconnects, disconnectInfo{
-				Time: d.Time.Format(time.RFC3339), ID: d.ID, IP: hostOnly(d.Addr), Source: d.Source,
-				Reason: d.Reason.String(), Duration: d.Duration.Seconds(), Bytes: d.Bytes,
+		d := disconnects{List: []disconnectInfo{}}
+		for _, x := range m.Disconnects {
+			d.List = append(d.List, disconnectInfo{
+				Time: x.Time.Format(time.RFC3339), ID: x.ID, IP: hostOnly(x.Addr), Source: x.Source,
+				Reason: x.Reason.String(), Duration: x.Duration.Seconds(), Bytes: x.Bytes,
 			})
 		}
-		doc.Source = append(doc.Source, ss)
+		st = append(st, stat{"measured_bitrate", measured}, stat{"max_lag", m.MaxLag}, stat{"disconnects", d})
+		doc.Source = append(doc.Source, statsSource{mount: m.Name, stats: st})
 	}
 	return doc
 }

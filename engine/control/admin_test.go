@@ -405,7 +405,7 @@ func TestStatsAndListMounts(t *testing.T) {
 	}
 
 	code, body = e.admin("/admin/listmounts")
-	want := `<icestats><source mount="/live.mp3"><listeners>0</listeners><Connected>`
+	want := `<icestats><source mount="/live.mp3"><fallback></fallback><listeners>0</listeners><Connected>`
 	if code != 200 || !strings.Contains(body, want) || !strings.Contains(body, "<content-type>audio/mpeg</content-type>") {
 		t.Fatalf("listmounts: %d %s", code, body)
 	}

@@ -93,12 +93,18 @@ type Engine interface {
 // Handler serves the control plane of one engine: give it to the
 // engine's Handle.
 type Handler struct {
+	// opts are the options New was given, defaults filled in. Of them
+	// only Logger, MaxAuthFailures, AuthWindow and Heartbeat are read
+	// from here (Reconfigure keeps those); every other setting is read
+	// through o(), which Reconfigure replaces.
 	opts    Options
+	live    atomic.Pointer[Options]
 	log     *slog.Logger
 	eng     Engine
 	limiter *engine.LoginLimiter
 	metrics http.Handler
 
+	reloading sync.Mutex    // one Options.Reload at a time
 	done      chan struct{} // closed by Close: ends event streams
 	closeOnce sync.Once
 
@@ -108,6 +114,31 @@ type Handler struct {
 
 // New returns the control plane of eng.
 func New(eng Engine, opts Options) *Handler {
+	opts = withDefaults(opts)
+	h := &Handler{
+		opts:    opts,
+		log:     opts.Logger,
+		eng:     eng,
+		limiter: engine.NewLoginLimiter(opts.MaxAuthFailures, opts.AuthWindow),
+		done:    make(chan struct{}),
+	}
+	h.live.Store(&opts)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collector{h: h},
+	)
+	h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// A metric that cannot be gathered is logged and left out; the
+		// scrape goes on, so one bad value never costs all the others.
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return h
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -129,26 +160,24 @@ func New(eng Engine, opts Options) *Handler {
 	if opts.RelayUser == "" {
 		opts.RelayUser = "relay"
 	}
-	h := &Handler{
-		opts:    opts,
-		log:     opts.Logger,
-		eng:     eng,
-		limiter: engine.NewLoginLimiter(opts.MaxAuthFailures, opts.AuthWindow),
-		done:    make(chan struct{}),
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{h: h},
-	)
-	h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		// A metric that cannot be gathered is logged and left out; the
-		// scrape goes on, so one bad value never costs all the others.
-		ErrorHandling: promhttp.ContinueOnError,
-	})
-	return h
+	return opts
+}
+
+// o returns the options in force. A request reads them once, so it sees
+// one whole set even when Reconfigure replaces them meanwhile.
+func (h *Handler) o() *Options { return h.live.Load() }
+
+// Reconfigure puts o in force for the requests that come after it, as a
+// reload of the configuration does: credentials, AdminAllow, the host,
+// location and admin shown, APICORS and Reload. Requests under way, and
+// event streams already open, go on as they are. The logger, the login
+// limiter (with the addresses it has blocked) and the heartbeat stay
+// those New was given.
+func (h *Handler) Reconfigure(o Options) {
+	o.Logger, o.MaxAuthFailures, o.AuthWindow, o.Heartbeat = h.opts.Logger, h.opts.MaxAuthFailures, h.opts.AuthWindow, h.opts.Heartbeat
+	o = withDefaults(o)
+	h.live.Store(&o)
+	h.log.Info("control: settings replaced")
 }
 
 // Close ends every open /api/v1/events stream. Call it before the
@@ -162,6 +191,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/status-json.xsl":
 		h.statusJSON(w, r, s)
+		return
+	case p == "/status.xsl":
+		h.statusHTML(w, r, s)
+		return
+	case strings.HasSuffix(p, ".m3u") && h.playlist(w, r, s):
 		return
 	case p == "/metrics":
 		h.metrics.ServeHTTP(w, r)
@@ -179,11 +213,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	o := h.o()
+	api := strings.HasPrefix(p, "/api/v1/")
+	// CORS headers go on every answer to a listed origin, refusals
+	// included, so the panel can read why; a preflight needs no
+	// credentials, as browsers send none with it.
+	if api && h.cors(w, r, o) && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if !h.allowed(r) {
 		http.Error(w, "Forbidden", http.StatusForbidden)
 		return
 	}
-	if strings.HasPrefix(p, "/api/v1/") {
+	if api {
 		if !h.authorize(w, r, s, "") {
 			return
 		}
@@ -191,6 +237,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.admin(w, r, s)
+}
+
+// cors answers an /api/v1 request from a browser page whose origin is in
+// APICORS with the headers that let the page read the answer, and
+// reports whether it did. Other origins get none: their pages cannot read
+// the API. Credentials are not allowed (no cookies or cached logins): the
+// panel sends its Authorization header itself.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request, o *Options) bool {
+	if len(o.APICORS) == 0 {
+		return false
+	}
+	// The answer depends on the Origin whenever CORS is on: caches must
+	// keep one per origin.
+	w.Header().Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	for _, a := range o.APICORS {
+		// An origin is scheme://host[:port]; its scheme and host are
+		// case-insensitive, and a configured one may end with a slash.
+		if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			return true
+		}
+	}
+	return false
 }
 
 // clientAddr is the request's peer address, unmapped.
@@ -203,11 +276,12 @@ func clientAddr(r *http.Request) netip.Addr {
 }
 
 func (h *Handler) allowed(r *http.Request) bool {
-	if len(h.opts.AdminAllow) == 0 {
+	allow := h.o().AdminAllow
+	if len(allow) == 0 {
 		return true
 	}
 	a := clientAddr(r)
-	for _, p := range h.opts.AdminAllow {
+	for _, p := range allow {
 		if p.Contains(a) {
 			return true
 		}
@@ -240,10 +314,11 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, s Engine, mount 
 	}
 	user, pass, ok := r.BasicAuth()
 	if ok {
-		if h.opts.AdminPassword != "" && credsEqual(user, pass, h.opts.AdminUser, h.opts.AdminPassword) {
+		o := h.o()
+		if o.AdminPassword != "" && credsEqual(user, pass, o.AdminUser, o.AdminPassword) {
 			return true
 		}
-		if relay && h.opts.RelayPassword != "" && credsEqual(user, pass, h.opts.RelayUser, h.opts.RelayPassword) {
+		if relay && o.RelayPassword != "" && credsEqual(user, pass, o.RelayUser, o.RelayPassword) {
 			return true
 		}
 		cfg := s.Config()
@@ -258,7 +333,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, s Engine, mount 
 			Message: fmt.Sprintf("admin login refused for %s from %s (%s)", strconv.Quote(user), addr, r.URL.Path)})
 		if h.limiter.Fail(addr, now) {
 			s.Emit(engine.Event{Type: engine.EventAdminRejected, Level: slog.LevelWarn, Addr: addr.String(), Reason: engine.ReasonLoginsBlocked,
-				Message: fmt.Sprintf("%s blocked for %s after repeated failed admin logins", addr, h.opts.AuthWindow)})
+				Message: fmt.Sprintf("%s blocked for %s after repeated failed admin logins", addr, h.limiter.Window())})
 		}
 	}
 	// A request without credentials is a probe (libshout asks first

@@ -50,7 +50,8 @@ func TestStatusJSONShape(t *testing.T) {
 		c.Mounts = map[string]engine.MountConfig{"/secret.mp3": {Hidden: true}}
 	})
 
-	// No sources: no "source" key at all.
+	// No sources: no "source" key at all; the stock XSL ends with
+	// "dummy":null instead.
 	ice, body := statusJSON(t, e)
 	for _, k := range []string{"admin", "host", "location", "server_id", "server_start", "server_start_iso8601"} {
 		if _, ok := ice[k]; !ok {
@@ -59,6 +60,9 @@ func TestStatusJSONShape(t *testing.T) {
 	}
 	if _, ok := ice["source"]; ok {
 		t.Fatalf("source present with no sources: %s", body)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(body), `,"dummy":null}}`) {
+		t.Fatalf("no sources: not ended with \"dummy\":null as Icecast's: %s", body)
 	}
 	if !strings.HasPrefix(body, `{"icestats":{"admin":"icemaster@localhost","host":"localhost","location":"Earth","server_id":"Icecast 2.4.4","server_start":"`) {
 		t.Fatalf("key order or values differ from Icecast 2.4.4: %s", body)
@@ -85,16 +89,28 @@ func TestStatusJSONShape(t *testing.T) {
 	if err := json.Unmarshal(ice["source"], &one); err != nil {
 		t.Fatalf("one source is not an object: %v %s", err, body)
 	}
+	// Exactly Icecast 2.4.4's keys for this source: the audio info's
+	// pairs under their own names, no "bitrate" without an ice-bitrate
+	// header, the stock XSL's "dummy":null last.
 	want := map[string]any{
 		"listenurl": "http://localhost:8000/live.mp3", "listeners": 0.0, "listener_peak": 0.0,
 		"server_name": "Live", "server_description": "Desc", "server_type": "audio/mpeg", "genre": "Rock",
-		"title": "Now Playing", "bitrate": 128.0, "audio_info": "ice-samplerate=44100;ice-bitrate=128;ice-channels=2",
-		"samplerate": 44100.0, "channels": 2.0, "server_url": "http://example.com",
+		"title": "Now Playing", "audio_info": "ice-samplerate=44100;ice-bitrate=128;ice-channels=2",
+		"ice-samplerate": 44100.0, "ice-bitrate": 128.0, "ice-channels": 2.0, "server_url": "http://example.com",
+		"stream_start": one["stream_start"], "stream_start_iso8601": one["stream_start_iso8601"], "dummy": nil,
 	}
 	for k, v := range want {
-		if one[k] != v {
-			t.Errorf("source.%s = %#v, want %#v", k, one[k], v)
+		if got, ok := one[k]; !ok || got != v {
+			t.Errorf("source.%s = %#v, want %#v", k, got, v)
 		}
+	}
+	for k := range one {
+		if _, ok := want[k]; !ok {
+			t.Errorf("source.%s = %#v: Icecast has no such key here", k, one[k])
+		}
+	}
+	if !strings.HasSuffix(strings.TrimSpace(body), `"dummy":null}}}`) {
+		t.Errorf("the source does not end with \"dummy\":null: %s", body)
 	}
 	if s, _ := one["stream_start_iso8601"].(string); !iso8601Icecast.MatchString(s) {
 		t.Errorf("stream_start_iso8601 %q", s)
@@ -521,7 +537,10 @@ func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 func TestClientTextComesOutValid(t *testing.T) {
 	e := start(t, Options{}, nil)
 	src := e.connectSource("/live.mp3", "source", srcPass, "User-Agent", "enc\xff\xfeoder", "Ice-Name", "Caf\xe9 FM",
-		"Ice-Description", "<b>&amp;\"'</b>", "Ice-Genre", "\xc3\x28", "Ice-Url", "http://x/\xf0\x28\x8c\x28")
+		"Ice-Description", "<b>&amp;\"'</b>", "Ice-Genre", "\xc3\x28", "Ice-Url", "http://x/\xf0\x28\x8c\x28",
+		// Audio info pairs become elements of their own: names that are
+		// no XML names are left out, values are unescaped and cleaned.
+		"Ice-Audio-Info", "a<b=1;x\"y=2;ok=%3C%FF%00%1b%5b31m;1st=3")
 	src.Send(testkit.Media(t, "tone.mp3")[:16000], 16000, 0)
 	testkit.Listen(t, e.addr, "/live.mp3", "User-Agent", "play\xffer <&>")
 	testkit.Eventually(t, 5*time.Second, "listener", func() bool { return len(e.listenerIDs("/live.mp3")) == 1 })
@@ -538,6 +557,14 @@ func TestClientTextComesOutValid(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}
 		checkDocument(t, hdr.Get("Content-Type"), []byte(body), strings.HasPrefix(path, "/admin/") || path == "/status-json.xsl")
+	}
+
+	var st struct {
+		OK []string `xml:"source>ok"`
+	}
+	if _, body := e.admin("/admin/stats"); xml.Unmarshal([]byte(body), &st) != nil || len(st.OK) != 1 || st.OK[0] != "<\uFFFD" ||
+		strings.Contains(body, "<a<b") || strings.Contains(body, "<x\"y") || strings.Contains(body, "<1st") {
+		t.Fatalf("audio info pairs: %+v\n%s", st, body)
 	}
 
 	_, body := e.admin("/admin/listclients?mount=/live.mp3")
