@@ -28,16 +28,25 @@ func (c *clientConn) Close() error {
 
 // tcpConn finds the TCP socket under the engine's wrappers, or nil.
 func tcpConn(c net.Conn) *net.TCPConn {
+	tc, _ := under[*net.TCPConn](c)
+	return tc
+}
+
+// under finds the connection of type T under the engine's wrappers. A TLS
+// connection is not looked through: its socket carries ciphertext.
+func under[T net.Conn](c net.Conn) (T, bool) {
 	for {
+		if v, ok := c.(T); ok {
+			return v, true
+		}
 		switch v := c.(type) {
-		case *net.TCPConn:
-			return v
 		case *clientConn:
 			c = v.Conn
 		case *replayConn:
 			c = v.Conn
 		default:
-			return nil
+			var zero T
+			return zero, false
 		}
 	}
 }

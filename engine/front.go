@@ -356,7 +356,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	}
 	now := time.Now()
 	l := &listener{
-		conn: c, addr: addr, ua: req.UserAgent(), connected: now, request: requestLine(req), referer: req.Referer(),
+		conn: s.queueTLS(c), addr: addr, ua: req.UserAgent(), connected: now, request: requestLine(req), referer: req.Referer(),
 		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now, lastWrite: now,
 	}
 	if tc := tcpConn(c); tc != nil {

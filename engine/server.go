@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,9 @@ type Server struct {
 	pushes       []*push           // guarded by mu
 	redirect     redirector
 	control      atomic.Pointer[http.Handler] // serves what is not a stream
+
+	cert       atomic.Pointer[tls.Certificate] // what ServeTLS presents (tls.go)
+	tlsServing atomic.Bool                     // a TLS listener has accepted: a certificate must stay
 
 	sessions sessionLog
 	access   accessLog
@@ -96,8 +100,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.conf.Store(&cfg)
 	s.access.s = s
+	if err := s.reloadCertificate(&cfg); err != nil {
+		return nil, err
+	}
 	s.httpSrv = &http.Server{
-		Handler:           http.HandlerFunc(s.serveHTTP),
+		Handler:           withTLSState(http.HandlerFunc(s.serveHTTP)),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
 		// A kept-alive connection waiting for its next request is a head
 		// not yet complete; a request body gets a bounded time more.

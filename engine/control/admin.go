@@ -348,6 +348,9 @@ func (h *Handler) host(r *http.Request) string {
 }
 
 func (h *Handler) listenURL(r *http.Request, mount string) string {
+	if r.TLS != nil { // asked over TLS: listeners are sent there too
+		return "https://" + h.host(r) + mount
+	}
 	return "http://" + h.host(r) + mount
 }
 

@@ -80,6 +80,9 @@ type SourceRequest struct {
 	// Header holds further name, value pairs, sent last; a User-Agent
 	// among them replaces SourceAgent.
 	Header []string
+	// Dial opens the connection (nil: plain TCP); a test gives its own to
+	// connect over TLS.
+	Dial func(addr string) (net.Conn, error)
 }
 
 func (req SourceRequest) head(host string) (string, error) {
@@ -150,7 +153,11 @@ func dialSource(addr string, req SourceRequest) (net.Conn, Response, error) {
 	if err != nil {
 		return nil, Response{}, err
 	}
-	c, err := net.Dial("tcp", addr)
+	dial := req.Dial
+	if dial == nil {
+		dial = func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	}
+	c, err := dial(addr)
 	if err != nil {
 		return nil, Response{}, err
 	}
@@ -248,14 +255,21 @@ type Listener struct {
 // The connection is closed when the test ends.
 func Listen(t testing.TB, addr, mount string, header ...string) *Listener {
 	t.Helper()
-	if len(header)%2 != 0 {
-		t.Fatalf("listener header %q: not name, value pairs", header)
-	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ListenOn(t, c, addr, mount, header...)
+}
+
+// ListenOn is Listen on a connection the test opened (over TLS, say); addr
+// is what the Host header says.
+func ListenOn(t testing.TB, c net.Conn, addr, mount string, header ...string) *Listener {
+	t.Helper()
 	t.Cleanup(func() { c.Close() })
+	if len(header)%2 != 0 {
+		t.Fatalf("listener header %q: not name, value pairs", header)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\n", mount, addr)
 	if !hasHeader(header, "User-Agent") {
