@@ -149,6 +149,10 @@ type MountConfig struct {
 	// their argument when a source connects and leaves, as Icecast's
 	// <on-connect> and <on-disconnect>.
 	OnConnect, OnDisconnect string
+	// OnSilence is what happens while the audio analysis hears the mount
+	// silent: "fallback" moves its listeners to Fallback until the audio
+	// returns; "" or "none" leaves them.
+	OnSilence string
 }
 
 // Defaults returns the built-in configuration, with no passwords set.
@@ -336,6 +340,7 @@ type MountSnapshot struct {
 	Relay         *RelayStatus // set when the mount is pulled from another server
 	Recording     string       // file being written, "" when not recording
 	RecordedBytes uint64
+	SilentSince   time.Time // set in StateSilent
 }
 
 // SourceSnapshot is the source feeding a mount and what has arrived from it.

@@ -150,17 +150,7 @@ func (s *Server) removeMount(m *mount) {
 	fb := s.fallbackFor(m)
 	s.mu.Unlock()
 	if fb != nil {
-		m.mu.Lock()
-		n := 0
-		for _, l := range m.listeners {
-			if l.home == "" && !m.cfg.FallbackStay {
-				l.home = m.name
-			}
-			if l.moveTo.CompareAndSwap(nil, fb) {
-				n++
-			}
-		}
-		m.mu.Unlock()
+		n := m.sendListeners(fb, !m.settings().FallbackStay)
 		s.Emit(Event{Type: EventMountFallback, Level: slog.LevelWarn, Mount: m.name,
 			Message: fmt.Sprintf("%s has no source: %d listeners move to %s", m.name, n, fb.name)})
 	}

@@ -54,6 +54,7 @@ type mount struct {
 	taps        map[*Tap]struct{}
 	rec         *recording
 	disconnects []Disconnect
+	silence     silence // the audio analysis hears silence (silence.go)
 	bytesOut    atomic.Uint64
 	slowDrops   atomic.Uint64
 

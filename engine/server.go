@@ -520,6 +520,7 @@ func (m *mount) snapshot(now time.Time, full bool) (MountSnapshot, map[string]in
 		ms.Recording, ms.RecordedBytes = m.rec.path, m.rec.bytes.Load()
 	}
 	src := m.source
+	ms.SilentSince = m.silentSince()
 	m.mu.Unlock()
 	if src == nil {
 		ms.State = StateGrace
@@ -527,6 +528,8 @@ func (m *mount) snapshot(now time.Time, full bool) (MountSnapshot, map[string]in
 		ms.Source = src.snapshot(now)
 		if ms.Source.Stalled {
 			ms.State = StateStalled
+		} else if !ms.SilentSince.IsZero() {
+			ms.State = StateSilent
 		}
 	}
 	var homes map[string]int

@@ -37,12 +37,15 @@ func newTap(m *mount, counted, strict bool) *Tap {
 var ErrTapClosed = errors.New("tap closed")
 
 // Tap opens an in-process reader on mount.
-func (s *Server) Tap(mountName string) (*Tap, error) {
+func (s *Server) Tap(mountName string) (*Tap, error) { return s.openTap(mountName, true) }
+
+// openTap opens a tap that skips to live; counted ones are shown.
+func (s *Server) openTap(mountName string, counted bool) (*Tap, error) {
 	m := s.lookup(mountName)
 	if m == nil {
 		return nil, ErrNoMount
 	}
-	t := newTap(m, true, false)
+	t := newTap(m, counted, false)
 	m.mu.Lock()
 	if m.ended.Load() {
 		m.mu.Unlock()
@@ -51,9 +54,11 @@ func (s *Server) Tap(mountName string) (*Tap, error) {
 	t.ct = m.contentType
 	m.taps[t] = struct{}{}
 	m.mu.Unlock()
-	s.taps.Add(1)
 	t.start(int(m.burst.Load()))
-	s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelDebug, Mount: m.name, Message: fmt.Sprintf("tap opened on %s", m.name)})
+	if counted {
+		s.taps.Add(1)
+		s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelDebug, Mount: m.name, Message: fmt.Sprintf("tap opened on %s", m.name)})
+	}
 	return t, nil
 }
 
