@@ -59,13 +59,15 @@ type r128 struct {
 	M, S, I, LRA, TruePeak, SamplePeak float64
 }
 
-// ffmpegR128 runs ebur128=peak=true+sample on s and returns its readings,
-// one per 100 ms (to three decimals, as the filter prints them).
-func ffmpegR128(t *testing.T, s signal) []r128 {
+// ffmpegR128 runs ebur128=peak=true+sample on the input ffmpeg's args in
+// give and returns its readings, one per 100 ms (to three decimals, as
+// the filter prints them).
+func ffmpegR128(t *testing.T, in ...string) []r128 {
 	t.Helper()
 	ff := testkit.NeedTool(t, "ffmpeg")
-	out, err := exec.Command(ff, "-v", "error", "-f", "f64le", "-ar", strconv.Itoa(s.rate), "-ac", strconv.Itoa(s.ch), "-i", s.raw,
-		"-af", "ebur128=metadata=1:peak=true+sample,ametadata=mode=print:file=-", "-f", "null", "-").Output()
+	args := append(append([]string{"-v", "error"}, in...),
+		"-af", "ebur128=metadata=1:peak=true+sample,ametadata=mode=print:file=-", "-f", "null", "-")
+	out, err := exec.Command(ff, args...).Output()
 	if err != nil {
 		t.Fatalf("ffmpeg ebur128: %v", err)
 	}
@@ -179,7 +181,7 @@ func TestAccuracyAgainstFFmpeg(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := generate(t, tc.src, tc.rate, tc.ch)
-			ff := ffmpegR128(t, s)
+			ff := ffmpegR128(t, "-f", "f64le", "-ar", strconv.Itoa(s.rate), "-ac", strconv.Itoa(s.ch), "-i", s.raw)
 			mine := measure(s)
 			n := min(len(ff), len(mine))
 			if n < 40 {

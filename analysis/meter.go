@@ -208,6 +208,16 @@ func (m *Meter) windowEnergy(n int) float64 {
 	return e / float64(n)
 }
 
+// SetSettings changes the silence rule without losing what was measured.
+func (m *Meter) SetSettings(s Settings) {
+	if s != m.set {
+		m.set, m.thr = s, math.Pow(10, s.SilenceThreshold/20)
+	}
+}
+
+// Hops is how many 100 ms hops were measured: it moves when a reading does.
+func (m *Meter) Hops() int64 { return m.nhops }
+
 // Audible reports whether the last 100 ms went over the silence
 // threshold: audio is back, not merely not yet silent for long.
 func (m *Meter) Audible() bool { return m.audible }
