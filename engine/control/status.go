@@ -94,12 +94,13 @@ func (st stats) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		k, _ := json.Marshal(n.name)
 		v, err := json.Marshal(n.value)
 		if err != nil {
 			return nil, err
 		}
-		b = append(append(append(b, k...), ':'), v...)
+		// Names are Icecast's or audio info keys checked against
+		// audioInfoKey: nothing in them needs escaping.
+		b = append(append(append(append(b, '"'), n.name...), `":`...), v...)
 	}
 	return append(b, '}'), nil
 }
