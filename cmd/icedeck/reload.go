@@ -46,9 +46,7 @@ func (st *station) reload() error {
 		}
 		return err
 	}
-	if r, ok := any(st.ctl).(interface{ Reconfigure(control.Options) }); ok { // TODO(issue 11): control's Reconfigure lands
-		r.Reconfigure(o.ctl)
-	}
+	st.ctl.Reconfigure(o.ctl)
 	if lv, err := parseLevel(o.logLevel); err == nil {
 		st.level.Set(lv)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -94,6 +95,39 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Fatalf("the old mount password after reload: %d", code)
 	}
 	testkit.Eventually(t, 5*time.Second, "new password takes the mount", func() bool { return sourceAnswer("b2") == http.StatusOK })
+
+	// The same through the API, as a platform's panel does it.
+	apiReload := func(content string) (int, map[string]any) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/reload", nil)
+		req.SetBasicAuth("admin", "reload-admin")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatalf("reload answer is not JSON: %v", err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, body := apiReload(reloadConfig("two", 1, "b3")); code != http.StatusOK || body["ok"] != true {
+		t.Fatalf("POST /api/v1/reload: %d %v", code, body)
+	}
+	testkit.Eventually(t, 5*time.Second, "the API reload's password", func() bool { return sourceAnswer("b3") == http.StatusOK })
+	code, body := apiReload(strings.Replace(reloadConfig("two", 1, "b4"), "[[mount]]", "[[mount]\n", 1))
+	if msg, _ := body["error"].(string); code != http.StatusUnprocessableEntity || body["ok"] != false || !regexp.MustCompile(`icedeck\.toml:\d+`).MatchString(msg) {
+		t.Fatalf("a broken file through the API: %d %v", code, body)
+	}
+	if err := os.WriteFile(conf, []byte(reloadConfig("two", 1, "b2")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	testkit.Eventually(t, 5*time.Second, "back to b2", func() bool { return sourceAnswer("b2") == http.StatusOK })
 
 	// A file with an error: refused at its line, the old settings stay.
 	reload(strings.Replace(reloadConfig("three", 1, "b3"), "max_listeners = 1", "max_listeners = \"many\"", 1), "configuration not reloaded")
