@@ -12,8 +12,9 @@ import (
 // unfinished request heads share one limit.
 type clientConn struct {
 	net.Conn
-	s      *Server
-	closed atomic.Bool
+	s       *Server
+	closed  atomic.Bool
+	onClose atomic.Pointer[func()] // run once closed: a URL auth hook's listener_remove
 }
 
 func (c *clientConn) Close() error {
@@ -23,7 +24,11 @@ func (c *clientConn) Close() error {
 	// Released before the socket closes: a client that sees the close and
 	// connects again must find the room it left.
 	c.s.clients.Add(-1)
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	if f := c.onClose.Load(); f != nil {
+		(*f)()
+	}
+	return err
 }
 
 // tcpConn finds the TCP socket under the engine's wrappers, or nil.

@@ -371,6 +371,9 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	st := m.startFor(int(m.burst.Load()))
 	l.pending[0], l.pending[1] = head, st.headers
 	l.placeAt(st)
+	if !s.authorize(c, req, l) {
+		return
+	}
 	if why, detail := m.addListener(l); why != ReasonNone {
 		code := http.StatusServiceUnavailable
 		if why == ReasonSourceEnded {

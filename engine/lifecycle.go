@@ -75,6 +75,7 @@ func (s *Server) attachSource(src *source, name string) (*mount, Reason, string)
 	}
 	msg := fmt.Sprintf("source %d connected to %s from %s (%s %s, %q)", src.id, name, src.addr, src.method, src.contentType, src.ua)
 	s.Emit(Event{Type: EventSourceConnected, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr, Message: msg})
+	s.sourceHooks(m, true)
 	if resumed {
 		s.Emit(Event{Type: EventMountResumed, Level: slog.LevelInfo, Mount: name, ID: src.id, Addr: src.addr,
 			Message: fmt.Sprintf("%s resumed: held listeners continue", name)})
@@ -103,6 +104,7 @@ func (s *Server) detachSource(src *source, reason Reason) {
 		message: fmt.Sprintf("source %d left %s: %s after %s; %d bytes, %d frames, %d sync losses, sha256 %s",
 			src.id, m.name, reason, now.Sub(src.connected).Round(time.Millisecond), ss.BytesIn, ss.Frames.Frames, ss.Frames.SyncLosses, ss.SHA256),
 		request: src.request, user: s.cfg().SourceUser, ua: src.ua, status: http.StatusOK, bytes: ss.BytesIn, dur: now.Sub(src.connected)})
+	s.sourceHooks(m, false)
 
 	m.mu.Lock()
 	m.source = nil

@@ -53,6 +53,7 @@ type Server struct {
 	cert       atomic.Pointer[tls.Certificate] // what ServeTLS presents (tls.go)
 	tlsServing atomic.Bool                     // a TLS listener has accepted: a certificate must stay
 
+	hooks    hooks // URL authentication and on-connect programs
 	sessions sessionLog
 	access   accessLog
 
@@ -355,6 +356,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.closing = true
+	s.hooks.shutdown()
 	for _, ln := range s.lns {
 		ln.Close()
 	}
@@ -398,7 +400,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.handoff.Close()
 	herr := s.httpSrv.Shutdown(ctx)
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); s.later.close(); close(done) }()
+	go func() { s.wg.Wait(); s.later.close(); s.hooks.wait(); close(done) }()
 	select {
 	case <-done:
 		return herr

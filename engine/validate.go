@@ -135,6 +135,9 @@ func (c Config) Validate() error {
 		burst(name, "burst_size", "", mc.BurstSize, 0, queue)
 		wait(name, "grace", "", mc.Grace, 0)
 		policy(name, "slow_listener", "", mc.SlowListener)
+		if err := checkAuth(mc.Auth); err != nil {
+			bad(name, "auth", "", "%v", err)
+		}
 	}
 	if err := checkFallbacks(c.Mounts); err != nil {
 		errs = append(errs, err)

@@ -36,6 +36,7 @@ type File struct {
 	Redirect *RedirectSection  `toml:"redirect"`
 	TLS      *TLSSection       `toml:"tls"`
 	Access   AccessSection     `toml:"access"`
+	Analysis AnalysisSection   `toml:"analysis"` // analysisconfig.go
 
 	// Format is "toml" or "icecast" (an icecast.xml); Warnings are what
 	// the file asks for that icedeck does not honour, each with its line.
@@ -171,6 +172,7 @@ type MountSection struct {
 	OnConnect           string          `toml:"on_connect"` // program run with the mount as argument
 	OnDisconnect        string          `toml:"on_disconnect"`
 	Auth                *URLAuthSection `toml:"auth"`
+	MountAnalysis                       // analyze, silence_threshold, silence_after, on_silence
 }
 
 // RelaySection is one [[relay]]: a mount pulled from other servers. The
@@ -630,7 +632,7 @@ func (f File) check() []error {
 			cur = f.Mounts[j].Fallback
 		}
 	}
-	return errs
+	return append(errs, f.checkAnalysis()...)
 }
 
 // checkOrigin accepts a browser origin, scheme://host[:port], or "*".
@@ -823,6 +825,7 @@ func (f File) Apply(cfg *engine.Config) {
 				Genre: m.Genre, URL: m.URL, Bitrate: m.Bitrate, MaxListenerDuration: time.Duration(m.MaxListenerDuration),
 				Intro: m.Intro, LimitRate: int(m.LimitRate), OnConnect: m.OnConnect, OnDisconnect: m.OnDisconnect,
 			}
+			mc.OnSilence = f.onSilence(m)
 			if a := m.Auth; a != nil {
 				mc.Auth = &engine.URLAuth{
 					ListenerAdd: a.ListenerAdd, ListenerRemove: a.ListenerRemove, MountAdd: a.MountAdd, MountRemove: a.MountRemove,

@@ -61,6 +61,12 @@ type Options struct {
 	// endpoint answers 501). Its error is reported as it is.
 	Reload func() error
 
+	// Audio is what the audio analysis measured on a mount, for the
+	// "audio" object of /api/v1 mounts and the audio metrics (nil, or
+	// false for a mount: none). The command wires it to the analysis,
+	// which the control plane does not import.
+	Audio func(mount string) (engine.AudioStats, bool)
+
 	// Heartbeat is the interval of SSE comments that keep idle proxies
 	// from closing /api/v1/events. Default 15 s.
 	Heartbeat time.Duration

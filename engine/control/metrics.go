@@ -39,7 +39,7 @@ var (
 	descDisconnects = prometheus.NewDesc("icedeck_mount_recent_disconnects", "Recent disconnects kept for the mount, by reason.", []string{"mount", "reason"}, nil)
 	descClients     = prometheus.NewDesc("icedeck_clients", "Connections open: sources, listeners, admin and status requests, unfinished request heads.", nil, nil)
 	descEndings     = prometheus.NewDesc("icedeck_connections_ended_total", "Connections ended or refused, by what they were and why.", []string{"kind", "reason"}, nil)
-	allDescriptions = []*prometheus.Desc{descUp, descStart, descSources, descListenersAll, descBytesIn, descBytesOut, descListeners, descPeak, descSourceUp, descMountOut, descSlowDrops, descMaxLag, descSrcIn, descFrames, descSyncLosses, descSkipped, descBitrate, descRealtime, descSrcStalls, descDisconnects, descClients, descEndings}
+	allDescriptions = append([]*prometheus.Desc{descUp, descStart, descSources, descListenersAll, descBytesIn, descBytesOut, descListeners, descPeak, descSourceUp, descMountOut, descSlowDrops, descMaxLag, descSrcIn, descFrames, descSyncLosses, descSkipped, descBitrate, descRealtime, descSrcStalls, descDisconnects, descClients, descEndings}, audioDescriptions...)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -49,7 +49,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	collect(ch, c.h.eng.Summary())
+	collect(ch, c.h.eng.Summary(), c.h.o().Audio)
 }
 
 // collect sends snap's metrics. /metrics must answer whatever a client
@@ -57,7 +57,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 // a mount whose label collides with one already sent is left out, and a
 // metric the library still refuses is reported through the registry
 // (which logs it and serves the rest) instead of panicking.
-func collect(ch chan<- prometheus.Metric, snap engine.Snapshot) {
+func collect(ch chan<- prometheus.Metric, snap engine.Snapshot, audio func(string) (engine.AudioStats, bool)) {
 	send := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) {
 		for i, l := range labels {
 			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
@@ -92,6 +92,7 @@ func collect(ch chan<- prometheus.Metric, snap engine.Snapshot) {
 		counter(descMountOut, float64(m.BytesOut), m.Name)
 		counter(descSlowDrops, float64(m.SlowDrops), m.Name)
 		gauge(descMaxLag, float64(m.MaxLag), m.Name)
+		collectAudio(m, audio, gauge, counter) // audio.go
 		reasons := map[string]int{}
 		for _, d := range m.Disconnects {
 			reasons[d.Reason.String()]++

@@ -309,6 +309,7 @@ type MountDoc struct {
 	Relay         *RelayDoc       `json:"relay"` // null unless the mount is pulled from another server
 	Listeners     []ListenerDoc   `json:"listeners"`
 	Disconnects   []DisconnectDoc `json:"disconnects"`
+	Audio         *AudioDoc       `json:"audio"` // what the audio analysis measured (audio.go); null without one
 }
 
 // SourceDoc is a mount's source.
@@ -459,7 +460,11 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 	}
 	switch {
 	case p == "/status":
-		writeJSON(w, http.StatusOK, statusDoc(s.Snapshot()))
+		doc := statusDoc(s.Snapshot())
+		for i := range doc.Mounts {
+			h.addAudio(&doc.Mounts[i])
+		}
+		writeJSON(w, http.StatusOK, doc)
 	case p == "/events":
 		h.events(w, r, s)
 	case p == "/pushes":
@@ -471,7 +476,9 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such mount", "mount": name})
 			return
 		}
-		writeJSON(w, http.StatusOK, mountDoc(&m, time.Now()))
+		doc := mountDoc(&m, time.Now())
+		h.addAudio(&doc)
+		writeJSON(w, http.StatusOK, doc)
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	}

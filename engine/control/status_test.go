@@ -503,7 +503,7 @@ func TestCollectorMakesLabelsValid(t *testing.T) {
 		{Name: "/ok.mp3", Source: &engine.SourceSnapshot{}},
 	}}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) { collect(ch, snap) }))
+	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) { collect(ch, snap, nil) }))
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
