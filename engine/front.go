@@ -74,13 +74,16 @@ func (s *Server) handleConn(c net.Conn) {
 	hr.done = true
 	_ = c.SetReadDeadline(time.Time{})
 	addr = s.clientAddr(addr, req.Header)
+	if s.denied(c, req, addr) {
+		return
+	}
 	switch req.Method {
 	case "SOURCE", "PUT":
 		s.totals.requests.Add(1)
 		s.handleSource(c, br, req, addr)
 		return
 	case http.MethodGet, http.MethodHead:
-		if m := s.listenable(req.URL.Path); m != nil {
+		if m := s.listenable(s.aliased(req.URL.Path)); m != nil {
 			s.totals.requests.Add(1)
 			s.handleListener(c, req, m, addr)
 			return
@@ -138,7 +141,7 @@ func (s *Server) listenable(path string) *mount {
 	if r := s.relayFor(path); r != nil && r.cfg.OnDemand {
 		return r.demand()
 	}
-	return nil
+	return s.fallbackListen(path)
 }
 
 // serveHTTP is net/http's handler: mounts reached over a kept-alive
@@ -146,12 +149,19 @@ func (s *Server) listenable(path string) *mount {
 // set with Handle.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.totals.requests.Add(1)
+	if s.deniedHTTP(w, r) {
+		return
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if m := s.listenable(r.URL.Path); m != nil {
+		path := s.aliased(r.URL.Path)
+		if m := s.listenable(path); m != nil {
 			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				s.handleListener(c, r, m, r.RemoteAddr)
 				return
 			}
+		}
+		if path != r.URL.Path { // an alias to a page of the control plane
+			r.URL.Path, r.URL.RawPath = path, ""
 		}
 	}
 	// Behind a trusted proxy, the handler sees the client, not the proxy
@@ -286,13 +296,18 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 	s.detachSource(src, reason)
 }
 
-// mountIce applies the mount's configured name, description and public
-// flag over what the source declared.
+// mountIce applies the mount's configured name, description, public
+// flag, genre, URL and bitrate over what the source declared.
 func (s *Server) mountIce(name string, ice IceInfo) IceInfo {
 	mc := s.cfg().Mounts[name]
 	ice.Name = cmp.Or(mc.StreamName, ice.Name)
 	ice.Description = cmp.Or(mc.StreamDescription, ice.Description)
 	ice.Public = cmp.Or(mc.Public, ice.Public)
+	ice.Genre = cmp.Or(mc.Genre, ice.Genre)
+	ice.URL = cmp.Or(mc.URL, ice.URL)
+	if kbps, err := strconv.Atoi(strings.TrimSpace(mc.Bitrate)); err == nil && kbps > 0 {
+		ice.Bitrate = kbps * 1000 // Icecast's <bitrate> is in kbit/s
+	}
 	return ice
 }
 
@@ -351,7 +366,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	refuse := func(code int, why Reason, detail string) {
 		s.finish(c, ending{kind: KindListener, reason: why, detail: detail, level: slog.LevelWarn, event: EventListenerRefused, mount: m.name, addr: addr,
 			message: fmt.Sprintf("listener %s refused on %s (%d): %s %s", addr, m.name, code, why, detail),
-			request: requestLine(req), referer: req.Referer(), ua: req.UserAgent(), status: code, answer: true,
+			request: requestLine(req), referer: req.Referer(), ua: req.UserAgent(), status: code, answer: head != nil, // not after an intro
 			body: "Mount full or gone: " + why.String() + "\n"})
 	}
 	now := time.Now()
@@ -359,6 +374,7 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		conn: s.queueTLS(c), addr: addr, ua: req.UserAgent(), connected: now, request: requestLine(req), referer: req.Referer(),
 		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now, lastWrite: now,
 	}
+	s.listenerSettings(l, s.aliased(req.URL.Path))
 	if tc := tcpConn(c); tc != nil {
 		// A fixed send buffer bounds kernel memory per listener (autotuning
 		// allows megabytes each) and lets a stalled client show as slow
@@ -372,6 +388,9 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	l.pending[0], l.pending[1] = head, st.headers
 	l.placeAt(st)
 	if !s.authorize(c, req, l) {
+		return
+	}
+	if !s.sendIntro(l, req, &head) {
 		return
 	}
 	if why, detail := m.addListener(l); why != ReasonNone {

@@ -145,6 +145,7 @@ func (s *Server) expireGrace(m *mount) {
 }
 
 func (s *Server) removeMount(m *mount) {
+	s.startFileFallback(m)
 	s.mu.Lock()
 	if s.mounts[m.name] == m {
 		delete(s.mounts, m.name)

@@ -57,6 +57,8 @@ type Server struct {
 	sessions sessionLog
 	access   accessLog
 
+	dropIn dropIn // listener policy, intros and file fallbacks (policy.go)
+
 	clients   atomic.Int64 // open connections: see clientConn
 	totals    struct{ conns, requests, listeners, sources, relays, sourceRejects atomic.Uint64 }
 	ended     [kindCount][reasonCount]atomic.Uint64
@@ -101,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.conf.Store(&cfg)
 	s.access.s = s
+	s.checkIntros()
 	if err := s.reloadCertificate(&cfg); err != nil {
 		return nil, err
 	}
@@ -522,6 +525,7 @@ func (m *mount) snapshot(now time.Time, full bool) (MountSnapshot, map[string]in
 		ms.Recording, ms.RecordedBytes = m.rec.path, m.rec.bytes.Load()
 	}
 	src := m.source
+	ms.Hidden = ms.Hidden || isFileSource(src) // a fallback file plays on a mount of its own
 	ms.SilentSince = m.silentSince()
 	m.mu.Unlock()
 	if src == nil {

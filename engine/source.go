@@ -94,14 +94,16 @@ type piece struct {
 func (s *Server) readPieces(src *source, out chan<- piece) {
 	var slab []byte
 	off := 0
+	limit := s.newSourceLimit(src) // the mount's limit-rate
 	for {
 		if len(slab)-off < minRead {
 			slab, off = make([]byte, slabSize), 0
 		}
 		_ = src.conn.SetReadDeadline(time.Now().Add(s.cfg().SourceTimeout))
-		n, err := src.body.Read(slab[off:])
+		n, err := src.body.Read(limit.window(slab[off:]))
 		out <- piece{data: slab[off : off+n], err: err}
 		off += n
+		limit.took(n)
 		if err != nil {
 			return
 		}

@@ -142,6 +142,9 @@ func (c Config) Validate() error {
 	if err := checkFallbacks(c.Mounts); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := compilePolicy(&c); err != nil {
+		errs = append(errs, err)
+	}
 	for _, rc := range c.Relays {
 		if err := checkRelay(rc); err != nil {
 			errs = append(errs, err)

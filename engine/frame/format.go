@@ -2,6 +2,7 @@ package frame
 
 import (
 	"mime"
+	"path"
 	"strings"
 )
 
@@ -53,6 +54,9 @@ var formats = func() map[string]Format {
 		for _, t := range types {
 			m[t] = f
 		}
+		if _, ok := byExt[f.Ext]; !ok {
+			byExt[f.Ext] = types[0]
+		}
 	}
 	add(Format{KindMPEG, "MP3", ".mp3", true}, "audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mpeg", "audio/x-mp3")
 	add(Format{KindADTS, "AAC", ".aac", true}, "audio/aac", "audio/aacp", "audio/x-aac", "audio/adts")
@@ -66,6 +70,17 @@ var formats = func() map[string]Format {
 	add(Format{KindWebM, "Matroska", ".mkv", false}, "video/x-matroska", "video/matroska", "video/x-matroska-3d")
 	return m
 }()
+
+// byExt maps a file extension to the first type the table gives it
+// (".ogg": "application/ogg", as Icecast serves .ogg files).
+var byExt = map[string]string{}
+
+// TypeOfFile returns the media type of a file named name by its
+// extension, case-insensitively ("/a.MP3": "audio/mpeg"); "" when the
+// table has none.
+func TypeOfFile(name string) string {
+	return byExt[strings.ToLower(path.Ext(name))]
+}
 
 // FormatOf returns the Format of a Content-Type, ignoring its parameters
 // and case. An unknown or empty type gives Kind KindUnknown, Name "", Ext
