@@ -160,6 +160,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, configError{err}
 		}
 		f.Apply(c)
+		if err := f.ApplyAccess(c); err != nil { // the [access] files, reread on every reload
+			return nil, configError{err}
+		}
 		f.ApplyOptions(&o.ctl)
 		o.configPath, o.file = path, &f
 	}
