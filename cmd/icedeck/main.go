@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/icedeck/icedeck/analysis"
 	"github.com/icedeck/icedeck/engine"
 	"github.com/icedeck/icedeck/engine/control"
 	"github.com/icedeck/icedeck/playback"
@@ -332,6 +333,7 @@ type station struct {
 	level     slog.LevelVar
 	access    *logFile  // nil without an access log
 	logTo     io.Writer // the log's writer: a *logFile is reopened on reload
+	analysis  *analysis.Manager
 }
 
 // startStation builds the relay and its control plane, logging to logTo,
@@ -364,6 +366,7 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 		return nil, err
 	}
 	o.ctl.Logger = log
+	st.analysis = startAnalysis(o, srv, log)
 	ctl := control.New(srv, o.ctl)
 	srv.Handle(ctl)
 	var lns []net.Listener
@@ -417,6 +420,7 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 // connections to finish) and writes the report. It returns the exit code.
 func (st *station) stop() int {
 	st.ctl.Close() // or Shutdown waits for the event streams
+	st.analysis.Stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	code := 0

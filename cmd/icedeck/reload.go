@@ -46,6 +46,7 @@ func (st *station) reload() error {
 		}
 		return err
 	}
+	st.reloadAnalysis(o)
 	st.ctl.Reconfigure(o.ctl)
 	if lv, err := parseLevel(o.logLevel); err == nil {
 		st.level.Set(lv)
