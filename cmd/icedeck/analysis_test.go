@@ -58,21 +58,8 @@ func healthStation(t *testing.T, config string) (string, *testkit.Buffer) {
 // mount, encoded with enc, until it ends or the test does.
 func liveSource(t *testing.T, addr, mount, src string, enc ...string) {
 	t.Helper()
-	ff := testkit.NeedTool(t, "ffmpeg")
 	args := append([]string{"-v", "error", "-re", "-f", "lavfi", "-i", src}, enc...)
-	cmd := exec.Command(ff, append(args, "icecast://source:pw@"+addr+mount)...)
-	out := &testkit.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() && out.String() != "" {
-			t.Logf("ffmpeg to %s: %s", mount, out.String())
-		}
-	})
+	runFFmpeg(t, addr+mount, append(args, "icecast://source:pw@"+addr+mount))
 }
 
 var (

@@ -27,9 +27,15 @@ import (
 // over and over, with ffmpeg's Icecast client, until the test ends.
 func ffmpegSource(t *testing.T, addr, password, mount, media string, args ...string) {
 	t.Helper()
-	ff := testkit.NeedTool(t, "ffmpeg")
 	argv := append([]string{"-v", "error", "-re", "-stream_loop", "-1", "-i", testkit.MediaPath(t, media), "-c", "copy"}, args...)
-	argv = append(argv, fmt.Sprintf("icecast://source:%s@%s%s", password, addr, mount))
+	runFFmpeg(t, addr+mount, append(argv, fmt.Sprintf("icecast://source:%s@%s%s", password, addr, mount)))
+}
+
+// runFFmpeg runs ffmpeg with argv until the test ends, and shows what it
+// said about to (where it sends) when the test failed.
+func runFFmpeg(t *testing.T, to string, argv []string) {
+	t.Helper()
+	ff := testkit.NeedTool(t, "ffmpeg")
 	cmd := exec.Command(ff, argv...)
 	out := &testkit.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -40,7 +46,7 @@ func ffmpegSource(t *testing.T, addr, password, mount, media string, args ...str
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() && out.String() != "" {
-			t.Logf("ffmpeg to %s%s: %s", addr, mount, out.String())
+			t.Logf("ffmpeg to %s: %s", to, out.String())
 		}
 	})
 }

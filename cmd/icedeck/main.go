@@ -369,9 +369,16 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 	st.analysis = startAnalysis(o, srv, log)
 	ctl := control.New(srv, o.ctl)
 	srv.Handle(ctl)
-	lns, err := openListeners(o)
-	if err != nil {
-		return nil, err
+	var lns []net.Listener
+	for _, a := range o.cfg.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, engine.ListenError(a, err)
+		}
+		lns = append(lns, ln)
 	}
 	st.srv, st.ctl, st.errc = srv, ctl, make(chan error, len(lns))
 	if f := o.file; f != nil && f.Server.User != "" {
@@ -388,7 +395,7 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 	}
 	for _, ln := range lns {
 		go func() {
-			if err := ln.serve(srv); err != nil {
+			if err := srv.Serve(ln); err != nil {
 				st.errc <- err
 			}
 		}()
