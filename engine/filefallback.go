@@ -107,6 +107,19 @@ func (s *Server) fileFallback(name, contentType string) *mount {
 		s.warnMedia(f, name, fmt.Sprintf("fallback file %s not played: no rate to play it at (give it in the name: /file-[128].mp3)", f.path))
 		return nil
 	}
+	// The feed is noted first, so that a listener sent here while it
+	// starts finds it; one starting it at the same time shares it.
+	s.dropIn.files.mu.Lock()
+	if s.dropIn.files.feeds == nil {
+		s.dropIn.files.feeds = map[string]*fileFeed{}
+	}
+	ff := s.dropIn.files.feeds[name]
+	if ff == nil {
+		ff = &fileFeed{}
+		s.dropIn.files.feeds[name] = ff
+	}
+	ff.lastJoin.Store(time.Now().UnixNano())
+	s.dropIn.files.mu.Unlock()
 	end, pipe := net.Pipe()
 	src := &source{
 		id: s.nextID.Add(1), conn: end, body: end, method: fileMethod, addr: "file", ua: "icedeck file fallback",
@@ -122,14 +135,6 @@ func (s *Server) fileFallback(name, contentType string) *mount {
 		}
 		return nil
 	}
-	ff := &fileFeed{}
-	ff.lastJoin.Store(time.Now().UnixNano())
-	s.dropIn.files.mu.Lock()
-	if s.dropIn.files.feeds == nil {
-		s.dropIn.files.feeds = map[string]*fileFeed{}
-	}
-	s.dropIn.files.feeds[name] = ff
-	s.dropIn.files.mu.Unlock()
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()

@@ -186,6 +186,7 @@ func (s *Server) denied(c net.Conn, req *http.Request, addr string) bool {
 	if why == "" {
 		return false
 	}
+	s.totals.requests.Add(1)
 	s.finish(c, s.denial(req, addr, why))
 	return true
 }
