@@ -369,16 +369,9 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 	st.analysis = startAnalysis(o, srv, log)
 	ctl := control.New(srv, o.ctl)
 	srv.Handle(ctl)
-	var lns []net.Listener
-	for _, a := range o.cfg.Listen {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return nil, engine.ListenError(a, err)
-		}
-		lns = append(lns, ln)
+	lns, err := openListeners(o)
+	if err != nil {
+		return nil, err
 	}
 	st.srv, st.ctl, st.errc = srv, ctl, make(chan error, len(lns))
 	if f := o.file; f != nil && f.Server.User != "" {
@@ -395,7 +388,7 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 	}
 	for _, ln := range lns {
 		go func() {
-			if err := srv.Serve(ln); err != nil {
+			if err := ln.serve(srv); err != nil {
 				st.errc <- err
 			}
 		}()
