@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -92,11 +91,10 @@ func (s *Server) ReloadRefused(err error) {
 }
 
 // prepareReload does the work a reload can fail at before anything is
-// swapped: reading certificates and compiling the listener policy.
+// swapped: reading the certificate, which new handshakes then present.
+// (Validate has compiled the listener policy.)
 func (s *Server) prepareReload(cfg *Config) error {
-	var errs []error
-	_ = cfg
-	return errors.Join(errs...)
+	return s.reloadCertificate(cfg)
 }
 
 // reloadRelays stops the configured relays that went or changed and
