@@ -119,8 +119,9 @@ func ffmpegSpeaksTLS(t *testing.T, ff string) bool {
 // certificate: ffmpeg sends over TLS (openssl s_client does when this
 // ffmpeg cannot), curl --cacert reads the status and admin documents (with
 // https:// listen URLs) and the stream over https; the stream is the
-// file's bytes. Plain HTTP to the TLS port gets a clear 400, and openssl
-// s_client with TLS 1.1 is refused while TLS 1.2 is verified.
+// file's bytes. Plain HTTP to the TLS port gets a clear 400, openssl
+// s_client with TLS 1.1 is refused while TLS 1.2 is verified, and a
+// certificate renewed in its files is presented after SIGHUP.
 func TestTLSWithRealClients(t *testing.T) {
 	t.Parallel()
 	openssl := testkit.NeedTool(t, "openssl")
@@ -210,10 +211,30 @@ func TestTLSWithRealClients(t *testing.T) {
 	if out, err := old.CombinedOutput(); err == nil || !strings.Contains(string(out), "alert protocol version") {
 		t.Errorf("openssl s_client -tls1_1: %v\n%s", err, out)
 	}
-	modern := exec.Command(openssl, "s_client", "-connect", secure, "-tls1_2", "-CAfile", cert, "-verify_return_error")
-	modern.Stdin = strings.NewReader("")
-	if out, err := modern.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
-		t.Errorf("openssl s_client -tls1_2: %v\n%s", err, out)
+	handshake := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(openssl, append([]string{"s_client", "-connect", secure, "-CAfile", cert, "-verify_return_error"}, args...)...)
+		c.Stdin = strings.NewReader("")
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
+			t.Errorf("openssl s_client %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := handshake("-tls1_2"); !strings.Contains(out, "subject=CN = localhost") {
+		t.Errorf("TLS 1.2 handshake:\n%s", out)
+	}
+
+	// A certificate renewed in place is presented after SIGHUP.
+	runTool(t, openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+		"-days", "1", "-subj", "/CN=renewed", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+	reloads := strings.Count(deck.logs.String(), "config.reload")
+	if err := deck.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the reload logged", func() bool { return strings.Count(deck.logs.String(), "config.reload") > reloads })
+	if out := handshake(); !strings.Contains(out, "subject=CN = renewed") {
+		t.Errorf("after SIGHUP with a renewed certificate:\n%s", out)
 	}
 
 	deck.stop(t)
