@@ -81,11 +81,22 @@ type Recorder interface {
 	Recording(mount string) bool
 }
 
+// Analyzer is the audio analysis of every mount (*analysis.Manager is
+// one): loudness, true peak, silence and phase, measured without
+// auditioning.
+type Analyzer interface {
+	Audio(mount string) (engine.AudioStats, bool)
+	// History is the mount's short-term loudness once a second, oldest
+	// first (NaN where there was none).
+	History(mount string) []float64
+}
+
 // Options configure Run and NewModel.
 type Options struct {
 	Engine     Engine     // required
 	Auditioner Auditioner // optional: nil says "audition not available"
 	Recorder   Recorder   // optional: nil says "recording not available"
+	Analyzer   Analyzer   // optional: nil leaves the loudness columns and the Source tab's meter out
 
 	Theme    string // theme name; "" = themes.Default
 	ThemeDir string // user theme directory ("" = embedded themes only)

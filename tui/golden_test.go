@@ -62,30 +62,39 @@ func TestGoldenScreens(t *testing.T) {
 		relays bool // three relayed mounts added to the fixture
 		pushes bool // /live.mp3 pushed live and retrying, /jazz.aac connecting
 		keys   []string
+		audio  bool // the audio analysis (fixtureAudio)
 	}{
-		{"listeners", 80, 24, false, false, false, false, []string{"j"}},
-		{"listeners", 120, 40, true, false, false, false, []string{"j"}},
-		{"source", 80, 24, false, false, false, false, []string{"j", "tab", "l"}},
-		{"source", 120, 40, false, false, false, false, []string{"j", "tab", "l"}},
-		{"eventlog", 80, 24, false, false, false, false, []string{"e"}},
-		{"confirm", 80, 24, false, false, false, false, []string{"j", "tab", "j", "d"}},
-		{"move", 80, 24, false, false, false, false, []string{"j", "tab", "space", "m"}},
-		{"filter", 80, 24, false, false, false, false, []string{"/", "o", "g"}},
-		{"help_readonly", 80, 24, false, true, false, false, []string{"?"}},
-		{"tiny", 40, 10, false, false, false, false, []string{"j"}},
+		{"listeners", 80, 24, false, false, false, false, []string{"j"}, false},
+		{"listeners", 120, 40, true, false, false, false, []string{"j"}, false},
+		{"source", 80, 24, false, false, false, false, []string{"j", "tab", "l"}, false},
+		{"source", 120, 40, false, false, false, false, []string{"j", "tab", "l"}, false},
+		{"eventlog", 80, 24, false, false, false, false, []string{"e"}, false},
+		{"confirm", 80, 24, false, false, false, false, []string{"j", "tab", "j", "d"}, false},
+		{"move", 80, 24, false, false, false, false, []string{"j", "tab", "space", "m"}, false},
+		{"filter", 80, 24, false, false, false, false, []string{"/", "o", "g"}, false},
+		{"help_readonly", 80, 24, false, true, false, false, []string{"?"}, false},
+		{"tiny", 40, 10, false, false, false, false, []string{"j"}, false},
 		// /relay.mp3 on the Source tab: three rows below /jazz.aac, selected first.
-		{"relay_source", 80, 24, false, false, true, false, []string{"j", "j", "j", "tab", "l"}},
-		{"relay_source", 120, 40, false, false, true, false, []string{"j", "j", "j", "tab", "l"}},
+		{"relay_source", 80, 24, false, false, true, false, []string{"j", "j", "j", "tab", "l"}, false},
+		{"relay_source", 120, 40, false, false, true, false, []string{"j", "j", "j", "tab", "l"}, false},
 		// /live.mp3 on the Source tab with its two pushes; /jazz.aac's
 		// empty title cell says it is pushed.
-		{"push_source", 80, 24, false, false, false, true, []string{"j", "tab", "l"}},
-		{"relay_prompt", 80, 24, false, false, true, false, append([]string{"a"}, typed...)},
+		{"push_source", 80, 24, false, false, false, true, []string{"j", "tab", "l"}, false},
+		{"relay_prompt", 80, 24, false, false, true, false, append([]string{"a"}, typed...), false},
+		// The audio analysis: loudness and true-peak columns, and /live.mp3's
+		// Source tab with its meter and loudness history; /jazz.aac undecodable.
+		{"audio_source", 80, 24, false, false, false, false, []string{"j", "tab", "l"}, true},
+		{"audio_source", 120, 40, false, false, false, false, []string{"j", "tab", "l"}, true},
+		{"audio_undecodable", 120, 40, false, false, false, false, []string{"tab", "l"}, true},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s_%dx%d", c.name, c.w, c.h), func(t *testing.T) {
 			m, e := newTestModel(t, 10, func(o *Options) {
 				o.NoColor = false
 				o.ReadOnly = c.ro
+				if c.audio {
+					o.Analyzer = fixtureAudio()
+				}
 				if c.aud {
 					o.Auditioner = &testAuditioner{st: AuditionStatus{
 						Mount: "/live.mp3", Codec: "MP3", State: "playing", Output: "pulse", SampleRate: 44100, Channels: 2,

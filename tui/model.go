@@ -52,6 +52,7 @@ type (
 		pushes    []engine.PushStatus // read with snap
 		aud       AuditionStatus
 		recording map[string]bool
+		audio     map[string]engine.AudioStats // nil without an Analyzer
 	}
 	tickMsg   struct{}
 	eventsMsg []engine.Event
@@ -112,6 +113,7 @@ type Model struct {
 	aud       AuditionStatus
 	recording map[string]bool
 	pushes    []engine.PushStatus
+	audio     map[string]engine.AudioStats
 
 	focus pane
 	tab   tab
@@ -181,7 +183,9 @@ func NewModel(opts Options) (*Model, error) {
 	m.logView = events.New(m.styles, m.keys, m.store, "")
 	m.store.Add(m.eng.Events(500)...)
 	m.evCh, m.evCancel = m.eng.Subscribe(256)
-	m.applySnapshot(snapshotMsg{snap: m.eng.Snapshot(), pushes: m.eng.Pushes(), aud: m.pollAudition(), recording: m.pollRecording(nil)})
+	first := snapshotMsg{snap: m.eng.Snapshot(), pushes: m.eng.Pushes(), aud: m.pollAudition(), recording: m.pollRecording(nil)}
+	pollAudio(opts.Analyzer, &first)
+	m.applySnapshot(first)
 	m.setFocus(paneMounts)
 	return m, nil
 }
@@ -213,10 +217,11 @@ func (m *Model) tick() tea.Cmd {
 
 // poll reads the engine and the optional player off the UI goroutine.
 func (m *Model) poll() tea.Cmd {
-	eng, aud, rec := m.eng, m.opts.Auditioner, m.opts.Recorder
+	eng, aud, rec, ana := m.eng, m.opts.Auditioner, m.opts.Recorder, m.opts.Analyzer
 	return func() tea.Msg {
 		snap := eng.Snapshot()
 		msg := snapshotMsg{snap: snap, pushes: eng.Pushes()}
+		pollAudio(ana, &msg)
 		if aud != nil {
 			msg.aud = aud.AuditionStatus()
 		}
@@ -229,6 +234,20 @@ func (m *Model) poll() tea.Cmd {
 			}
 		}
 		return msg
+	}
+}
+
+// pollAudio reads what the analysis measured on every mount of msg's
+// snapshot.
+func pollAudio(a Analyzer, msg *snapshotMsg) {
+	if a == nil {
+		return
+	}
+	msg.audio = make(map[string]engine.AudioStats, len(msg.snap.Mounts))
+	for _, ms := range msg.snap.Mounts {
+		if st, ok := a.Audio(ms.Name); ok {
+			msg.audio[ms.Name] = st
+		}
 	}
 }
 
@@ -303,7 +322,9 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 	m.pushes = msg.pushes
 	m.mounts.SetMarks(m.aud.Mount, m.aud.Silent(), m.recording)
 	m.mounts.SetPushed(pushedMounts(m.pushes))
+	m.mounts.SetAudio(msg.audio, m.opts.Analyzer != nil)
 	m.mounts.SetSnapshot(snap.Mounts, snap.Time)
+	m.audio = msg.audio
 	m.syncSelection()
 }
 
@@ -313,6 +334,12 @@ func (m *Model) syncSelection() {
 	m.listeners.SetData(ms.Name, ms.Listeners, m.snap.Time)
 	m.source.SetData(ms, ok, m.snap.Time)
 	m.source.SetPushes(pushesOf(m.pushes, ms.Name))
+	if a := m.opts.Analyzer; a != nil {
+		// The history is read here, when the selection changes too: a
+		// copy of 300 numbers, never a wait.
+		st, has := m.audio[ms.Name]
+		m.source.SetAudio(st, has, a.History(ms.Name))
+	}
 	m.mountEvs.SetMount(ms.Name)
 	if !ok {
 		m.mountEvs.SetMount("\x00none")

@@ -541,7 +541,7 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		restore = func() error { return nil }
 	}
 	player := playback.NewPlayer(playback.Options{Logger: log})
-	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv,
+	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv, Analyzer: st.analysis,
 		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile})
 	_ = player.Close()
 	_ = restore()

@@ -1,6 +1,7 @@
 package common
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -125,22 +126,38 @@ const sparkBlocks = "▁▂▃▄▅▆▇█"
 // Sparkline draws the last width values (oldest first) as block characters
 // scaled to the largest value shown. It returns "" for no values.
 func Sparkline(values []int, width int) string {
+	if len(values) > width {
+		values = values[len(values)-max(width, 0):]
+	}
+	hi := 0
+	f := make([]float64, len(values))
+	for i, v := range values {
+		hi = max(hi, v)
+		f[i] = float64(v)
+	}
+	return SparklineRange(f, 0, float64(hi), width)
+}
+
+// SparklineRange draws the last width values (oldest first) as block
+// characters on the fixed scale lo..hi (clamped); a NaN is a gap. It
+// returns "" for no values.
+func SparklineRange(values []float64, lo, hi float64, width int) string {
 	if width <= 0 || len(values) == 0 {
 		return ""
 	}
 	if len(values) > width {
 		values = values[len(values)-width:]
 	}
-	hi := 0
-	for _, v := range values {
-		hi = max(hi, v)
-	}
 	var b strings.Builder
 	b.Grow(len(values) * 3)
 	for _, v := range values {
+		if math.IsNaN(v) {
+			b.WriteByte(' ')
+			continue
+		}
 		i := 0
-		if hi > 0 && v > 0 {
-			i = int(int64(v) * 7 / int64(hi))
+		if hi > lo && v > lo {
+			i = int((v - lo) * 7 / (hi - lo))
 		}
 		i = Clamp(i, 0, 7)
 		b.WriteString(sparkBlocks[i*3 : i*3+3])
@@ -156,4 +173,17 @@ func Redact(u string) string {
 		return u
 	}
 	return pu.Redacted()
+}
+
+// Level formats a level in dB with one decimal ("-23.4"), "–" when it is
+// not a number (nothing measurable yet) or -inf.
+func Level(db float64) string {
+	if math.IsNaN(db) || math.IsInf(db, 0) {
+		return "–"
+	}
+	v := strconv.FormatFloat(db, 'f', 1, 64)
+	if v == "-0.0" {
+		v = "0.0"
+	}
+	return v
 }

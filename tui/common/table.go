@@ -14,6 +14,8 @@ type Column struct {
 	Flex  int  // share of the spare width (0 = fixed)
 	Right bool // right-aligned (numbers)
 	Drop  int  // columns with a higher Drop are hidden first when space is short; 0 never
+	// A column of Width 0 without Flex is not shown, and takes no
+	// separator: a table whose data lacks it leaves it out this way.
 }
 
 // Widths lays columns out in total cells, one space between columns. Columns
@@ -27,7 +29,7 @@ func Widths(cols []Column, total int) []int {
 	need := func() int {
 		n, k := 0, 0
 		for i, c := range cols {
-			if shown[i] {
+			if shown[i] && (c.Width > 0 || c.Flex > 0) {
 				n += c.Width
 				k++
 			}

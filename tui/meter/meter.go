@@ -110,7 +110,17 @@ func titleLine(st Status, width int, s *themes.Styles) string {
 
 // barLine draws "L ██████▆───│────  -12.3 dB rms -18.0".
 func barLine(name string, peak, rms, hold float64, width int, s *themes.Styles) string {
-	nums := " " + fmtDB(peak) + " dB  rms " + fmtDB(rms)
+	return Bar(name, peak, hold, "rms "+fmtDB(rms), width, s)
+}
+
+// Bar draws one channel's level on the meter's scale (-60..0 dBFS, green,
+// yellow from -18, red from -6) with its hold marker (NaN: none), the
+// level in dB and note after it: "L ██████▆───│────  -12.3 dB  note".
+func Bar(name string, peak, hold float64, note string, width int, s *themes.Styles) string {
+	nums := " " + fmtDB(peak) + " dB"
+	if note != "" {
+		nums += "  " + note
+	}
 	barW := width - 2 - len(nums)
 	if barW < 8 {
 		// Too narrow for a bar: numbers only.

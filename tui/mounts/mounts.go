@@ -42,6 +42,9 @@ const (
 	colMark = iota
 	colName
 	colState
+	colLUFS  // short-term loudness, from the audio analysis
+	colTP    // true peak since the source connected
+	colAudio // the analysis's flags: clipping, phase, undecodable
 	colFormat
 	colRate
 	colListeners
@@ -49,11 +52,19 @@ const (
 	colTitle
 )
 
-func columns() []common.Column {
+// columns are the table's; without the audio analysis its three columns
+// are left out (width 0).
+func columns(audio bool) []common.Column {
+	lufs, tp, flags := common.Column{Title: "LUFS", Width: 5, Right: true, Drop: 1}, common.Column{Title: "TP", Width: 5, Right: true, Drop: 1},
+		common.Column{Title: "AUDIO", Width: 5, Drop: 2}
+	if !audio {
+		lufs, tp, flags = common.Column{}, common.Column{}, common.Column{}
+	}
 	return []common.Column{
 		{Title: "", Width: 1},
 		{Title: "MOUNT", Width: 10, Flex: 2},
 		{Title: "STATE", Width: 7},
+		lufs, tp, flags,
 		{Title: "FORMAT", Width: 12, Drop: 2},
 		{Title: "KB/S D/M", Width: 10, Right: true, Drop: 3},
 		{Title: "LISTENERS", Width: 11, Right: true},
@@ -93,11 +104,24 @@ type Model struct {
 	silent      bool
 	recording   map[string]bool
 	pushed      map[string]bool
+
+	audio    map[string]engine.AudioStats // nil without the analysis
+	analysed bool
+	clips    map[string]clipSeen
 }
+
+// clipSeen is when a mount's clipped count last grew, for the flag.
+type clipSeen struct {
+	n  uint64
+	at time.Time
+}
+
+// clipFlagTime is how long "clip" stays after samples clipped.
+const clipFlagTime = 10 * time.Second
 
 // New returns an empty table.
 func New(s *themes.Styles, k *keys.KeyMap) *Model {
-	return &Model{styles: s, keys: k, cols: columns()}
+	return &Model{styles: s, keys: k, cols: columns(false), clips: map[string]clipSeen{}}
 }
 
 // SetSize implements common.Component.
@@ -112,6 +136,13 @@ func (m *Model) SetFocused(f bool) { m.focused = f }
 // SetSnapshot replaces the data. now is the snapshot's clock.
 func (m *Model) SetSnapshot(ms []engine.MountSnapshot, now time.Time) {
 	m.all, m.now = ms, now
+	for name, st := range m.audio {
+		if c, ok := m.clips[name]; !ok || st.ClippedSamples < c.n {
+			m.clips[name] = clipSeen{n: st.ClippedSamples} // first look, or counted afresh: nothing new
+		} else if st.ClippedSamples > c.n {
+			m.clips[name] = clipSeen{n: st.ClippedSamples, at: now}
+		}
+	}
 	m.rebuild()
 }
 
@@ -119,6 +150,17 @@ func (m *Model) SetSnapshot(ms []engine.MountSnapshot, now time.Time) {
 // player hears silence) and which are being recorded.
 func (m *Model) SetMarks(auditioning string, silent bool, recording map[string]bool) {
 	m.auditioning, m.silent, m.recording = auditioning, silent, recording
+}
+
+// SetAudio gives the table what the audio analysis measured per mount;
+// analysed false (no analysis at all) leaves its columns out. Call it
+// before SetSnapshot.
+func (m *Model) SetAudio(audio map[string]engine.AudioStats, analysed bool) {
+	m.audio = audio
+	if analysed != m.analysed {
+		m.analysed = analysed
+		m.cols = columns(analysed)
+	}
 }
 
 // SetPushed tells the table which mounts are pushed to another server.
@@ -386,6 +428,7 @@ func (m *Model) View() string {
 			continue
 		}
 		paints[colState] = common.PaintOf(m.stateStyle(ms))
+		paints[colLUFS], paints[colTP], paints[colAudio] = m.audioPaints(ms.Name)
 		paints[colMark] = markPaint
 		paints[colTitle] = titlePaint
 		common.WriteStyledRow(&b, m.cols, widths, cells, paints)
@@ -447,6 +490,7 @@ func (m *Model) cells(ms *engine.MountSnapshot, out []string) {
 	out[colMark] = mark
 	out[colName] = ms.Name
 	out[colState] = m.State(ms)
+	out[colLUFS], out[colTP], out[colAudio] = m.audioCells(ms.Name)
 	out[colFormat] = Format(ms)
 	decl := 0
 	if ms.Source != nil {
@@ -526,4 +570,61 @@ func Codec(contentType, codec string) string {
 	}
 	ct, _, _ := strings.Cut(contentType, ";")
 	return strings.TrimSpace(ct)
+}
+
+// audioCells are the short-term loudness, the true peak and the flag of
+// a mount ("–" where the analysis has nothing).
+func (m *Model) audioCells(name string) (lufs, tp, flag string) {
+	st, ok := m.audio[name]
+	if !ok {
+		return "–", "–", ""
+	}
+	return common.Level(st.ShortTermLUFS), common.Level(st.TruePeakDBTP), m.flag(name, &st)
+}
+
+// flag is the one word that matters most about a mount's audio.
+func (m *Model) flag(name string, st *engine.AudioStats) string {
+	switch {
+	case st.State == "undecodable":
+		return "undec" // the Source tab says why
+	case m.clipping(name):
+		return "clip"
+	case st.PhaseWarning:
+		return "phase"
+	case st.State == "over max_mounts" || st.State == "off":
+		return "off"
+	case st.Mono && st.Channels == 2:
+		return "mono"
+	}
+	return ""
+}
+
+func (m *Model) clipping(name string) bool {
+	c := m.clips[name]
+	return !c.at.IsZero() && m.now.Sub(c.at) < clipFlagTime
+}
+
+// audioPaints colour the audio cells: a true peak over -1 dBTP and
+// clipping red, loudness over -9 LUFS (short-term) and a phase problem
+// yellow.
+func (m *Model) audioPaints(name string) (lufs, tp, flag common.Paint) {
+	st, ok := m.audio[name]
+	if !ok {
+		return common.PaintOf(m.styles.Dim), common.PaintOf(m.styles.Dim), common.Paint{}
+	}
+	s := m.styles
+	lufs, tp, flag = common.PaintOf(s.Text), common.PaintOf(s.Text), common.PaintOf(s.Dim)
+	if st.ShortTermLUFS > -9 {
+		lufs = common.PaintOf(s.Warn)
+	}
+	if st.TruePeakDBTP > -1 {
+		tp = common.PaintOf(s.Error)
+	}
+	switch m.flag(name, &st) {
+	case "undec", "clip":
+		flag = common.PaintOf(s.Error)
+	case "phase":
+		flag = common.PaintOf(s.Warn)
+	}
+	return lufs, tp, flag
 }

@@ -3,6 +3,7 @@
 package source
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/icedeck/icedeck/themes"
 	"github.com/icedeck/icedeck/tui/common"
 	"github.com/icedeck/icedeck/tui/keys"
+	"github.com/icedeck/icedeck/tui/meter"
 )
 
 // Model is the source detail pane.
@@ -29,8 +31,12 @@ type Model struct {
 	mount  engine.MountSnapshot
 	pushes []engine.PushStatus // the mount's
 	has    bool
-	now    time.Time
-	offset int
+
+	audio    engine.AudioStats // what the audio analysis measured on the mount
+	hasAudio bool
+	history  []float64 // its short-term loudness once a second
+	now      time.Time
+	offset   int
 }
 
 // New returns an empty pane.
@@ -51,6 +57,12 @@ func (m *Model) SetData(ms engine.MountSnapshot, has bool, now time.Time) {
 		m.offset = 0
 	}
 	m.mount, m.has, m.now = ms, has, now
+}
+
+// SetAudio shows what the audio analysis measured on the mount given to
+// SetData, and its short-term loudness history (has = false: nothing).
+func (m *Model) SetAudio(st engine.AudioStats, has bool, history []float64) {
+	m.audio, m.hasAudio, m.history = st, has, history
 }
 
 // SetPushes shows the pushes of the mount given to SetData.
@@ -158,6 +170,10 @@ func (m *Model) lines() []string {
 		codec = common.Join(" · ", src.ContentType, "not analysed (unknown format)")
 	}
 	add("Codec", s.Text.Render(codec))
+	if m.hasAudio {
+		meters := m.audioLines(add) // adds its labelled lines first
+		out = append(out, meters...)
+	}
 	frames := "frames " + strconv.FormatUint(f.Frames, 10)
 	if f.Container == "ogg" {
 		frames = "pages " + strconv.FormatUint(f.Frames, 10)
@@ -316,4 +332,109 @@ func container(c string) string {
 		return ""
 	}
 	return c + " container"
+}
+
+// loudnessFloor is the bottom of the loudness history's scale (LUFS);
+// its top is 0, so each of the eight block heights is 5 LU.
+const loudnessFloor = -40.0
+
+// audioLines are the audio analysis's readings: loudness, peaks, phase,
+// a level meter per channel and the loudness of the last five minutes.
+// Labelled lines go through add; the meter's own lines are returned.
+func (m *Model) audioLines(add func(label, value string)) []string {
+	s, st := m.styles, &m.audio
+	switch st.State {
+	case "undecodable":
+		add("Audio", s.Error.Render("undecodable: "+st.Error))
+		return nil
+	case "starting":
+		add("Audio", s.Dim.Render("decoding…"))
+		return nil
+	case "off", "over max_mounts":
+		add("Audio", s.Dim.Render("not analysed ("+st.State+")"))
+		return nil
+	}
+	lufs := func(v float64) string { return common.Level(v) }
+	short := s.Text
+	if st.ShortTermLUFS > -9 {
+		short = s.Warn
+	}
+	add("Loudness", s.Text.Render("M "+lufs(st.MomentaryLUFS)+"  ")+short.Render("S "+lufs(st.ShortTermLUFS))+
+		s.Text.Render("  I "+lufs(st.IntegratedLUFS)+" LUFS · range "+lufs(st.LoudnessRangeLU)+" LU"))
+	tp := s.Text
+	if st.TruePeakDBTP > -1 {
+		tp = s.Error
+	}
+	clipped := s.Text.Render(" · clipped " + strconv.FormatUint(st.ClippedSamples, 10))
+	if st.ClippedSamples > 0 {
+		clipped = s.Error.Render(" · clipped " + strconv.FormatUint(st.ClippedSamples, 10))
+	}
+	add("Peaks", tp.Render("true "+lufs(st.TruePeakDBTP)+" dBTP")+s.Text.Render(" · sample "+lufs(st.SamplePeakDBFS)+" dBFS")+clipped)
+	phase := s.Text.Render("correlation " + signed(st.Correlation, 2) + " · balance " + signed(st.BalanceDB, 1) + " dB")
+	switch {
+	case st.PhaseWarning:
+		phase += s.Warn.Render(" · out of phase: mono listeners hear little")
+	case st.Mono && st.Channels == 2:
+		phase += s.Dim.Render(" · mono (both channels the same)")
+	case st.Channels == 1:
+		phase = s.Text.Render("mono stream")
+	}
+	add("Phase", phase)
+	if st.Silent {
+		what := "silent for " + common.Duration(st.SilentFor)
+		if st.DigitalSilence {
+			what += " (digital silence)"
+		}
+		add("Silence", s.Error.Render(what))
+	}
+	var out []string
+	names := []string{"L", "R"}
+	if st.Channels == 1 {
+		names = []string{"M"}
+	}
+	for i, n := range names {
+		out = append(out, strings.Repeat(" ", labelW-1)+meter.Bar(n, st.Levels[i], math.NaN(), "", max(m.width-labelW+1, 0), s))
+	}
+	if w := m.width - labelW - 1; w > 0 && len(m.history) > 0 {
+		tail := " short-term LUFS, " + common.Duration(time.Duration(len(m.history))*time.Second) + ", " + strconv.Itoa(int(loudnessFloor)) + "…0"
+		cells := max(w-len(tail), 1)
+		spark := common.SparklineRange(squeeze(m.history, cells), loudnessFloor, 0, cells)
+		out = append(out, s.TableHeader.Render(common.Fit("Trend", labelW))+" "+s.Accent.Render(spark)+s.Dim.Render(tail))
+	}
+	return out
+}
+
+// squeeze averages v into at most n values, so the whole history fits
+// (NaN, nothing measured, counts for nothing; all NaN stays NaN).
+func squeeze(v []float64, n int) []float64 {
+	if len(v) <= n {
+		return v
+	}
+	out := make([]float64, n)
+	for i := range out {
+		var sum float64
+		k := 0
+		for _, x := range v[i*len(v)/n : (i+1)*len(v)/n] {
+			if !math.IsNaN(x) {
+				sum += x
+				k++
+			}
+		}
+		out[i] = math.NaN()
+		if k > 0 {
+			out[i] = sum / float64(k)
+		}
+	}
+	return out
+}
+
+// signed formats v with a sign and digits decimals; "–" for NaN.
+func signed(v float64, digits int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	if v >= 0 {
+		return "+" + strconv.FormatFloat(v, 'f', digits, 64)
+	}
+	return strconv.FormatFloat(v, 'f', digits, 64)
 }

@@ -1,0 +1,98 @@
+package tui
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/icedeck/icedeck/engine"
+)
+
+// testAnalyzer stands in for the analysis with fixed readings.
+type testAnalyzer struct {
+	mu    sync.Mutex
+	stats map[string]engine.AudioStats
+	hist  []float64
+}
+
+func (a *testAnalyzer) Audio(m string) (engine.AudioStats, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.stats[m]
+	return st, ok
+}
+
+func (a *testAnalyzer) History(m string) []float64 {
+	if m != "/live.mp3" {
+		return nil
+	}
+	return a.hist
+}
+
+func (a *testAnalyzer) set(m string, f func(*engine.AudioStats)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.stats[m]
+	f(&st)
+	a.stats[m] = st
+}
+
+// fixtureAudio: /live.mp3 measured (a history that swells and falls, a
+// quiet start), /jazz.aac undecodable, /talk.ogg (in grace) nothing.
+func fixtureAudio() *testAnalyzer {
+	hist := make([]float64, 300)
+	for i := range hist {
+		hist[i] = -23 + 6*math.Sin(float64(i)/15)
+		if i < 20 {
+			hist[i] = math.NaN()
+		}
+	}
+	return &testAnalyzer{hist: hist, stats: map[string]engine.AudioStats{
+		"/live.mp3": {State: "ok", Codec: "MP3", SampleRate: 44100, Channels: 2, MomentaryLUFS: -22.84, ShortTermLUFS: -23.41,
+			IntegratedLUFS: -23.06, LoudnessRangeLU: 4.2, SamplePeakDBFS: -1.52, TruePeakDBTP: -1.31, Levels: [2]float64{-12, -14.5},
+			Correlation: 0.853, BalanceDB: 0.31, Measured: time.Hour},
+		"/jazz.aac": {State: "undecodable", Error: "AAC needs ffmpeg, which is not installed (no pure-Go HE-AAC decoder)",
+			MomentaryLUFS: math.NaN(), ShortTermLUFS: math.NaN(), IntegratedLUFS: math.NaN(), TruePeakDBTP: math.NaN()},
+	}}
+}
+
+// The mounts table's audio columns: short-term loudness, true peak and
+// one flag; "clip" while the clipped count grows (and 10 s after), then
+// back to nothing.
+func TestMountsAudioColumns(t *testing.T) {
+	a := fixtureAudio()
+	m, e := newTestModel(t, 3, func(o *Options) { o.Analyzer = a })
+	screen := plain(m)
+	for _, want := range []string{"LUFS", "TP", "AUDIO", "-23.4  -1.3", "undec"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q:\n%s", want, screen)
+		}
+	}
+	a.set("/live.mp3", func(st *engine.AudioStats) { st.ClippedSamples = 25 })
+	refresh(m)
+	if !strings.Contains(plain(m), " clip") {
+		t.Fatalf("no clip flag:\n%s", plain(m))
+	}
+	// Clipping counted before the table first looked is no news.
+	if m2, _ := newTestModel(t, 3, func(o *Options) { o.Analyzer = a }); strings.Contains(plain(m2), " clip") {
+		t.Fatalf("old clipping flagged:\n%s", plain(m2))
+	}
+	e.mu.Lock()
+	e.snap.Time = e.snap.Time.Add(11 * time.Second)
+	e.mu.Unlock()
+	a.set("/live.mp3", func(st *engine.AudioStats) { st.PhaseWarning = true })
+	refresh(m)
+	if s := plain(m); strings.Contains(s, " clip") || !strings.Contains(s, "phase") {
+		t.Fatalf("10 s on, the flag should read phase:\n%s", s)
+	}
+}
+
+// Without an analysis the table is as it was: no audio columns.
+func TestMountsWithoutAnalysis(t *testing.T) {
+	m, _ := newTestModel(t, 3, nil)
+	if s := plain(m); strings.Contains(s, "LUFS") || strings.Contains(s, "AUDIO") {
+		t.Fatalf("audio columns without an analysis:\n%s", s)
+	}
+}
