@@ -61,6 +61,7 @@ func (s *Server) Reconfigure(cfg Config) error {
 	for _, m := range mounts {
 		m.configure(&cfg)
 	}
+	s.checkIntros() // a missing intro is said at reload, not at the next listener
 	changed := s.reloadRelays(old.Relays, cfg.Relays)
 	changed += s.reloadPushes(old.Pushes, cfg.Pushes)
 	if old.Master != nil && cfg.Master == nil {
