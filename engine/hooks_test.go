@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,76 +21,9 @@ import (
 	"github.com/icedeck/icedeck/internal/testkit"
 )
 
-// hookCall is one request a test hook received.
-type hookCall struct {
-	path       string
-	form       url.Values
-	keys       []string // the form's names in the order sent
-	user, pass string   // HTTP basic auth towards the hook
-}
-
-// testHook is a URL authentication service on a loopback port: it keeps
-// every request and answers with answer (nil: 200 and nothing more).
-type testHook struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []hookCall
-}
-
-func startHook(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, f url.Values)) *testHook {
-	t.Helper()
-	h := &testHook{}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f, err := url.ParseQuery(string(body))
-		if err != nil || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
-			t.Errorf("hook got %s %q (%s): %v", r.Method, body, r.Header.Get("Content-Type"), err)
-		}
-		c := hookCall{path: r.URL.Path, form: f}
-		for _, kv := range strings.Split(string(body), "&") {
-			k, _, _ := strings.Cut(kv, "=")
-			k, _ = url.QueryUnescape(k)
-			c.keys = append(c.keys, k)
-		}
-		c.user, c.pass, _ = r.BasicAuth()
-		h.mu.Lock()
-		h.calls = append(h.calls, c)
-		h.mu.Unlock()
-		if answer != nil {
-			answer(w, r, f)
-		}
-	}))
-	t.Cleanup(h.Close)
-	return h
-}
-
-// received waits for n calls with action and returns them.
-func (h *testHook) received(t *testing.T, action string, n int) []hookCall {
-	t.Helper()
-	var got []hookCall
-	testkit.Eventually(t, 10*time.Second, strconv.Itoa(n)+" "+action+" calls", func() bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		got = nil
-		for _, c := range h.calls {
-			if c.form.Get("action") == action {
-				got = append(got, c)
-			}
-		}
-		return len(got) >= n
-	})
-	return got
-}
-
-func (h *testHook) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.calls)
-}
-
 // checkForm compares a call's form, field by field and in order, with
 // want (name, value pairs).
-func checkForm(t *testing.T, c hookCall, want ...string) {
+func checkForm(t *testing.T, c testkit.HookCall, want ...string) {
 	t.Helper()
 	w := url.Values{}
 	var keys []string
@@ -99,8 +31,8 @@ func checkForm(t *testing.T, c hookCall, want ...string) {
 		w.Add(want[i], want[i+1])
 		keys = append(keys, want[i])
 	}
-	if !reflect.DeepEqual(c.form, w) || !reflect.DeepEqual(c.keys, keys) {
-		t.Errorf("hook %s got\n %v\n in order %q\nwant\n %v\n in order %q", c.path, c.form, c.keys, w, keys)
+	if !reflect.DeepEqual(c.Form, w) || !reflect.DeepEqual(c.Keys, keys) {
+		t.Errorf("hook %s got\n %v\n in order %q\nwant\n %v\n in order %q", c.Path, c.Form, c.Keys, w, keys)
 	}
 }
 
@@ -151,7 +83,7 @@ func endingCount(s *Server, kind ConnKind, reason Reason) uint64 {
 // and hears of the admitted listener's leaving with its duration.
 func TestURLAuthAdmitsAndRefuses(t *testing.T) {
 	t.Parallel()
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
 		switch {
 		case f.Get("action") != "listener_add":
 		case f.Get("user") == "alice":
@@ -190,28 +122,28 @@ func TestURLAuthAdmitsAndRefuses(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 
-	adds := hook.received(t, "listener_add", 2)
+	adds := hook.Received(t, "listener_add", 2)
 	checkForm(t, adds[0], "action", "listener_add", "server", "127.0.0.1", "port", port, "client", id,
 		"mount", "/auth.mp3?token=a%20b&x=1", "user", "alice", "pass", "s3cret&pass=x", "ip", "127.0.0.1", "agent", testkit.ListenerAgent,
 		"ClientHeader.Referer", "http://ref.example/", "ClientHeader.X-Token", `tok"en`)
-	if adds[0].user != "deck" || adds[0].pass != "hook&pw" || adds[0].path != "/add" {
-		t.Errorf("hook called at %s with basic auth %q:%q", adds[0].path, adds[0].user, adds[0].pass)
+	if adds[0].User != "deck" || adds[0].Pass != "hook&pw" || adds[0].Path != "/add" {
+		t.Errorf("hook called at %s with basic auth %q:%q", adds[0].Path, adds[0].User, adds[0].Pass)
 	}
-	b := adds[1].form
+	b := adds[1].Form
 	if b.Get("user") != "bob" || b.Get("pass") != "pw=1" || b.Get("agent") != evil || len(b["action"]) != 1 {
 		t.Errorf("refused listener's form: %v", b)
 	}
 
-	removes := hook.received(t, "listener_remove", 1)
-	dur, err := strconv.Atoi(removes[0].form.Get("duration"))
+	removes := hook.Received(t, "listener_remove", 1)
+	dur, err := strconv.Atoi(removes[0].Form.Get("duration"))
 	if err != nil || dur < 0 || time.Duration(dur)*time.Second > elapsed {
-		t.Errorf("listener_remove duration %q after %s", removes[0].form.Get("duration"), elapsed)
+		t.Errorf("listener_remove duration %q after %s", removes[0].Form.Get("duration"), elapsed)
 	}
 	checkForm(t, removes[0], "action", "listener_remove", "server", "127.0.0.1", "port", port, "client", id,
-		"mount", "/auth.mp3?token=a%20b&x=1", "user", "alice", "pass", "s3cret&pass=x", "duration", removes[0].form.Get("duration"),
+		"mount", "/auth.mp3?token=a%20b&x=1", "user", "alice", "pass", "s3cret&pass=x", "duration", removes[0].Form.Get("duration"),
 		"ip", "127.0.0.1", "agent", testkit.ListenerAgent)
-	if removes[0].path != "/remove" || len(hook.received(t, "listener_remove", 1)) != 1 {
-		t.Errorf("listener_remove calls: %d, at %s; only the admitted listener leaves", len(hook.received(t, "listener_remove", 1)), removes[0].path)
+	if removes[0].Path != "/remove" || len(hook.Received(t, "listener_remove", 1)) != 1 {
+		t.Errorf("listener_remove calls: %d, at %s; only the admitted listener leaves", len(hook.Received(t, "listener_remove", 1)), removes[0].Path)
 	}
 
 	e := findEvent(s, EventListenerRefused, "/auth.mp3")
@@ -250,7 +182,7 @@ func waitingListener(t *testing.T, addr, mount string, arrived <-chan struct{}) 
 func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 	t.Parallel()
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
 		if f.Get("action") != "listener_add" {
 			return
 		}
@@ -314,7 +246,7 @@ func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 // the outage, however many listeners it refuses.
 func TestURLAuthTimeoutFailsClosed(t *testing.T) {
 	t.Parallel()
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) { <-r.Context().Done() })
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) { <-r.Context().Done() })
 	s, addr := startServer(t, func(c *Config) {
 		c.Mounts = map[string]MountConfig{"/t.mp3": {Auth: &URLAuth{ListenerAdd: hook.URL, Timeout: 200 * time.Millisecond}}}
 	})
@@ -354,7 +286,7 @@ func TestURLAuthHookDownAndBack(t *testing.T) {
 	down := "http://127.0.0.1:1/auth"
 	var mu sync.Mutex
 	garbage := true
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
 		mu.Lock()
 		defer mu.Unlock()
 		if garbage {
@@ -408,7 +340,7 @@ func TestURLAuthHookDownAndBack(t *testing.T) {
 // its reason, and the hook hears it left.
 func TestURLAuthTimeLimit(t *testing.T) {
 	t.Parallel()
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
 		w.Header().Set("icecast-auth-user", "1")
 		w.Header().Set("icecast-auth-timelimit", "1")
 	})
@@ -430,7 +362,7 @@ func TestURLAuthTimeLimit(t *testing.T) {
 			t.Errorf("disconnect %+v: ended before its second", d)
 		}
 	}
-	if d, err := strconv.Atoi(hook.received(t, "listener_remove", 1)[0].form.Get("duration")); err != nil || d < 1 {
+	if d, err := strconv.Atoi(hook.Received(t, "listener_remove", 1)[0].Form.Get("duration")); err != nil || d < 1 {
 		t.Errorf("listener_remove duration %d, %v", d, err)
 	}
 }
@@ -453,7 +385,7 @@ func TestMountHooksAndPrograms(t *testing.T) {
 	}
 	onConnect := script("connect.sh", `echo "connect $1" >> `+out)
 	onDisconnect := script("disconnect.sh", `echo "disconnect $1" >> `+out+`; echo "no tea left" >&2; echo "line two" >&2; exit 3`)
-	hook := startHook(t, nil)
+	hook := testkit.StartHook(t, nil)
 	s, addr := startServer(t, func(c *Config) {
 		c.Mounts = map[string]MountConfig{
 			"/m.mp3":       {Auth: &URLAuth{MountAdd: hook.URL + "/add", MountRemove: hook.URL + "/remove"}, OnConnect: onConnect, OnDisconnect: onDisconnect},
@@ -466,10 +398,10 @@ func TestMountHooksAndPrograms(t *testing.T) {
 	src, _ := connectSource(t, addr, "PUT", "/m.mp3", "audio/mpeg")
 	src.Send(testkit.Media(t, "tone.mp3")[:4000], 4000, 0)
 	testkit.Eventually(t, 10*time.Second, "on-connect ran", func() bool { return read() == "connect /m.mp3\n" })
-	checkForm(t, hook.received(t, "mount_add", 1)[0], "action", "mount_add", "mount", "/m.mp3", "server", "127.0.0.1", "port", port)
+	checkForm(t, hook.Received(t, "mount_add", 1)[0], "action", "mount_add", "mount", "/m.mp3", "server", "127.0.0.1", "port", port)
 	src.Close()
 	testkit.Eventually(t, 10*time.Second, "on-disconnect ran", func() bool { return read() == "connect /m.mp3\ndisconnect /m.mp3\n" })
-	checkForm(t, hook.received(t, "mount_remove", 1)[0], "action", "mount_remove", "mount", "/m.mp3", "server", "127.0.0.1", "port", port)
+	checkForm(t, hook.Received(t, "mount_remove", 1)[0], "action", "mount_remove", "mount", "/m.mp3", "server", "127.0.0.1", "port", port)
 
 	testkit.Eventually(t, 5*time.Second, "exit status reported", func() bool {
 		return hookEvent(s, "/m.mp3", "on-disconnect program "+onDisconnect+" /m.mp3 exited 3") != nil
@@ -497,7 +429,7 @@ func TestMountHooksAndPrograms(t *testing.T) {
 func TestHookNotificationsBounded(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -509,7 +441,7 @@ func TestHookNotificationsBounded(t *testing.T) {
 		s.notify(hookNote{auth: a, url: hook.URL, form: form{"action", "mount_add", "mount", "/n" + strconv.Itoa(i)}})
 	}
 	note(0)
-	testkit.Eventually(t, 5*time.Second, "the first notification sent", func() bool { return hook.count() == 1 })
+	testkit.Eventually(t, 5*time.Second, "the first notification sent", func() bool { return hook.Count() == 1 })
 	for i := 1; i < hookQueueMax+50; i++ {
 		note(i)
 	}
@@ -524,10 +456,10 @@ func TestHookNotificationsBounded(t *testing.T) {
 		t.Fatalf("%d queued (working %v), want %d", queued, working, hookQueueMax)
 	}
 	close(release)
-	calls := hook.received(t, "mount_add", hookQueueMax+1)
+	calls := hook.Received(t, "mount_add", hookQueueMax+1)
 	for i, c := range calls {
-		if c.form.Get("mount") != "/n"+strconv.Itoa(i) {
-			t.Fatalf("notification %d is %s: out of order", i, c.form.Get("mount"))
+		if c.Form.Get("mount") != "/n"+strconv.Itoa(i) {
+			t.Fatalf("notification %d is %s: out of order", i, c.Form.Get("mount"))
 		}
 	}
 	testkit.Eventually(t, 5*time.Second, "drops reported", func() bool {
@@ -540,7 +472,7 @@ func TestHookNotificationsBounded(t *testing.T) {
 func TestURLAuthShutdownEndsWaitingListener(t *testing.T) {
 	t.Parallel()
 	arrived := make(chan struct{}, 1)
-	hook := startHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
 		arrived <- struct{}{}
 		<-r.Context().Done()
 	})
