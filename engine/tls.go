@@ -65,22 +65,23 @@ func (s *Server) reloadCertificate(cfg *Config) error {
 }
 
 // loadCertificate reads PEM files; keyFile "" means the key is in
-// certFile, as with Icecast's <ssl-certificate>. Errors name the files.
+// certFile, as with Icecast's <ssl-certificate>. Errors name the files,
+// and the setting, so that a configuration file can say at which line.
 func loadCertificate(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("engine: TLS certificate: %w", err)
+		return tls.Certificate{}, &SettingError{Key: "tls.cert", Msg: "cannot be read: " + err.Error()}
 	}
-	keyPEM, where := certPEM, certFile
+	keyPEM, with := certPEM, ""
 	if keyFile != "" {
 		if keyPEM, err = os.ReadFile(keyFile); err != nil {
-			return tls.Certificate{}, fmt.Errorf("engine: TLS key: %w", err)
+			return tls.Certificate{}, &SettingError{Key: "tls.key", Msg: "cannot be read: " + err.Error()}
 		}
-		where = certFile + " with key " + keyFile
+		with = " with the key in " + keyFile
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("engine: TLS certificate %s: %w", where, err)
+		return tls.Certificate{}, &SettingError{Key: "tls.cert", Msg: fmt.Sprintf("%s%s is not a usable certificate and key: %v", certFile, with, err)}
 	}
 	return cert, nil
 }
