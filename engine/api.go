@@ -80,6 +80,11 @@ type Config struct {
 	// <alias source="/" destination="/status.xsl"/>.
 	Aliases map[string]string
 
+	// SourceFaults, when set, is asked once per authenticated source
+	// request what misbehaviour to put on for it (fault.go): the test
+	// bench's --fault. It is called from connection goroutines.
+	SourceFaults func(mount string) SourceFault
+
 	ServerID string // Server header and status documents
 	Logger   *slog.Logger
 }
@@ -215,6 +220,8 @@ const (
 	ReasonTimeLimit       // the time the listener was allowed ran out (an auth hook's time limit, or the mount's max-listener-duration)
 	// Listener policy.
 	ReasonDenied // deny-ip, allow-ip or deny-agents
+	// The test bench.
+	ReasonFault // a fault put on by Config.SourceFaults
 	reasonCount
 )
 
@@ -224,6 +231,7 @@ var reasonNames = [reasonCount]string{
 	"too many failed logins", "mount busy", "server full", "too many sources", "mount full", "no such mount",
 	"shutting down", "started", "stopped", "no listeners", "redirected",
 	"auth refused", "auth unavailable", "time limit", "denied",
+	"fault",
 }
 
 func (r Reason) String() string {

@@ -241,6 +241,11 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 			"WWW-Authenticate", `Basic realm="icedeck"`)
 		return
 	}
+	fault := s.sourceFault(name) // the test bench's misbehaviour, if any (fault.go)
+	if code := fault.Refuse; code != 0 {
+		reject(code, http.StatusText(code), ReasonFault, "refused by a fault", slog.LevelInfo, fault.refusalHeader()...)
+		return
+	}
 	ct := req.Header.Get("Content-Type")
 	if ct == "" {
 		if req.Method == "PUT" {
@@ -256,7 +261,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 		id: s.nextID.Add(1), conn: c, body: br, method: req.Method, request: requestLine(req), addr: addr,
 		ua: req.UserAgent(), contentType: ct, known: frame.Known(ct),
 		headers: flatHeaders(req.Header), ice: s.mountIce(name, parseIce(req.Header.Get)),
-		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(),
+		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(), fault: fault,
 	}
 	if slices.Contains(req.TransferEncoding, "chunked") {
 		// curl -T - streams this way; the chunk framing is not audio.
@@ -283,7 +288,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 	answer := "HTTP/1.0 200 OK\r\nServer: " + s.cfg().ServerID + "\r\n\r\n"
 	switch {
 	case strings.EqualFold(req.Header.Get("Expect"), "100-continue"):
-		_, _ = io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n"+answer)
+		_, _ = io.WriteString(c, fault.continueAnswer(answer))
 	case !streamsUnasked(c, br):
 		_, _ = io.WriteString(c, answer)
 	}

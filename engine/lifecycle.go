@@ -86,7 +86,9 @@ func (s *Server) attachSource(src *source, name string) (*mount, Reason, string)
 // detachSource takes a finished source off its mount: the listeners are
 // held for the mount's grace period, or drain what is buffered and go.
 func (s *Server) detachSource(src *source, reason Reason) {
-	_ = src.conn.Close()
+	// Closed once the mount is free: a client that sees the close and
+	// connects again (a resuming one) must not find its mount busy.
+	defer src.conn.Close()
 	m := src.mount
 	s.mu.Lock()
 	s.sources--

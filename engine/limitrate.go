@@ -27,7 +27,7 @@ type sourceLimit struct {
 func (s *Server) newSourceLimit(src *source) *sourceLimit {
 	now := time.Now()
 	sl := &sourceLimit{s: s, src: src, checked: now, last: now}
-	sl.rate = src.mount.settings().LimitRate
+	sl.rate = src.limitRate()
 	sl.tokens = float64(sl.rate / 8)
 	return sl
 }
@@ -46,7 +46,7 @@ func (sl *sourceLimit) took(n int) {
 	now := time.Now()
 	if now.Sub(sl.checked) >= time.Second { // a reload may have changed it
 		sl.checked = now
-		sl.rate = sl.src.mount.settings().LimitRate
+		sl.rate = sl.src.limitRate()
 	}
 	if sl.rate <= 0 {
 		return

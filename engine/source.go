@@ -53,6 +53,7 @@ type source struct {
 	an          frame.Analyzer
 	kicked      atomic.Pointer[Reason]
 	hold        time.Duration // keep listeners at least this long when it ends (relays reconnect)
+	fault       SourceFault   // the test bench's misbehaviour (fault.go)
 
 	mu         sync.Mutex
 	hash       hash.Hash
@@ -95,12 +96,13 @@ func (s *Server) readPieces(src *source, out chan<- piece) {
 	var slab []byte
 	off := 0
 	limit := s.newSourceLimit(src) // the mount's limit-rate
+	body := s.faulty(src)          // the test bench's close or stall (fault.go)
 	for {
 		if len(slab)-off < minRead {
 			slab, off = make([]byte, slabSize), 0
 		}
 		_ = src.conn.SetReadDeadline(time.Now().Add(s.cfg().SourceTimeout))
-		n, err := src.body.Read(limit.window(slab[off:]))
+		n, err := body.Read(limit.window(slab[off:]))
 		out <- piece{data: slab[off : off+n], err: err}
 		off += n
 		limit.took(n)
