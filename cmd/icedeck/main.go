@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/analysis"
+	"github.com/icedeck/icedeck/bench"
 	"github.com/icedeck/icedeck/engine"
 	"github.com/icedeck/icedeck/engine/control"
 	"github.com/icedeck/icedeck/playback"
@@ -291,6 +291,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "play" {
 		return runPlay(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "test" {
+		return runTest(args[1:], os.Stdin, stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -424,7 +427,7 @@ func (st *station) stop() int {
 		st.log.Info("shut down cleanly")
 	}
 	if st.o.report != "" {
-		if err := writeReport(st.o.report, st.srv); err != nil {
+		if err := bench.WriteReport(st.o.report, bench.NewReport(st.srv)); err != nil {
 			st.log.Error("could not write report", "file", st.o.report, "err", err)
 			code = 1
 		}
@@ -460,24 +463,6 @@ func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
 		}
 	}
 	return max(code, st.stop())
-}
-
-// writeReport saves every source session as JSON, for scripts that check
-// what a source client delivered.
-func writeReport(path string, srv *engine.Server) error {
-	report := struct {
-		Server   string           `json:"server"`
-		Written  time.Time        `json:"written"`
-		Sessions []engine.Session `json:"sessions"`
-	}{Server: srv.Config().ServerID, Written: time.Now(), Sessions: srv.Sessions()}
-	if report.Sessions == nil {
-		report.Sessions = []engine.Session{}
-	}
-	b, err := json.MarshalIndent(report, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 func defaultLogFile() string {

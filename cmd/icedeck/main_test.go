@@ -152,15 +152,7 @@ func runBinary(t *testing.T, dir string, args ...string) (int, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("icedeck %v still running after 10 s; stderr:\n%s", args, stderr.String())
-	}
+	waitExit(t, cmd, 10*time.Second, func() string { return "stderr:\n" + stderr.String() })
 	return cmd.ProcessState.ExitCode(), stderr.String()
 }
 
