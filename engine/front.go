@@ -380,6 +380,11 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now, lastWrite: now,
 	}
 	s.listenerSettings(l, s.aliased(req.URL.Path))
+	// Asked before its place in the stream is taken: a slow hook must
+	// not start it seconds behind.
+	if !s.authorize(c, req, l) {
+		return
+	}
 	if tc := tcpConn(c); tc != nil {
 		// A fixed send buffer bounds kernel memory per listener (autotuning
 		// allows megabytes each) and lets a stalled client show as slow
@@ -392,9 +397,6 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	st := m.startFor(int(m.burst.Load()))
 	l.pending[0], l.pending[1] = head, st.headers
 	l.placeAt(st)
-	if !s.authorize(c, req, l) {
-		return
-	}
 	if !s.sendIntro(l, req, &head) {
 		return
 	}

@@ -315,7 +315,13 @@ func clientOf(c net.Conn) *clientConn {
 // whenever its connection closes, will be told to listener_remove.
 func (s *Server) authorize(c net.Conn, req *http.Request, l *listener) bool {
 	m := l.mount
-	a := m.settings().Auth
+	// The hook of the mount asked for, as Icecast: a listener served
+	// another (a file fallback) must pass it; else the serving mount's,
+	// so that asking for a mount that falls back to it does not pass by.
+	a := s.cfg().Mounts[s.aliased(req.URL.Path)].Auth
+	if a == nil {
+		a = m.settings().Auth
+	}
 	if a == nil || a.ListenerAdd == "" {
 		return true
 	}

@@ -178,7 +178,8 @@ func waitingListener(t *testing.T, addr, mount string, arrived <-chan struct{}) 
 // A hook that takes its time holds up only the listener it is asked
 // about: while it waits, a listener of another mount is served, the
 // server's state can be read, and the waiting listener counts against
-// the client limit. Once it answers, the listener is in.
+// the client limit. Once it answers, the listener is in, starting near
+// live however long the hook took.
 func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 	t.Parallel()
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
@@ -195,6 +196,7 @@ func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 	})
 	s, addr := startServer(t, func(c *Config) {
 		c.MaxClients = 4
+		c.QueueSize, c.BurstSize = 64<<10, 16<<10
 		c.Mounts = map[string]MountConfig{"/slow.mp3": {Auth: &URLAuth{ListenerAdd: hook.URL, Timeout: time.Minute}}}
 	})
 	mp3 := testkit.Media(t, "tone.mp3")
@@ -207,6 +209,7 @@ func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 	}
 
 	slow := waitingListener(t, addr, "/slow.mp3", arrived)
+	asked := mountSnap(s, "/slow.mp3").Source.BytesIn
 
 	open := testkit.Listen(t, addr, "/open.mp3")
 	testkit.Eventually(t, 10*time.Second, "the other mount's listener gets audio", func() bool { return len(open.Bytes()) >= 4000 })
@@ -221,6 +224,11 @@ func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 		t.Fatalf("a fifth client got %d: the waiting listener is not counted", r.Code)
 	}
 
+	// More than the queue goes by before the answer: a listener placed in
+	// the stream when it asked would be behind what is kept, and dropped.
+	testkit.Eventually(t, 10*time.Second, "the source sends a queue's worth", func() bool {
+		return mountSnap(s, "/slow.mp3").Source.BytesIn > asked+64<<10
+	})
 	close(release)
 	_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(slow)
@@ -239,6 +247,39 @@ func TestURLAuthSlowHookDelaysNobody(t *testing.T) {
 	}
 	if _, err := io.ReadFull(br, make([]byte, 4000)); err != nil {
 		t.Fatalf("the admitted listener got no audio: %v", err)
+	}
+}
+
+// The hook asked is the one of the mount the listener asked for, also
+// when a fallback serves it; a mount without a hook that falls back to
+// one with a hook does not pass by it.
+func TestURLAuthAppliesToTheMountAskedFor(t *testing.T) {
+	t.Parallel()
+	hook := testkit.StartHook(t, func(w http.ResponseWriter, r *http.Request, f url.Values) {
+		w.Header().Set("icecast-auth-message", "no entry to "+f.Get("mount"))
+	})
+	_, addr := startServer(t, func(c *Config) {
+		c.Mounts = map[string]MountConfig{
+			"/paid.mp3":   {Auth: &URLAuth{ListenerAdd: hook.URL}, Fallback: "/free.mp3"},
+			"/gate.mp3":   {Fallback: "/locked.mp3"},
+			"/locked.mp3": {Auth: &URLAuth{ListenerAdd: hook.URL}},
+		}
+	})
+	mp3 := testkit.Media(t, "tone.mp3")
+	for _, m := range []string{"/free.mp3", "/locked.mp3"} {
+		src, _ := connectSource(t, addr, "PUT", m, "audio/mpeg")
+		src.Feed(mp3, 4000, 20*time.Millisecond)
+	}
+	for path, want := range map[string]string{"/paid.mp3": "no entry to /paid.mp3\n", "/gate.mp3": "no entry to /gate.mp3\n"} {
+		if r := testkit.RawRequest(t, addr, "GET "+path+" HTTP/1.0\r\n\r\n"); r.Code != http.StatusUnauthorized || r.Body != want {
+			t.Errorf("%s: %d %.60q", path, r.Code, r.Body)
+		}
+	}
+	if l := testkit.Listen(t, addr, "/free.mp3"); !strings.HasPrefix(l.Head, "HTTP/1.0 200 OK") {
+		t.Errorf("the fallback itself, without a hook: %s", l.Head)
+	}
+	if n := hook.Count(); n != 2 {
+		t.Errorf("the hook was asked %d times", n)
 	}
 }
 
