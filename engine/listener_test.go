@@ -211,7 +211,9 @@ func TestSlowListenerSkipPolicy(t *testing.T) {
 	if len(payload) >= len(data) || len(payload) == 0 {
 		t.Fatalf("skip listener got %d of %d bytes: did not skip", len(payload), len(data))
 	}
-	if e := findEvent(s, EventListenerLeft, "/skip.mp3"); e == nil || e.Reason != ReasonSourceEnded {
+	// The ending is recorded just after the socket closes.
+	testkit.Eventually(t, 5*time.Second, "the skip listener left at the end", func() bool { return findEvent(s, EventListenerLeft, "/skip.mp3") != nil })
+	if e := findEvent(s, EventListenerLeft, "/skip.mp3"); e.Reason != ReasonSourceEnded {
 		t.Fatalf("skip listener should stay until the end, left with %+v", e)
 	}
 	// Every skip lands on a frame boundary: the received stream is a chain
