@@ -308,6 +308,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.checkConfig {
+		if o.file != nil {
+			for _, w := range o.file.Warnings {
+				fmt.Fprintln(stderr, "icedeck: warning:", w.String())
+			}
+		}
 		fmt.Fprintf(stdout, "icedeck: configuration OK (%s)\n", cmp.Or(o.configPath, "no file, flags and defaults"))
 		return 0
 	}
@@ -352,6 +357,9 @@ func startStation(o *options, logTo io.Writer) (*station, error) {
 	log := newLogger(logTo, o.logFormat, &st.level)
 	st.log = log
 	o.cfg.Logger = log
+	if o.file != nil {
+		logWarnings(log, o.file)
+	}
 	if o.accessLog != "" {
 		// Closed by the process's end: the log is written until the last
 		// request. SIGHUP reopens it, for logrotate.
