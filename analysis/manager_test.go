@@ -22,8 +22,14 @@ func encode(t *testing.T, src string, args ...string) []byte {
 	return b
 }
 
+// encodeB is encode for a benchmark.
+func encodeB(b *testing.B, src string, args ...string) []byte {
+	data, _ := encodeFile(b, src, args...)
+	return data
+}
+
 // encodeFile is encode, also returning the file's path.
-func encodeFile(t *testing.T, src string, args ...string) ([]byte, string) {
+func encodeFile(t testing.TB, src string, args ...string) ([]byte, string) {
 	t.Helper()
 	ff := testkit.NeedTool(t, "ffmpeg")
 	out := filepath.Join(t.TempDir(), "stream")
