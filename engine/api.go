@@ -38,6 +38,9 @@ type Config struct {
 	HeaderTimeout  time.Duration // a request head must be complete within this
 	WriteTimeout   time.Duration // a listener that accepts no byte for this long is dropped
 	MaxHeaderBytes int           // request heads larger than this get 431
+	// Latency is the longest a byte may wait in the server before it is
+	// written to a listener: less costs more writes, so more CPU.
+	Latency time.Duration
 
 	// Grace and SlowListener are the defaults for mounts that set none.
 	Grace        time.Duration
@@ -118,6 +121,7 @@ type MountConfig struct {
 	MaxListeners int
 	BurstSize    int
 	SlowListener SlowPolicy
+	Latency      time.Duration // 0: Config.Latency
 	// Grace keeps listeners connected this long after the source leaves,
 	// resuming them if a source with the same format comes back in time.
 	Grace time.Duration
@@ -174,6 +178,7 @@ func Defaults() Config {
 		HeaderTimeout:  15 * time.Second,
 		WriteTimeout:   10 * time.Second,
 		MaxHeaderBytes: 8 << 10,
+		Latency:        250 * time.Millisecond,
 		Headers:        map[string]string{"Access-Control-Allow-Origin": "*"},
 		ServerID:       "icedeck",
 	}

@@ -10,20 +10,28 @@ import (
 	"time"
 )
 
+// loopback returns both ends of a real TCP connection, closed when the
+// test ends.
+func loopback(tb testing.TB, ln net.Listener) (server, client net.Conn) {
+	tb.Helper()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close(); sc.Close() })
+	return sc, c
+}
+
 // loopbackPair returns the server side of a real TCP connection whose
 // client side is drained as fast as it arrives.
 func loopbackPair(b *testing.B, ln net.Listener) net.Conn {
 	b.Helper()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
+	sc, c := loopback(b, ln)
 	go func() { _, _ = io.Copy(io.Discard, c) }()
-	sc, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close(); sc.Close() })
 	return sc
 }
 
@@ -74,6 +82,64 @@ func BenchmarkFanout(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/listener-chunk")
 			})
 		}
+	}
+}
+
+// BenchmarkFanoutFloor is the floor BenchmarkFanout is measured against:
+// the same chunk to the same drained loopback sockets, one plain write(2)
+// per listener, with no ring, cursor, vector or bookkeeping. The
+// difference between the two ns/listener-chunk is what the fan-out adds
+// to the kernel's cost of the same writes.
+func BenchmarkFanoutFloor(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			type sock struct {
+				raw  syscall.RawConn
+				left int
+			}
+			socks := make([]sock, n)
+			for i := range socks {
+				c := loopbackPair(b, ln)
+				_ = c.(*net.TCPConn).SetWriteBuffer(listenerSendBuffer) // as a listener's
+				socks[i].raw, _ = c.(syscall.Conn).SyscallConn()
+			}
+			data := make([]byte, 4096)
+			var cur *sock
+			write := func(fd uintptr) bool {
+				k, err := syscall.Write(int(fd), data[len(data)-cur.left:])
+				if err == nil {
+					cur.left -= k
+				}
+				return true // never wait: a full socket is retried, as a shard does
+			}
+			b.SetBytes(int64(len(data) * n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range socks {
+					socks[j].left = len(data)
+				}
+				for done := false; !done; {
+					done = true
+					for j := range socks {
+						if cur = &socks[j]; cur.left > 0 {
+							_ = cur.raw.Write(write)
+							done = done && cur.left == 0
+						}
+					}
+					if !done {
+						runtime.Gosched()
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/listener-chunk")
+		})
 	}
 }
 

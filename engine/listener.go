@@ -72,18 +72,20 @@ func (l *listener) snapshot(end uint64) ListenerSnapshot {
 }
 
 const (
-	maxVecs      = 64
+	// maxVecs bounds one vectored write. A source's chunks come at most
+	// about 100 a second (source.go), so a listener written once per
+	// maxLatency still takes a whole second of them, ICY blocks
+	// between, in one write.
+	maxVecs      = 256
 	maxPassBytes = 256 << 10
-	// passGap bounds how often a big shard sweeps its listeners, so a
-	// source that writes in tiny pieces costs one vectored write per
-	// listener per gap rather than one per piece. The writev syscall is
+	// A shard of gapFrom listeners or more writes each of them at most
+	// once per the mount's latency (see shard.wait): the write syscall is
 	// nearly all of the fan-out's CPU (88% in a profile at 10,000
-	// listeners): 250 ms used 7.2% of a core per 1,000 listeners where
-	// 100 ms used 10.4%, and players buffer seconds, so nobody hears it. Small shards sweep at
-	// once: their sweeps are cheap, and a source far faster than real time
-	// (a file pushed as fast as it goes) must not outrun them.
-	passGap   = 250 * time.Millisecond
-	gapFrom   = 64 // listeners in a shard
+	// listeners), so fewer, larger writes are what makes a listener
+	// cheap. Small shards write every chunk at once: their writes are
+	// few, and a source far faster than real time (a file pushed as fast
+	// as it goes) must not outrun them.
+	gapFrom   = 64
 	idleSweep = 250 * time.Millisecond
 	idleProbe = 2 * time.Second // how often a listener with nothing to receive is checked
 )
@@ -112,46 +114,74 @@ type seg struct {
 // non-blocking vectored writes: a listener that cannot take more now is
 // retried on the next sweep, and never holds up the others.
 type shard struct {
-	m      *mount
+	writer // scratch of the shard goroutine
 	wakeCh chan struct{}
+	force  atomic.Bool // sweep at the next wake, whether data is due or not
 
 	mu       sync.Mutex
 	incoming []*listener
 	count    atomic.Int32
 
-	list []*listener
+	list      []*listener
+	swept     uint64        // ring head when the last sweep began: what is older went out
+	sweepTook time.Duration // how long the last sweep took
+}
+
+// writer is the scratch of one vectored write: a shard's, or one lent
+// to the goroutine that admits a listener (first).
+type writer struct {
+	m    *mount
 	bufs [][]byte
 	segs []seg
 	w    vecWriter
 }
 
-func newShard(m *mount) *shard {
-	return &shard{m: m, wakeCh: make(chan struct{}, 1), bufs: make([][]byte, 0, maxVecs), segs: make([]seg, 0, maxVecs)}
+func newWriter(m *mount) writer {
+	return writer{m: m, bufs: make([][]byte, 0, maxVecs), segs: make([]seg, 0, maxVecs)}
 }
 
-func (sh *shard) poke() {
+func newShard(m *mount) *shard {
+	return &shard{writer: newWriter(m), wakeCh: make(chan struct{}, 1)}
+}
+
+// signal tells the shard that data arrived: it sweeps when the data is due.
+func (sh *shard) signal() {
 	select {
 	case sh.wakeCh <- struct{}{}:
 	default:
 	}
 }
 
+// poke makes the shard sweep now: a listener was kicked or is to move,
+// the source left, the settings changed.
+func (sh *shard) poke() {
+	sh.force.Store(true)
+	sh.signal()
+}
+
+// add hands a listener, already counted, to the shard. Its first bytes
+// are out (mount.first), so the shard takes it at its next sweep; one
+// that is to go already, or on a mount that ended, is seen to at once.
 func (sh *shard) add(l *listener) {
-	sh.count.Add(1)
 	sh.mu.Lock()
 	sh.incoming = append(sh.incoming, l)
 	sh.mu.Unlock()
-	sh.poke()
+	if l.kicked.Load() != nil || sh.m.ended.Load() {
+		sh.poke()
+	} else {
+		sh.signal()
+	}
 }
 
 func (sh *shard) run() {
 	defer sh.m.srv.wg.Done()
-	tick := time.NewTicker(idleSweep)
-	defer tick.Stop()
+	timer := time.NewTimer(idleSweep)
+	defer timer.Stop()
 	for {
 		select {
 		case <-sh.wakeCh:
-		case <-tick.C:
+		case <-timer.C:
+			sh.force.Store(true)
 		}
 		sh.mu.Lock()
 		sh.list = append(sh.list, sh.incoming...)
@@ -160,14 +190,53 @@ func (sh *shard) run() {
 		sh.mu.Unlock()
 
 		start := time.Now()
+		if d := sh.wait(start); d > 0 {
+			timer.Reset(d)
+			continue
+		}
+		head := sh.m.ring.head.Load()
 		sh.sweep(start)
+		sh.swept, sh.sweepTook = head, time.Since(start)
 		if sh.m.ended.Load() && sh.count.Load() == 0 {
 			return
 		}
-		if d := passGap - time.Since(start); d > 0 && len(sh.list) >= gapFrom {
-			time.Sleep(d)
-		}
+		// Data that came during the sweep left a signal behind, which
+		// sets the next due time.
+		timer.Reset(idleSweep)
 	}
+}
+
+// wait says how long the shard may wait before it sweeps; 0: sweep now.
+// A big shard sweeps when the oldest byte it has not yet offered has
+// waited the mount's latency, less what a sweep takes; and earlier, on the
+// arrival of data, when waiting for the next arrival would make that byte
+// late. Sweeping on arrivals writes less often than a clock of the same
+// latency, for the same wait: chunks 24 ms apart with 50 ms latency go
+// out three at a time as the third arrives, the oldest having waited
+// 48 ms, 14 writes a second where a 50 ms clock makes 20.
+func (sh *shard) wait(now time.Time) time.Duration {
+	if sh.force.Swap(false) || len(sh.list) < gapFrom {
+		return 0
+	}
+	r := sh.m.ring
+	head := r.head.Load()
+	if head == sh.swept {
+		return idleSweep // nothing new
+	}
+	oldest := r.get(sh.swept)
+	if oldest == nil {
+		return 0 // gone from the ring already: long due
+	}
+	var gap int64 // time to the next arrival, guessed from the last two
+	if c, p := r.get(head-1), r.get(head-2); c != nil && p != nil {
+		gap = c.at - p.at
+	}
+	due := oldest.at + sh.m.latency.Load() - int64(sh.sweepTook)
+	t := monoAt(now)
+	if t+gap >= due {
+		return 0
+	}
+	return time.Duration(due - t)
 }
 
 func (sh *shard) sweep(now time.Time) {
@@ -225,17 +294,8 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		return ReasonMoved, true
 	}
 
-	sh.bufs, sh.segs = sh.bufs[:0], sh.segs[:0]
-	for i, p := range l.pending {
-		if len(p) > 0 {
-			sh.bufs = append(sh.bufs, p)
-			sh.segs = append(sh.segs, seg{kind: segPending, idx: uint8(i), n: len(p)})
-		}
-	}
-	if !l.waitSync {
-		sh.gather(l, head, moving && !ended)
-	}
-	if len(sh.bufs) == 0 {
+	wrote, err := sh.send(l, head, moving && !ended, now)
+	if !wrote {
 		l.lastProgress = now
 		if ended && head == r.head.Load() {
 			if moving {
@@ -254,20 +314,8 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 		}
 		return ReasonNone, false
 	}
-
-	n, err := sh.w.write(l, sh.bufs)
-	if n > 0 {
-		sh.apply(l, n)
-		l.lastProgress, l.lastWrite = now, now
-		l.bytesSent.Add(uint64(n))
-		m.bytesOut.Add(uint64(n))
-		m.srv.bytesOut.Add(uint64(n))
-	}
 	if err != nil {
-		if isClosedErr(err) {
-			return ReasonClientClosed, true
-		}
-		return ReasonWriteError, true
+		return writeReason(err), true
 	}
 	if now.Sub(l.lastProgress) > m.srv.cfg().WriteTimeout {
 		return ReasonTimeout, true
@@ -275,10 +323,69 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 	return ReasonNone, false
 }
 
+func writeReason(err error) Reason {
+	if isClosedErr(err) {
+		return ReasonClientClosed
+	}
+	return ReasonWriteError
+}
+
+// send offers l what it is owed up to head in one vectored write: what is
+// pending, then audio with ICY blocks spliced in (to the next frame
+// boundary when toFrame). wrote is false when it was owed nothing.
+func (w *writer) send(l *listener, head uint64, toFrame bool, now time.Time) (wrote bool, err error) {
+	w.bufs, w.segs = w.bufs[:0], w.segs[:0]
+	for i, p := range l.pending {
+		if len(p) > 0 {
+			w.bufs = append(w.bufs, p)
+			w.segs = append(w.segs, seg{kind: segPending, idx: uint8(i), n: len(p)})
+		}
+	}
+	if !l.waitSync {
+		w.gather(l, head, toFrame)
+	}
+	if len(w.bufs) == 0 {
+		return false, nil
+	}
+	n, err := w.w.write(l, w.bufs)
+	if n > 0 {
+		w.apply(l, n)
+		l.lastProgress, l.lastWrite = now, now
+		l.bytesSent.Add(uint64(n))
+		w.m.bytesOut.Add(uint64(n))
+		w.m.srv.bytesOut.Add(uint64(n))
+	}
+	return true, err
+}
+
+// writers lends scratch to the goroutines admitting listeners.
+var writers = sync.Pool{New: func() any { w := newWriter(nil); return &w }}
+
+// first writes a joining listener's response head and burst at once,
+// from the goroutine that admitted it, instead of at its shard's next
+// sweep, which may be the mount's latency away. The listener is not yet
+// in a shard, so its fields are this goroutine's. A write that fails
+// ends it in the shard, with the reason.
+func (m *mount) first(l *listener) {
+	w := writers.Get().(*writer)
+	w.m = m
+	head := m.ring.head.Load()
+	if l.waitSync {
+		w.findSync(l, head)
+	}
+	_, err := w.send(l, head, false, time.Now())
+	clear(w.bufs[:cap(w.bufs)]) // the pool must not pin chunks
+	w.m = nil
+	writers.Put(w)
+	if err != nil {
+		l.kick(writeReason(err))
+	}
+}
+
 // findSync moves a waiting listener to the first frame boundary published
 // since it started waiting, if there is one yet.
-func (sh *shard) findSync(l *listener, head uint64) {
-	c, off := sh.m.ring.nextSync(l.seq, head, sh.m.headerGen())
+func (w *writer) findSync(l *listener, head uint64) {
+	c, off := w.m.ring.nextSync(l.seq, head, w.m.headerGen())
 	if c == nil {
 		l.seq = head // scan on from here next time
 		return
@@ -288,23 +395,23 @@ func (sh *shard) findSync(l *listener, head uint64) {
 
 // atFrame says the listener has nothing pending and its cursor sits on a
 // known frame boundary, where it can leave for another mount.
-func (sh *shard) atFrame(l *listener) bool {
+func (w *writer) atFrame(l *listener) bool {
 	if len(l.pending[0]) > 0 || len(l.pending[1]) > 0 {
 		return false
 	}
-	c := sh.m.ring.get(l.seq)
+	c := w.m.ring.get(l.seq)
 	return c != nil && int(c.sync) == l.off
 }
 
 // gather appends the audio a listener is owed, with ICY blocks spliced in.
 // toFrame stops at the next known frame boundary, for a listener that is
 // to move to another mount.
-func (sh *shard) gather(l *listener, head uint64, toFrame bool) {
-	m := sh.m
+func (w *writer) gather(l *listener, head uint64, toFrame bool) {
+	m := w.m
 	r := m.ring
 	seq, off, metaLeft, metaGen := l.seq, l.off, l.metaLeft, l.metaGen
 	total := 0
-	for seq < head && len(sh.bufs) < maxVecs-2 && total < maxPassBytes {
+	for seq < head && len(w.bufs) < maxVecs-2 && total < maxPassBytes {
 		c := r.get(seq)
 		if c == nil {
 			return // overwritten: noticed as too slow next sweep
@@ -319,8 +426,8 @@ func (sh *shard) gather(l *listener, head uint64, toFrame bool) {
 			if l.icy && n > metaLeft {
 				n = metaLeft
 			}
-			sh.bufs = append(sh.bufs, data[:n])
-			sh.segs = append(sh.segs, seg{kind: segAudio, n: n, seq: seq, pos: c.pos, clen: len(c.data)})
+			w.bufs = append(w.bufs, data[:n])
+			w.segs = append(w.segs, seg{kind: segAudio, n: n, seq: seq, pos: c.pos, clen: len(c.data)})
 			data = data[n:]
 			total += n
 			if l.icy {
@@ -332,12 +439,12 @@ func (sh *shard) gather(l *listener, head uint64, toFrame bool) {
 						b = zeroMeta
 					}
 					metaGen = blk.gen
-					sh.bufs = append(sh.bufs, b)
-					sh.segs = append(sh.segs, seg{kind: segMeta, n: len(b), meta: blk})
+					w.bufs = append(w.bufs, b)
+					w.segs = append(w.segs, seg{kind: segMeta, n: len(b), meta: blk})
 					metaLeft = m.metaInt
 				}
 			}
-			if len(data) > 0 && len(sh.bufs) >= maxVecs-2 {
+			if len(data) > 0 && len(w.bufs) >= maxVecs-2 {
 				return
 			}
 		}
@@ -352,8 +459,8 @@ func (sh *shard) gather(l *listener, head uint64, toFrame bool) {
 var zeroMeta = []byte{0}
 
 // apply advances the listener by the n bytes the kernel accepted.
-func (sh *shard) apply(l *listener, n int) {
-	for _, s := range sh.segs {
+func (w *writer) apply(l *listener, n int) {
+	for _, s := range w.segs {
 		k := min(n, s.n)
 		switch s.kind {
 		case segPending:
@@ -370,7 +477,7 @@ func (sh *shard) apply(l *listener, n int) {
 				l.pos.Store(s.pos + uint64(l.off))
 			}
 		case segMeta:
-			l.metaLeft = sh.m.metaInt
+			l.metaLeft = w.m.metaInt
 			l.metaGen = s.meta.gen
 			if k < s.n {
 				// Only a title block can be cut (the empty one is one byte):

@@ -33,6 +33,7 @@ type mount struct {
 	ring *ring
 
 	burst    atomic.Int64 // bytes a new reader starts back from live; a reload changes it
+	latency  atomic.Int64 // ns a byte may wait before big shards send it (shard.wait); a reload changes it
 	skipSlow atomic.Bool  // slow listeners jump to live instead of being dropped
 	metaInt  int          // fixed for the mount's life: listeners were told it
 
@@ -92,9 +93,17 @@ func (m *mount) configure(c *Config) {
 	burst := cmp.Or(mc.BurstSize, c.BurstSize)
 	m.burst.Store(int64(min(burst, m.ring.limit)))
 	m.skipSlow.Store(cmp.Or(mc.SlowListener, c.SlowListener) == SlowSkip)
+	lat := int64(cmp.Or(mc.Latency, c.Latency))
+	old := m.latency.Swap(lat)
 	m.mu.Lock()
 	m.cfg = mc
 	m.mu.Unlock()
+	if old != 0 && old != lat {
+		// Shards waiting for the old due time take the new one.
+		for _, sh := range m.shards {
+			sh.poke()
+		}
+	}
 }
 
 // settings are the mount's own settings in force (m.cfg, which a reload
@@ -154,15 +163,23 @@ func (m *mount) maxListeners() int {
 	return m.srv.cfg().MaxListeners
 }
 
-// publish hands a chunk to every reader. Called only by the source goroutine.
+// publish hands a chunk to every reader. Called only by the source
+// goroutine. Shards send it when it is due; taps read it at once.
 func (m *mount) publish(c *chunk) {
 	m.ring.publish(c)
-	m.wake()
+	m.notify(false)
 }
 
-func (m *mount) wake() {
+// wake makes every reader look at the mount now.
+func (m *mount) wake() { m.notify(true) }
+
+func (m *mount) notify(force bool) {
 	for _, sh := range m.shards {
-		sh.poke()
+		if force {
+			sh.poke()
+		} else {
+			sh.signal()
+		}
 	}
 	m.mu.Lock()
 	for t := range m.taps {
@@ -236,8 +253,8 @@ func (m *mount) recordDisconnect(d Disconnect) {
 	m.mu.Unlock()
 }
 
-// addListener registers l and gives it to the least loaded shard. It
-// returns why it could not.
+// addListener registers l, writes its first bytes and gives it to the
+// least loaded shard. It returns why it could not.
 func (m *mount) addListener(l *listener) (Reason, string) {
 	m.mu.Lock()
 	if m.ended.Load() {
@@ -257,13 +274,18 @@ func (m *mount) addListener(l *listener) (Reason, string) {
 	if len(m.listeners) > m.peak {
 		m.peak = len(m.listeners)
 	}
-	m.mu.Unlock()
 	best := m.shards[0]
 	for _, sh := range m.shards[1:] {
 		if sh.count.Load() < best.count.Load() {
 			best = sh
 		}
 	}
+	// Counted under m.mu, where ended was false: a shard that sees the
+	// mount end then waits for this listener instead of leaving before
+	// it arrives.
+	best.count.Add(1)
+	m.mu.Unlock()
+	m.first(l)
 	best.add(l)
 	return ReasonNone, ""
 }

@@ -1,6 +1,9 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // chunk is one piece of a mount's stream as the source delivered it. It is
 // never modified after publication, so any number of readers share it.
@@ -13,7 +16,13 @@ type chunk struct {
 	// first marks the first chunk a source sent, so a listener whose burst
 	// reaches back that far gets the stream from its very first byte.
 	first bool
+	at    int64 // when it was published (monoAt); shards time their sweeps by it
 }
+
+// epoch is where monoAt counts from: a monotonic clock in one int64.
+var epoch = time.Now()
+
+func monoAt(t time.Time) int64 { return int64(t.Sub(epoch)) }
 
 // ring holds a mount's recent chunks. One goroutine publishes; any number
 // read without locks: a reader loads a slot and checks its seq, so a slot
@@ -58,6 +67,7 @@ func (r *ring) publish(c *chunk) {
 	seq := r.head.Load()
 	c.seq = seq
 	c.pos = r.end.Load()
+	c.at = monoAt(time.Now())
 	// Trim the slot we are about to reuse before overwriting it.
 	if seq-r.tail.Load() >= uint64(len(r.slots)) {
 		r.drop()

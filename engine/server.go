@@ -139,6 +139,7 @@ func fillDefaults(cfg *Config) error {
 	setDefault(&cfg.HeaderTimeout, def.HeaderTimeout)
 	setDefault(&cfg.WriteTimeout, def.WriteTimeout)
 	setDefault(&cfg.MaxHeaderBytes, def.MaxHeaderBytes)
+	setDefault(&cfg.Latency, def.Latency)
 	if cfg.Headers == nil {
 		cfg.Headers = def.Headers
 	}

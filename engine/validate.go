@@ -29,6 +29,13 @@ const (
 	// maxWait bounds timeouts and grace periods: a day is beyond any useful
 	// wait, and adding the engine's own margins to it cannot overflow.
 	maxWait = 24 * time.Hour
+	// minLatency: below 10 ms a big shard's sweep takes about as long as
+	// the wait, and a source's small pieces are gathered for that long
+	// (source.go). maxLatency: a listener is written once per latency,
+	// so its send buffer must take a latency's worth of the stream at
+	// once: a second of 320 kb/s is 40 KiB of its 128.
+	minLatency = 10 * time.Millisecond
+	maxLatency = time.Second
 )
 
 // SettingError is one setting out of range. It names the setting as the
@@ -96,6 +103,16 @@ func (c Config) Validate() error {
 			bad(mount, key, flag, "must be at most limits.queue_size (%d), got %d", queue, v)
 		}
 	}
+	// A listener is written to once per latency, and one that took no
+	// byte for the write timeout is dropped: the latency must be shorter.
+	latency := func(mount, key, flag string, v time.Duration) {
+		switch {
+		case v < minLatency || v > maxLatency:
+			bad(mount, key, flag, "must be between %s and %s, got %s", minLatency, maxLatency, v)
+		case c.WriteTimeout > 0 && v >= c.WriteTimeout:
+			bad(mount, key, flag, "must be less than limits.write_timeout (%s), got %s", c.WriteTimeout, v)
+		}
+	}
 	policy := func(mount, key, flag string, p SlowPolicy) {
 		if p != "" && p != SlowDrop && p != SlowSkip {
 			bad(mount, key, flag, "must be %q or %q, got %q", SlowDrop, SlowSkip, p)
@@ -116,6 +133,7 @@ func (c Config) Validate() error {
 	wait("", "limits.header_timeout", "--header-timeout", c.HeaderTimeout, 1)
 	wait("", "limits.write_timeout", "--write-timeout", c.WriteTimeout, 1)
 	wait("", "limits.grace", "--grace", c.Grace, 0)
+	latency("", "limits.latency", "--latency", c.Latency)
 	policy("", "limits.slow_listener", "--slow-listener", c.SlowListener)
 	// Not in the file or on the command line: only Go callers set it.
 	between("", "Config.MaxHeaderBytes", "", c.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes)
@@ -134,6 +152,9 @@ func (c Config) Validate() error {
 		// 0 takes the global burst.
 		burst(name, "burst_size", "", mc.BurstSize, 0, queue)
 		wait(name, "grace", "", mc.Grace, 0)
+		if mc.Latency != 0 { // 0 takes the global latency
+			latency(name, "latency", "", mc.Latency)
+		}
 		policy(name, "slow_listener", "", mc.SlowListener)
 		if err := checkAuth(mc.Auth); err != nil {
 			bad(name, "auth", "", "%v", err)

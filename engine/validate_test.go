@@ -39,6 +39,14 @@ func TestValidate(t *testing.T) {
 		{"mount listeners", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {MaxListeners: -1}} }, "mount /a: max_listeners must be at least 0, got -1"},
 		{"mount policy", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {SlowListener: "x"}} }, `mount /a: slow_listener must be "drop" or "skip", got "x"`},
 		{"mount name", func(c *Config) { c.Mounts = map[string]MountConfig{"/x\xff": {}} }, `mount "/x\xff": name is not a mount path: mount path is not valid UTF-8`},
+		{"latency lowest", func(c *Config) { c.Latency = 10 * time.Millisecond }, ""},
+		{"latency highest", func(c *Config) { c.Latency = time.Second }, ""},
+		{"latency too low", func(c *Config) { c.Latency = 5 * time.Millisecond }, "limits.latency (--latency) must be between 10ms and 1s, got 5ms"},
+		{"latency too high", func(c *Config) { c.Latency = 2 * time.Second }, "limits.latency (--latency) must be between 10ms and 1s, got 2s"},
+		{"latency over write timeout", func(c *Config) { c.WriteTimeout = 500 * time.Millisecond; c.Latency = 500 * time.Millisecond },
+			"limits.latency (--latency) must be less than limits.write_timeout (500ms), got 500ms"},
+		{"mount latency", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {Latency: -time.Millisecond}} }, "mount /a: latency must be between 10ms and 1s, got -1ms"},
+		{"mount latency own", func(c *Config) { c.Mounts = map[string]MountConfig{"/a": {Latency: 25 * time.Millisecond}} }, ""},
 		{"fallback loop", func(c *Config) {
 			c.Mounts = map[string]MountConfig{"/a": {Fallback: "/b"}, "/b": {Fallback: "/a"}}
 		}, "fallback loop"},
