@@ -192,6 +192,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&c.SourceTimeout, "source-timeout", c.SourceTimeout, "drop a source silent this long")
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "a request head must arrive within this")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "drop a listener that takes no data this long")
+	fs.DurationVar(&c.Latency, "latency", c.Latency, "longest a byte waits in the server before listeners get it, 10ms to 1s (less costs CPU)")
 	fs.DurationVar(&c.Grace, "grace", c.Grace, "hold listeners this long when a source leaves, resuming them if it returns")
 	fs.IntVar(&c.MetaInt, "metaint", c.MetaInt, "ICY metadata interval in audio bytes (1 to 1048576)")
 	slow := fs.String("slow-listener", string(cmp.Or(c.SlowListener, engine.SlowDrop)), "what to do with a listener that falls behind: drop or skip (to live)")

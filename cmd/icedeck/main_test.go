@@ -177,7 +177,9 @@ func TestCheckConfigRefusesOutOfRangeValues(t *testing.T) {
 		{"queue flag", "", []string{"--queue-size", "128m"}, "icedeck: limits.queue_size (--queue-size) must be between 1 and 67108864, got 134217728"},
 		{"burst over queue flags", "", []string{"--burst-size", "1m", "--queue-size", "64k"}, "icedeck: limits.burst_size (--burst-size) must be at most limits.queue_size (65536), got 1048576"},
 		{"slow listener flag", "", []string{"--slow-listener", "maybe"}, `icedeck: limits.slow_listener (--slow-listener) must be "drop" or "skip", got "maybe"`},
-		{"good flags", "", []string{"--metaint", "8192", "--max-clients", "10", "--header-timeout", "2s"}, ""},
+		{"latency flag", "", []string{"--latency", "5ms"}, "icedeck: limits.latency (--latency) must be between 10ms and 1s, got 5ms"},
+		{"latency over write timeout flags", "", []string{"--latency", "1s", "--write-timeout", "1s"}, "icedeck: limits.latency (--latency) must be less than limits.write_timeout (1s), got 1s"},
+		{"good flags", "", []string{"--metaint", "8192", "--max-clients", "10", "--header-timeout", "2s", "--latency", "50ms"}, ""},
 
 		{"metaint file", "[limits]\nmetaint = -1\n", nil, "icedeck: icedeck.toml:2: limits.metaint (--metaint) must be between 1 and 1048576, got -1"},
 		{"max clients file", "[limits]\nsources = 4\nclients = -1\n", nil, "icedeck: icedeck.toml:3: limits.clients (--max-clients) must be at least 1, got -1"},
@@ -185,6 +187,8 @@ func TestCheckConfigRefusesOutOfRangeValues(t *testing.T) {
 		{"queue file", "[limits]\nqueue_size = \"128MiB\"\n", nil, "icedeck: icedeck.toml:2: limits.queue_size (--queue-size) must be between 1 and 67108864, got 134217728"},
 		{"mount grace file", "[[mount]]\nname = \"/a.mp3\"\ngrace = \"-1s\"\n", nil, "icedeck: icedeck.toml:3: mount /a.mp3: grace must not be negative and at most 24h0m0s, got -1s"},
 		{"mount burst file", "[[mount]]\nname = \"/a.mp3\"\nburst_size = -5\n", nil, "icedeck: icedeck.toml:3: mount /a.mp3: burst_size must be at least 0, got -5"},
+		{"latency file", "[limits]\nlatency = \"2s\"\n", nil, "icedeck: icedeck.toml:2: limits.latency (--latency) must be between 10ms and 1s, got 2s"},
+		{"mount latency file", "[[mount]]\nname = \"/a.mp3\"\nlatency = \"1ms\"\n", nil, "icedeck: icedeck.toml:3: mount /a.mp3: latency must be between 10ms and 1s, got 1ms"},
 		// The file is checked on its own (a flag does not excuse it: the
 		// next start without the flag would fail); a flag wins over it, and
 		// an error about the flag's value names the flag, not the file.

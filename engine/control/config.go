@@ -143,6 +143,7 @@ type LimitsSection struct {
 	MetaInt       int          `toml:"metaint"`
 	Grace         Duration     `toml:"grace"`
 	SlowListener  SlowListener `toml:"slow_listener"`
+	Latency       Duration     `toml:"latency"` // longest a byte waits before listeners get it
 }
 
 // MountSection is one [[mount]].
@@ -153,6 +154,7 @@ type MountSection struct {
 	MaxListeners     int          `toml:"max_listeners"`
 	BurstSize        Size         `toml:"burst_size"`
 	SlowListener     SlowListener `toml:"slow_listener"`
+	Latency          Duration     `toml:"latency"`
 	Grace            Duration     `toml:"grace"`
 	Hidden           bool         `toml:"hidden"`
 	Fallback         MountName    `toml:"fallback"`
@@ -797,6 +799,7 @@ func (f File) Apply(cfg *engine.Config) {
 	set(&cfg.MetaInt, l.MetaInt)
 	set(&cfg.Grace, time.Duration(l.Grace))
 	set(&cfg.SlowListener, engine.SlowPolicy(l.SlowListener))
+	set(&cfg.Latency, time.Duration(l.Latency))
 	if len(f.Headers) > 0 {
 		h := make(map[string]string, len(cfg.Headers)+len(f.Headers))
 		for k, v := range cfg.Headers {
@@ -819,7 +822,7 @@ func (f File) Apply(cfg *engine.Config) {
 		for _, m := range f.Mounts {
 			mc := engine.MountConfig{
 				Username: m.Username, Password: m.Password, MaxListeners: m.MaxListeners, BurstSize: int(m.BurstSize),
-				SlowListener: engine.SlowPolicy(m.SlowListener), Grace: time.Duration(m.Grace), Hidden: m.Hidden,
+				SlowListener: engine.SlowPolicy(m.SlowListener), Latency: time.Duration(m.Latency), Grace: time.Duration(m.Grace), Hidden: m.Hidden,
 				Fallback: string(m.Fallback), FallbackStay: m.FallbackOverride != nil && !*m.FallbackOverride,
 				DumpFile: m.DumpFile, StreamName: m.StreamName, StreamDescription: m.StreamDesc, Charset: string(m.Charset),
 				Genre: m.Genre, URL: m.URL, Bitrate: m.Bitrate, MaxListenerDuration: time.Duration(m.MaxListenerDuration),

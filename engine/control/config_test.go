@@ -31,6 +31,8 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		{"burst over queue", "[limits]\nburst_size = \"1MiB\"\nqueue_size = \"512k\"\n", []string{"bad.toml:2: limits.burst_size (--burst-size) must be at most limits.queue_size (524288), got 1048576"}},
 		{"mount burst over queue", "[[mount]]\nname = \"/a\"\n\n[[mount]]\nname = \"/b\"\nburst_size = \"1MiB\"\n", []string{"bad.toml:6: mount /b: burst_size must be at most"}},
 		{"mount listeners", "[[mount]]\nname = \"/a\"\nmax_listeners = -2\n", []string{"bad.toml:3: mount /a: max_listeners must be at least 0, got -2"}},
+		{"latency", "[limits]\nlatency = \"5ms\"\n", []string{"bad.toml:2: limits.latency (--latency) must be between 10ms and 1s, got 5ms"}},
+		{"mount latency", "[[mount]]\nname = \"/a\"\nlatency = \"2s\"\n", []string{"bad.toml:3: mount /a: latency must be between 10ms and 1s, got 2s"}},
 		{"slow listener", "[limits]\n\nslow_listener = \"kick\"\n", []string{"bad.toml:3:", `"drop" or "skip", not "kick"`}},
 		{"mount slow listener", "[[mount]]\nname = \"/a\"\n\n[[mount]]\nname = \"/b\"\nslow_listener = \"later\"\n", []string{"bad.toml:6:", "mount.slow_listener"}},
 		{"wrong type", "[limits]\nclients = \"many\"\n", []string{"bad.toml:2:", "limits.clients"}},
@@ -99,7 +101,8 @@ func TestExampleConfigLoadsAndApplies(t *testing.T) {
 	}
 	live := cfg.Mounts["/live.mp3"]
 	if live.Username != "dj" || live.Password != "dj-secret" || live.MaxListeners != 500 || live.BurstSize != 32<<10 ||
-		live.SlowListener != engine.SlowSkip || live.Grace != 10*time.Second || !cfg.Mounts["/backup.mp3"].Hidden {
+		live.SlowListener != engine.SlowSkip || live.Grace != 10*time.Second || !cfg.Mounts["/backup.mp3"].Hidden ||
+		live.Latency != 50*time.Millisecond || cfg.Latency != 250*time.Millisecond {
 		t.Fatalf("mounts: %+v", cfg.Mounts)
 	}
 	if live.Fallback != "/backup.mp3" || live.FallbackStay || live.DumpFile != "/var/rec/live-%Y%m%d-%H%M%S.mp3" ||
