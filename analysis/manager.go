@@ -326,6 +326,7 @@ type analyser struct {
 	// owned by the goroutine
 	reported   bool // the engine was told the mount is silent
 	asserted   time.Time
+	silentFor  time.Duration // how long the silence reported has lasted
 	clipsSeen  uint64
 	clipEvent  time.Time
 	phaseWarn  bool
@@ -469,8 +470,11 @@ func (a *analyser) measured(m *Meter, f playback.Format) {
 		_ = eng.SetSilent(a.name, true, detail)
 		a.reported, a.asserted = true, now
 	case a.reported && m.Audible():
-		_ = eng.SetSilent(a.name, false, "")
+		_ = eng.SetSilent(a.name, false, fmt.Sprintf("after %s of silence", a.silentFor.Round(100*time.Millisecond)))
 		a.reported = false
+	}
+	if st.SilentFor > 0 {
+		a.silentFor = st.SilentFor
 	}
 	if st.ClippedSamples < a.clipsSeen {
 		a.clipsSeen = 0 // the meter started afresh

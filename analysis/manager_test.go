@@ -122,6 +122,9 @@ func TestManagerMeasuresAMount(t *testing.T) {
 		ms, _ := srv.Mount("/m.mp3")
 		return ms.State == engine.StateLive && eventOf(srv, engine.EventAudioRestored, "/m.mp3") != nil
 	})
+	if e := eventOf(srv, engine.EventAudioRestored, "/m.mp3"); !strings.HasPrefix(e.Detail, "after 6") || !strings.HasSuffix(e.Detail, "s of silence") {
+		t.Errorf("restored event %+v: want about 6 s of silence", e)
+	}
 	e := eventOf(srv, engine.EventAudioSilence, "/m.mp3")
 	if e == nil || !strings.Contains(e.Detail, "under -50 dBFS for 3s") || !strings.Contains(e.Detail, "digital silence") {
 		t.Errorf("silence event %+v", e)

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -76,7 +77,8 @@ type silence struct {
 // on_silence is "fallback", moves its listeners to its fallback mount
 // (the move a source leaving makes, marked to come back); repeating it
 // moves the listeners that joined since. silent = false emits
-// audio.restored and brings them home at a frame boundary.
+// audio.restored (detail: how long the silence lasted) and brings them
+// home at a frame boundary.
 func (s *Server) SetSilent(mountName string, silent bool, detail string) error {
 	m := s.lookup(mountName)
 	if m == nil {
@@ -93,7 +95,7 @@ func (s *Server) SetSilent(mountName string, silent bool, detail string) error {
 	fallback := m.cfg.OnSilence == OnSilenceFallback
 	m.mu.Unlock()
 	if silent != was {
-		typ, level, msg := EventAudioRestored, slog.LevelInfo, fmt.Sprintf("%s: audio restored", m.name)
+		typ, level, msg := EventAudioRestored, slog.LevelInfo, strings.TrimSpace(fmt.Sprintf("%s: audio restored %s", m.name, detail))
 		if silent {
 			typ, level, msg = EventAudioSilence, slog.LevelWarn, fmt.Sprintf("%s is silent: %s", m.name, detail)
 		}
