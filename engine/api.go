@@ -449,5 +449,8 @@ type Event struct {
 	Addr    string
 	Reason  Reason
 	Detail  string // what varies: a user name tried, an error, how a title came
+	// Subject is the one thing the event names, exactly, for programs:
+	// the title set, the recording's file.
+	Subject string
 	Message string // one line, for people
 }
