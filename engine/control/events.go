@@ -19,8 +19,8 @@ type EventDoc struct {
 	Mount   string    `json:"mount,omitempty"`
 	ID      uint64    `json:"id,omitempty"`
 	Addr    string    `json:"addr,omitempty"`
-	Reason  string    `json:"reason,omitempty"` // one of a closed set: switch on it
-	Detail  string    `json:"detail,omitempty"` // what varies: a user name tried, an error
+	Reason  string    `json:"reason,omitempty"`  // one of a closed set: switch on it
+	Detail  string    `json:"detail,omitempty"`  // what varies: a user name tried, an error
 	Subject string    `json:"subject,omitempty"` // the title set, the recording's file
 	Message string    `json:"message"`
 }
