@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -217,18 +218,21 @@ func (b *Bench) take(e engine.Event) {
 		delete(b.live, e.ID)
 		b.ended++
 	case engine.EventMetadata:
-		b.titles = append(b.titles, Title{Time: e.Time, Mount: e.Mount, Title: e.Subject, Via: e.Detail})
+		if t, ok := titleOf(e); ok {
+			b.titles = append(b.titles, Title{Time: e.Time, Mount: e.Mount, Title: t, Via: e.Detail})
+		}
 	case engine.EventRecording:
 		if e.Mount != b.o.Mount {
 			return
 		}
 		if e.Reason == engine.ReasonStarted {
-			b.recordings = append(b.recordings, recording{path: e.Subject, open: true})
+			b.recordings = append(b.recordings, recording{path: e.Detail, open: true})
 			break
 		}
-		// A session's recording may stop after the next one started.
+		// A session's recording may stop after the next one started:
+		// the message names the file.
 		for i := range b.recordings {
-			if r := &b.recordings[i]; r.open && e.Subject == r.path {
+			if r := &b.recordings[i]; r.open && strings.Contains(e.Message, " to "+r.path+" stopped ") {
 				r.open = false
 				if e.Reason != engine.ReasonSourceEnded && e.Reason != engine.ReasonShutdown {
 					r.lost = e.Message
@@ -237,6 +241,18 @@ func (b *Bench) take(e engine.Event) {
 			}
 		}
 	}
+}
+
+// titleOf reads the title from a metadata event's message, which the
+// engine writes as: title on MOUNT: "TITLE" (quoted, so any title reads
+// back exactly).
+func titleOf(e engine.Event) (string, bool) {
+	q, ok := strings.CutPrefix(e.Message, "title on "+e.Mount+": ")
+	if !ok {
+		return "", false
+	}
+	t, err := strconv.Unquote(q)
+	return t, err == nil
 }
 
 // Addr is the bench's host:port.

@@ -22,6 +22,7 @@
 //	D                                disconnect the mount's source, asks y/N
 //	m                                move the marked listeners (none marked: all) to another mount, asks y/N
 //	r                                start/stop recording the mount (needs a Recorder)
+//	L                                (Source tab) measure the mount's integrated loudness and peaks afresh
 //	a                                add a pull relay: type its URL on the status line ("URL as /mount"
 //	                                 for another local mount; enter adds, esc cancels, other keys are text)
 //	R                                remove the selected mount's relay, asks y/N
@@ -89,6 +90,9 @@ type Analyzer interface {
 	// History is the mount's short-term loudness once a second, oldest
 	// first (NaN where there was none).
 	History(mount string) []float64
+	// Reset starts the mount's integrated loudness, loudness range,
+	// peaks and clipped count afresh; false when it is not measured.
+	Reset(mount string) bool
 }
 
 // Options configure Run and NewModel.

@@ -31,6 +31,11 @@ func (a *testAnalyzer) History(m string) []float64 {
 	return a.hist
 }
 
+func (a *testAnalyzer) Reset(m string) bool {
+	a.set(m, func(st *engine.AudioStats) { st.IntegratedLUFS, st.ClippedSamples = math.NaN(), 0 })
+	return true
+}
+
 func (a *testAnalyzer) set(m string, f func(*engine.AudioStats)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -94,5 +99,20 @@ func TestMountsWithoutAnalysis(t *testing.T) {
 	m, _ := newTestModel(t, 3, nil)
 	if s := plain(m); strings.Contains(s, "LUFS") || strings.Contains(s, "AUDIO") {
 		t.Fatalf("audio columns without an analysis:\n%s", s)
+	}
+}
+
+// L on the Source tab measures the mount afresh, and says so.
+func TestResetLoudness(t *testing.T) {
+	a := fixtureAudio()
+	m, _ := newTestModel(t, 3, func(o *Options) { o.Analyzer = a })
+	press(t, m, "j", "tab", "l")
+	if !strings.Contains(plain(m), "L reset loudness") {
+		t.Fatalf("the help line does not offer L:\n%s", plain(m))
+	}
+	press(t, m, "L")
+	refresh(m)
+	if st, _ := a.Audio("/live.mp3"); !math.IsNaN(st.IntegratedLUFS) || !strings.Contains(plain(m), "measured afresh") {
+		t.Fatalf("integrated %v after L; screen:\n%s", st.IntegratedLUFS, plain(m))
 	}
 }

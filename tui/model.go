@@ -163,6 +163,7 @@ func NewModel(opts Options) (*Model, error) {
 	}
 	st := themes.NewStyles(th, opts.NoColor)
 	km := keys.New(opts.ReadOnly)
+	km.Analysed = opts.Analyzer != nil
 	m := &Model{
 		opts:   opts,
 		eng:    opts.Engine,
@@ -427,6 +428,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.requestKickListeners(msg)
 	case common.KickSourceRequest:
 		return m, m.requestKickSource(msg)
+	case common.ResetLoudnessRequest:
+		if a := m.opts.Analyzer; a != nil && a.Reset(msg.Mount) {
+			m.setFlash("loudness and peaks of "+msg.Mount+" measured afresh from now", false)
+		}
+		return m, nil
 	case common.MoveListenersRequest:
 		return m, m.requestMove(msg)
 	case tea.KeyPressMsg:

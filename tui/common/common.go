@@ -33,6 +33,10 @@ type KickListenersRequest struct {
 	Label string // what to call them in the prompt, e.g. the address
 }
 
+// ResetLoudnessRequest asks the root model to start a mount's integrated
+// loudness, loudness range, peaks and clipped count afresh.
+type ResetLoudnessRequest struct{ Mount string }
+
 // KickSourceRequest asks the root model to confirm and disconnect a mount's source.
 type KickSourceRequest struct{ Mount, Addr string }
 

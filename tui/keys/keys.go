@@ -30,6 +30,8 @@ type KeyMap struct {
 	// Relayed says the selected mount is pulled from another server, so the
 	// help line offers R; set it with Context.
 	Relayed bool
+	// Analysed says the audio analysis runs, so the Source tab offers L.
+	Analysed bool
 
 	// Movement, shared by every list.
 	Up, Down, PageUp, PageDown, Home, End key.Binding
@@ -43,6 +45,7 @@ type KeyMap struct {
 
 	// Listeners / source.
 	Mark, MarkAll, Kick, KickSource, Move key.Binding
+	ResetLoudness                         key.Binding // the audio analysis's integrated loudness and peaks
 
 	// Relays.
 	AddRelay, RemoveRelay key.Binding
@@ -88,6 +91,8 @@ func New(readOnly bool) KeyMap {
 		Kick:       b("d", "disconnect", "d"),
 		KickSource: b("D", "kick source", "D"),
 		Move:       b("m", "move", "m"),
+
+		ResetLoudness: b("L", "reset loudness", "L"),
 
 		AddRelay:    b("a", "add relay", "a"),
 		RemoveRelay: b("R", "remove relay", "R"),
@@ -141,7 +146,11 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	case Listeners:
 		return []key.Binding{k.Up, k.Down, k.Mark, k.Kick, k.Move, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit}
 	case Source:
-		return k.relayed([]key.Binding{k.Up, k.Down, k.KickSource}, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit)
+		head := []key.Binding{k.Up, k.Down, k.KickSource}
+		if k.Analysed {
+			head = append(head, k.ResetLoudness)
+		}
+		return k.relayed(head, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit)
 	case Events, Log:
 		return []key.Binding{k.Up, k.Down, k.End, k.NextPane, k.Log, k.Help, k.Quit}
 	default:
@@ -160,11 +169,15 @@ func (k KeyMap) relayed(head []key.Binding, tail ...key.Binding) []key.Binding {
 
 // FullHelp implements help.KeyMap: one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
+	mount := []key.Binding{k.Mark, k.MarkAll, k.Kick, k.KickSource, k.Move, k.Record, k.AddRelay, k.RemoveRelay}
+	if k.Analysed {
+		mount = append(mount, k.ResetLoudness)
+	}
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextPane, k.PrevPane, k.NextTab, k.PrevTab, k.Log},
 		{k.Filter, k.Sort, k.SortReverse, k.Audition, k.VolUp, k.VolDown, k.Mute},
-		{k.Mark, k.MarkAll, k.Kick, k.KickSource, k.Move, k.Record, k.AddRelay, k.RemoveRelay},
+		mount,
 		{k.Theme, k.Reveal, k.Help, k.Quit, k.ForceQuit},
 	}
 }

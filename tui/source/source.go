@@ -87,12 +87,21 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if m.has && m.mount.Source != nil {
 			return common.Send(common.KickSourceRequest{Mount: m.mount.Name, Addr: m.mount.Source.Addr})
 		}
+	case key.Matches(k, m.keys.ResetLoudness):
+		if m.has && m.hasAudio {
+			return common.Send(common.ResetLoudnessRequest{Mount: m.mount.Name})
+		}
 	}
 	return nil
 }
 
 // ShortHelp implements common.Component.
-func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.keys.KickSource} }
+func (m *Model) ShortHelp() []key.Binding {
+	if m.hasAudio {
+		return []key.Binding{m.keys.KickSource, m.keys.ResetLoudness}
+	}
+	return []key.Binding{m.keys.KickSource}
+}
 
 const labelW = 11
 
