@@ -1,21 +1,32 @@
-// Command icedeck-load measures what listeners cost a relay: it feeds one
-// mount in real time, connects N listeners that read everything, and reads
-// the server's CPU time and resident memory from /proc while they listen.
+// Command icedeck-load measures what listeners cost a relay and what they
+// get from it: it feeds one mount in real time, connects N listeners at a
+// steady ramp that read everything, and reports the server's CPU time and
+// resident memory (from /proc), each listener's time to first byte, and
+// the latency from source to listener of every frame while it measures.
 // It works against icedeck or any Icecast-compatible server (-pid).
 //
-//	icedeck-load -addr 127.0.0.1:8000 -password hackme -file tone.mp3 -listeners 10000 -pid $(pidof icedeck)
+//	icedeck-load -addr 127.0.0.1:8000 -password hackme -listeners 10000 -pid $(pidof icedeck)
 //
-// Only loopback or your own test hosts are valid targets.
+// The source sends silent MPEG-1 layer III frames (48 kHz, so every frame
+// of a bitrate has one size), each carrying a stamp after its side
+// information: the frame's number, which the listeners look up in the
+// table of when each frame was sent. With -file it loops that MP3 file
+// instead, and latency is not measured. Only loopback or your own test
+// hosts are valid targets.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,62 +38,101 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "server address")
 	mount := flag.String("mount", "/load.mp3", "mount to feed and listen to")
 	password := flag.String("password", "", "source password (user source)")
-	file := flag.String("file", "", "MP3 file to loop as the source")
-	kbps := flag.Int("kbps", 128, "rate to send the file at")
-	frameBytes := flag.Int("write", 418, "bytes per source write (an MP3 frame at 128 kb/s is 418)")
+	file := flag.String("file", "", "MP3 file to loop as the source instead of stamped frames (no latency then)")
+	kbps := flag.Int("kbps", 128, "bitrate of the source")
+	writeBytes := flag.Int("write", 418, "with -file: bytes per source write (an MP3 frame at 128 kb/s is 418)")
 	n := flag.Int("listeners", 1000, "listeners to connect")
-	ramp := flag.Int("ramp", 2000, "new listeners per second")
+	ramp := flag.Int("ramp", 1000, "new listeners per second, evenly spaced")
 	window := flag.Duration("measure", 20*time.Second, "how long to measure once all are connected")
+	settle := flag.Duration("settle", 3*time.Second, "wait between the last connection and the measurement")
 	pid := flag.Int("pid", 0, "server process to measure (0: none)")
 	icy := flag.Bool("icy", false, "ask for ICY metadata")
+	label := flag.String("label", "", "name of the run in the RESULT line")
 	flag.Parse()
-	if *file == "" || *password == "" {
-		fmt.Fprintln(os.Stderr, "icedeck-load: -file and -password are required")
+	if *password == "" {
+		fmt.Fprintln(os.Stderr, "icedeck-load: -password is required")
 		os.Exit(2)
 	}
-	data, err := os.ReadFile(*file)
-	if err != nil {
+	src := &source{kbps: *kbps, write: *writeBytes}
+	if *file != "" {
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			fail(err)
+		}
+		src.file = data
+	} else if err := src.frames(); err != nil {
 		fail(err)
 	}
 	stop := make(chan struct{})
-	go feed(*addr, *mount, *password, data, *kbps, *frameBytes, stop)
+	go src.feed(src.connect(*addr, *mount, *password), stop)
 	time.Sleep(2 * time.Second)
 
 	rss0 := rss(*pid)
-	var bytesIn, dropped atomic.Int64
+	r := &run{src: src, start: time.Now(), ls: make([]*listenerStats, *n)}
 	var wg sync.WaitGroup
-	start := time.Now()
 	for i := 0; i < *n; i++ {
+		// Evenly spaced, as listeners arrive: a batch at once would time
+		// the load generator's own queue.
+		time.Sleep(time.Until(r.start.Add(time.Duration(float64(i) * float64(time.Second) / float64(*ramp)))))
+		ls := &listenerStats{}
+		r.ls[i] = ls
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if listen(*addr, *mount, *icy, &bytesIn, stop) != nil {
-				dropped.Add(1)
+			if err := r.listen(*addr, *mount, *icy, ls, stop); err != nil {
+				ls.err = err
+				r.failed.Add(1)
 			}
 		}()
-		if i%100 == 99 {
-			time.Sleep(time.Duration(100 * float64(time.Second) / float64(*ramp)))
-		}
 	}
-	fmt.Printf("connected %d listeners in %s\n", *n, time.Since(start).Round(time.Millisecond))
-	time.Sleep(3 * time.Second) // bursts settle
+	fmt.Printf("connected %d listeners in %s\n", *n, time.Since(r.start).Round(time.Millisecond))
+	time.Sleep(*settle) // bursts settle
 
-	cpu0, t0, b0 := cpuTicks(*pid), time.Now(), bytesIn.Load()
+	before := make([]int64, *n)
+	for i, ls := range r.ls {
+		before[i] = ls.bytes.Load()
+	}
+	cpu0, t0 := cpuTicks(*pid), time.Now()
+	r.measuring.Store(true)
 	time.Sleep(*window)
-	cpu1, t1, b1 := cpuTicks(*pid), time.Now(), bytesIn.Load()
+	r.measuring.Store(false)
+	cpu1, t1 := cpuTicks(*pid), time.Now()
 	rss1 := rss(*pid)
 	secs := t1.Sub(t0).Seconds()
-	perListenerRate := float64(b1-b0) / secs / float64(*n) * 8 / 1000
-	fmt.Printf("listeners: %d, dropped or refused: %d\n", *n, dropped.Load())
-	fmt.Printf("average received per listener: %.1f kb/s (source sends %d kb/s)\n", perListenerRate, *kbps)
-	if *pid != 0 {
-		cpu := float64(cpu1-cpu0) / 100 / secs * 100 // clock ticks are 1/100 s
-		fmt.Printf("server CPU: %.1f%% of one core, %.2f%% per 1000 listeners\n", cpu, cpu/float64(*n)*1000)
-		fmt.Printf("server RSS: %d KiB before listeners, %d KiB with them: %.2f KiB per listener\n",
-			rss0, rss1, float64(rss1-rss0)/float64(*n))
+	var total int64
+	starved := 0
+	want := float64(*kbps) * 1000 / 8 * secs
+	for i, ls := range r.ls {
+		got := ls.bytes.Load() - before[i]
+		total += got
+		// Less than 90% of real time: the player's buffer drains.
+		if float64(got) < 0.9*want {
+			starved++
+		}
 	}
 	close(stop)
 	wg.Wait()
+
+	res := result{label: *label, listeners: *n, failed: int(r.failed.Load()), starved: starved,
+		rate: float64(total) / secs / float64(*n) * 8 / 1000, kbps: *kbps}
+	res.ttfb = percentiles(r.ttfbs())
+	res.latency = r.lat.percentiles()
+	fmt.Printf("listeners: %d, refused or failed: %d, starved (<90%% of the rate while measured): %d\n", *n, res.failed, starved)
+	if errs := r.errors(); len(errs) > 0 {
+		fmt.Printf("failures: %s\n", strings.Join(errs, "; "))
+	}
+	fmt.Printf("average received per listener: %.1f kb/s (source sends %d kb/s)\n", res.rate, *kbps)
+	fmt.Printf("time to first byte (connect to the answer's first byte): %s\n", res.ttfb)
+	if src.file == nil {
+		fmt.Printf("latency source → listener (%d frames): %s\n", r.lat.count(), res.latency)
+	}
+	if *pid != 0 {
+		res.cpu = float64(cpu1-cpu0) / 100 / secs * 100 // clock ticks are 1/100 s
+		res.rssKiB = float64(rss1-rss0) / float64(*n)
+		fmt.Printf("server CPU: %.1f%% of one core, %.2f%% per 1000 listeners\n", res.cpu, res.cpu/float64(*n)*1000)
+		fmt.Printf("server RSS: %d KiB before listeners, %d KiB with them: %.2f KiB per listener\n", rss0, rss1, res.rssKiB)
+	}
+	fmt.Println(res)
 }
 
 func fail(err error) {
@@ -90,8 +140,42 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// feed sends data in a loop at kbps, in writes of frameBytes.
-func feed(addr, mount, password string, data []byte, kbps, frameBytes int, stop chan struct{}) {
+// Stamped frames: MPEG-1 layer III at 48 kHz, no padding, no CRC, joint
+// stereo; the 32 bytes of side information are zero (no audio data: a
+// silent frame any decoder accepts), then the stamp.
+const (
+	sideInfo   = 32
+	stampAt    = 4 + sideInfo
+	stampMagic = "IDLT"
+	stampLen   = len(stampMagic) + 8
+	frameDur   = 1152 * time.Second / 48000 // 24 ms
+	sentSlots  = 1 << 16                    // 26 minutes of frames
+)
+
+var bitrates = []int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
+
+type source struct {
+	kbps, write int
+	file        []byte
+	frame       []byte // template of a stamped frame
+	sent        [sentSlots]atomic.Int64
+	epoch       time.Time
+}
+
+func (s *source) frames() error {
+	idx := slices.Index(bitrates, s.kbps)
+	if idx <= 0 {
+		return fmt.Errorf("-kbps %d is not an MPEG-1 layer III bitrate (%v)", s.kbps, bitrates[1:])
+	}
+	f := make([]byte, 144*s.kbps*1000/48000)
+	f[0], f[1], f[2], f[3] = 0xFF, 0xFB, byte(idx<<4|1<<2), 0x40 // 48 kHz; joint stereo
+	copy(f[stampAt:], stampMagic)
+	s.frame = f
+	return nil
+}
+
+// connect starts the source; its clock starts with it.
+func (s *source) connect(addr, mount, password string) net.Conn {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		fail(err)
@@ -102,30 +186,65 @@ func feed(addr, mount, password string, data []byte, kbps, frameBytes int, stop 
 	if err != nil || !strings.Contains(line, "200") {
 		fail(fmt.Errorf("source refused: %q %v", line, err))
 	}
-	interval := time.Duration(float64(frameBytes*8) / float64(kbps*1000) * float64(time.Second))
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	s.epoch = time.Now()
+	return c
+}
+
+// feed sends the stream in real time: stamped frames, one per write, or
+// the file in writes of s.write bytes.
+func (s *source) feed(c net.Conn, stop chan struct{}) {
+	piece, interval := len(s.frame), frameDur
+	if s.file != nil {
+		piece = s.write
+		interval = time.Duration(float64(piece*8) / float64(s.kbps*1000) * float64(time.Second))
+	}
 	off := 0
-	for {
+	for k := int64(0); ; k++ {
+		// On a schedule from the start, so the rate does not drift with
+		// the wake-ups.
 		select {
 		case <-stop:
 			c.Close()
 			return
-		case <-tick.C:
+		case <-time.After(time.Until(s.epoch.Add(time.Duration(k) * interval))):
 		}
-		end := min(off+frameBytes, len(data))
-		if _, err := c.Write(data[off:end]); err != nil {
+		var b []byte
+		if s.file != nil {
+			end := min(off+piece, len(s.file))
+			b, off = s.file[off:end], end%len(s.file)
+		} else {
+			binary.BigEndian.PutUint64(s.frame[stampAt+len(stampMagic):], uint64(k))
+			s.sent[k%sentSlots].Store(int64(time.Since(s.epoch)))
+			b = s.frame
+		}
+		if _, err := c.Write(b); err != nil {
 			fail(fmt.Errorf("source write: %v", err))
 		}
-		off = end % len(data)
 	}
 }
 
-func listen(addr, mount string, icy bool, total *atomic.Int64, stop chan struct{}) error {
+type run struct {
+	src       *source
+	start     time.Time
+	ls        []*listenerStats
+	failed    atomic.Int64
+	measuring atomic.Bool
+	lat       histogram
+}
+
+type listenerStats struct {
+	bytes atomic.Int64
+	ttfb  atomic.Int64 // ns; 0 until the first byte
+	err   error        // set before the listener's goroutine ends
+}
+
+func (r *run) listen(addr, mount string, icy bool, ls *listenerStats, stop chan struct{}) error {
+	t0 := time.Now()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	go func() { <-stop; c.Close() }()
 	req := "GET " + mount + " HTTP/1.0\r\nUser-Agent: icedeck-load\r\n"
 	if icy {
@@ -134,19 +253,205 @@ func listen(addr, mount string, icy bool, total *atomic.Int64, stop chan struct{
 	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
 		return err
 	}
-	buf := make([]byte, 2048)
+	// A stamp cut between two reads is found with the end of the last
+	// one, kept before the buffer.
+	const carry = stampLen - 1
+	buf := make([]byte, carry+4096)
+	kept := 0
+	status := false
 	for {
-		k, err := c.Read(buf)
-		total.Add(int64(k))
+		k, err := c.Read(buf[carry:])
+		if k > 0 {
+			now := time.Now()
+			got := buf[carry : carry+k]
+			if ls.ttfb.Load() == 0 {
+				ls.ttfb.Store(int64(now.Sub(t0)))
+			}
+			if !status {
+				// The answer's first line is in the first read.
+				line, _, _ := bytes.Cut(got, []byte("\r\n"))
+				if f := strings.Fields(string(line)); len(f) < 2 || f[1] != "200" {
+					return fmt.Errorf("answer %q", line)
+				}
+				status = true
+			}
+			ls.bytes.Add(int64(k))
+			if r.src.file == nil {
+				region := buf[carry-kept : carry+k]
+				r.stamps(region, now)
+				kept = min(carry, len(region))
+				copy(buf[carry-kept:carry], region[len(region)-kept:])
+			}
+		}
 		if err != nil {
 			select {
 			case <-stop:
 				return nil
 			default:
-				return err
+				if !status {
+					return err
+				}
+				return fmt.Errorf("after %d bytes: %w", ls.bytes.Load(), err)
 			}
 		}
 	}
+}
+
+// stamps times every stamp in b, received at now, while measuring.
+func (r *run) stamps(b []byte, now time.Time) {
+	if !r.measuring.Load() {
+		return
+	}
+	at := int64(now.Sub(r.src.epoch))
+	for {
+		i := bytes.Index(b, []byte(stampMagic))
+		if i < 0 || i+stampLen > len(b) {
+			return
+		}
+		k := binary.BigEndian.Uint64(b[i+len(stampMagic):])
+		if sent := r.src.sent[k%sentSlots].Load(); sent > 0 || k == 0 {
+			r.lat.add(time.Duration(at - sent))
+		}
+		b = b[i+stampLen:]
+	}
+}
+
+func (r *run) ttfbs() []time.Duration {
+	var ds []time.Duration
+	for _, ls := range r.ls {
+		if ls != nil && ls.ttfb.Load() > 0 {
+			ds = append(ds, time.Duration(ls.ttfb.Load()))
+		}
+	}
+	return ds
+}
+
+// errors counts the listeners' failures by kind.
+func (r *run) errors() []string {
+	count := map[string]int{}
+	for _, ls := range r.ls {
+		if ls != nil && ls.err != nil {
+			msg := ls.err.Error()
+			var ne net.Error
+			if errors.As(ls.err, &ne) && ne.Timeout() {
+				msg = "timeout"
+			}
+			count[msg]++
+		}
+	}
+	var out []string
+	for msg, n := range count {
+		out = append(out, fmt.Sprintf("%d × %s", n, msg))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// histogram counts latencies in 1 ms buckets up to 30 s; striped, since
+// every listener adds to it.
+type histogram struct {
+	stripe [8][30001]atomic.Int64
+	next   atomic.Uint32
+}
+
+func (h *histogram) add(d time.Duration) {
+	ms := min(max(int(d/time.Millisecond), 0), 30000)
+	h.stripe[h.next.Add(1)%8][ms].Add(1)
+}
+
+func (h *histogram) merged() []int64 {
+	out := make([]int64, 30001)
+	for s := range h.stripe {
+		for i := range out {
+			out[i] += h.stripe[s][i].Load()
+		}
+	}
+	return out
+}
+
+func (h *histogram) count() int64 {
+	var n int64
+	for _, c := range h.merged() {
+		n += c
+	}
+	return n
+}
+
+func (h *histogram) percentiles() pct {
+	b := h.merged()
+	var n int64
+	for _, c := range b {
+		n += c
+	}
+	if n == 0 {
+		return pct{}
+	}
+	at := func(q float64) time.Duration {
+		want := int64(q*float64(n-1)) + 1
+		var sum int64
+		for i, c := range b {
+			if sum += c; sum >= want {
+				return time.Duration(i) * time.Millisecond
+			}
+		}
+		return 30 * time.Second
+	}
+	last := 0
+	for i, c := range b {
+		if c > 0 {
+			last = i
+		}
+	}
+	return pct{ok: true, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: time.Duration(last) * time.Millisecond}
+}
+
+type pct struct {
+	ok                 bool
+	p50, p90, p99, max time.Duration
+}
+
+func (p pct) String() string {
+	if !p.ok {
+		return "none"
+	}
+	r := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+	}
+	return fmt.Sprintf("p50 %s ms, p90 %s ms, p99 %s ms, max %s ms", r(p.p50), r(p.p90), r(p.p99), r(p.max))
+}
+
+func percentiles(ds []time.Duration) pct {
+	if len(ds) == 0 {
+		return pct{}
+	}
+	slices.Sort(ds)
+	at := func(q float64) time.Duration { return ds[int(q*float64(len(ds)-1))] }
+	return pct{ok: true, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: ds[len(ds)-1]}
+}
+
+type result struct {
+	label                      string
+	listeners, failed, starved int
+	kbps                       int
+	rate, cpu, rssKiB          float64
+	ttfb, latency              pct
+}
+
+// String is one line for tables: every figure of the run.
+func (r result) String() string {
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+	}
+	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s",
+		cmpOr(r.label, "-"), r.listeners, r.kbps, r.failed, r.starved, r.rate, r.cpu, r.cpu/float64(r.listeners)*1000, r.rssKiB,
+		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max))
+}
+
+func cmpOr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 func cpuTicks(pid int) int64 {
