@@ -203,6 +203,11 @@ func withTLSState(h http.Handler) http.Handler {
 // listener's send buffer (listenerSendBuffer).
 const tlsQueue = listenerSendBuffer
 
+// tlsKeep is the largest buffer a TLS listener's writer keeps for reuse
+// between writes: the queue is full only on a burst or a stall, and a
+// listener keeping two of its size would cost 128 KiB.
+const tlsKeep = 8 << 10
+
 // tlsWritePiece is the most written to a TLS connection under one
 // deadline: a listener taking no byte for WriteTimeout is gone, one
 // taking a little at a time is not.
@@ -254,9 +259,6 @@ func (q *queuedConn) Write(p []byte) (int, error) {
 	if !q.started {
 		q.started = true
 		go q.run()
-	}
-	if q.buf == nil {
-		q.buf = make([]byte, 0, tlsQueue)
 	}
 	n := min(len(p), tlsQueue-len(q.buf))
 	q.buf = append(q.buf, p[:n]...)
@@ -315,6 +317,9 @@ func (q *queuedConn) run() {
 				q.err = err
 				q.mu.Unlock()
 				return
+			}
+			if cap(out) > tlsKeep {
+				out = nil // a burst's buffer: a live stream's writes are small
 			}
 		}
 	}
