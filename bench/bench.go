@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -218,21 +217,18 @@ func (b *Bench) take(e engine.Event) {
 		delete(b.live, e.ID)
 		b.ended++
 	case engine.EventMetadata:
-		if t, ok := titleOf(e); ok {
-			b.titles = append(b.titles, Title{Time: e.Time, Mount: e.Mount, Title: t, Via: e.Detail})
-		}
+		b.titles = append(b.titles, Title{Time: e.Time, Mount: e.Mount, Title: e.Subject, Via: e.Detail})
 	case engine.EventRecording:
 		if e.Mount != b.o.Mount {
 			return
 		}
 		if e.Reason == engine.ReasonStarted {
-			b.recordings = append(b.recordings, recording{path: e.Detail, open: true})
+			b.recordings = append(b.recordings, recording{path: e.Subject, open: true})
 			break
 		}
-		// A session's recording may stop after the next one started:
-		// the message names the file.
+		// A session's recording may stop after the next one started.
 		for i := range b.recordings {
-			if r := &b.recordings[i]; r.open && strings.Contains(e.Message, " to "+r.path+" stopped ") {
+			if r := &b.recordings[i]; r.open && e.Subject == r.path {
 				r.open = false
 				if e.Reason != engine.ReasonSourceEnded && e.Reason != engine.ReasonShutdown {
 					r.lost = e.Message
@@ -241,18 +237,6 @@ func (b *Bench) take(e engine.Event) {
 			}
 		}
 	}
-}
-
-// titleOf reads the title from a metadata event's message, which the
-// engine writes as: title on MOUNT: "TITLE" (quoted, so any title reads
-// back exactly).
-func titleOf(e engine.Event) (string, bool) {
-	q, ok := strings.CutPrefix(e.Message, "title on "+e.Mount+": ")
-	if !ok {
-		return "", false
-	}
-	t, err := strconv.Unquote(q)
-	return t, err == nil
 }
 
 // Addr is the bench's host:port.

@@ -440,14 +440,17 @@ const (
 // Event is something that happened, for logs and live views. Seq increases
 // by one per event, so a subscriber can tell it missed some.
 type Event struct {
-	Seq     uint64
-	Time    time.Time
-	Type    EventType
-	Level   slog.Level
-	Mount   string
-	ID      uint64 // listener or source id, 0 if none
-	Addr    string
-	Reason  Reason
-	Detail  string // what varies: a user name tried, an error, how a title came
+	Seq    uint64
+	Time   time.Time
+	Type   EventType
+	Level  slog.Level
+	Mount  string
+	ID     uint64 // listener or source id, 0 if none
+	Addr   string
+	Reason Reason
+	Detail string // what varies: a user name tried, an error, how a title came
+	// Subject is the one thing the event names, exactly, for programs:
+	// the title set, the recording's file.
+	Subject string
 	Message string // one line, for people
 }

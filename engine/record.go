@@ -102,7 +102,7 @@ func (s *Server) record(m *mount, fromStart bool) (string, error) {
 	m.rec = rec
 	m.taps[t] = struct{}{}
 	m.mu.Unlock()
-	s.Emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: ReasonStarted, Detail: path,
+	s.Emit(Event{Type: EventRecording, Level: slog.LevelInfo, Mount: m.name, Reason: ReasonStarted, Detail: path, Subject: path,
 		Message: fmt.Sprintf("recording %s to %s", m.name, path)})
 	s.wg.Add(1)
 	go s.runRecording(m, rec, f)
@@ -144,7 +144,7 @@ func (s *Server) runRecording(m *mount, rec *recording, f *os.File) {
 		m.rec = nil
 	}
 	m.mu.Unlock()
-	s.Emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason, Detail: detail,
+	s.Emit(Event{Type: EventRecording, Level: level, Mount: m.name, Reason: reason, Detail: detail, Subject: rec.path,
 		Message: fmt.Sprintf("recording of %s to %s stopped after %d bytes: %s", m.name, rec.path, rec.bytes.Load(), cmp.Or(detail, reason.String()))})
 }
 

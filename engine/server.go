@@ -691,7 +691,7 @@ func (s *Server) SetTitle(mountName, title, url string) error {
 func (s *Server) setTitle(m *mount, title, url, via string) {
 	title, url = CleanText(title), CleanText(url)
 	if m.setTitle(title, url) {
-		s.Emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Detail: via,
+		s.Emit(Event{Type: EventMetadata, Level: slog.LevelInfo, Mount: m.name, Detail: via, Subject: title,
 			Message: fmt.Sprintf("title on %s: %q", m.name, title)})
 	}
 }

@@ -216,7 +216,7 @@ func TestOggInBandTitle(t *testing.T) {
 		m := mountSnap(s, "/t.ogg")
 		return m != nil && m.Title == "Night Band - Blue Hour"
 	})
-	if e := findEvent(s, EventMetadata, "/t.ogg"); e == nil || e.Detail != "in-band" {
+	if e := findEvent(s, EventMetadata, "/t.ogg"); e == nil || e.Detail != "in-band" || e.Subject != "Night Band - Blue Hour" {
 		t.Fatalf("metadata event %+v", e)
 	}
 }

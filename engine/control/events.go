@@ -19,14 +19,15 @@ type EventDoc struct {
 	Mount   string    `json:"mount,omitempty"`
 	ID      uint64    `json:"id,omitempty"`
 	Addr    string    `json:"addr,omitempty"`
-	Reason  string    `json:"reason,omitempty"` // one of a closed set: switch on it
-	Detail  string    `json:"detail,omitempty"` // what varies: a user name tried, an error
+	Reason  string    `json:"reason,omitempty"`  // one of a closed set: switch on it
+	Detail  string    `json:"detail,omitempty"`  // what varies: a user name tried, an error
+	Subject string    `json:"subject,omitempty"` // the title set, the recording's file
 	Message string    `json:"message"`
 }
 
 func eventDoc(e engine.Event) EventDoc {
 	return EventDoc{Seq: e.Seq, Time: e.Time.UTC(), Type: string(e.Type), Level: e.Level.String(), Mount: e.Mount,
-		ID: e.ID, Addr: e.Addr, Reason: e.Reason.String(), Detail: e.Detail, Message: e.Message}
+		ID: e.ID, Addr: e.Addr, Reason: e.Reason.String(), Detail: e.Detail, Subject: e.Subject, Message: e.Message}
 }
 
 // events streams the engine's events as Server-Sent Events. A client that
