@@ -386,8 +386,12 @@ type IceInfo struct {
 	Name, Description, URL, Genre string
 	Public                        string
 	Bitrate                       int // bits/s, from ice-bitrate or ice-audio-info
-	AudioInfo                     string
-	SampleRate, Channels          int // from ice-audio-info
+	// BitrateStated is true when Bitrate came from a bitrate header or
+	// the mount's setting, which Icecast's status lists, not only from
+	// the audio info, which it does not.
+	BitrateStated        bool
+	AudioInfo            string
+	SampleRate, Channels int // from ice-audio-info
 }
 
 // ListenerSnapshot is one network listener.

@@ -260,7 +260,7 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 	src := &source{
 		id: s.nextID.Add(1), conn: c, body: br, method: req.Method, request: requestLine(req), addr: addr,
 		ua: req.UserAgent(), contentType: ct, known: frame.Known(ct),
-		headers: flatHeaders(req.Header), ice: s.mountIce(name, parseIce(req.Header.Get)),
+		headers: flatHeaders(req.Header), ice: parseIce(req.Header.Get),
 		connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(), fault: fault,
 	}
 	if slices.Contains(req.TransferEncoding, "chunked") {
@@ -302,7 +302,10 @@ func (s *Server) handleSource(c net.Conn, br *bufio.Reader, req *http.Request, a
 }
 
 // mountIce applies the mount's configured name, description, public
-// flag, genre, URL and bitrate over what the source declared.
+// flag, genre, URL and bitrate over what the source declared. Every place
+// that shows a stream's details (listener heads, snapshots, pushes) calls
+// it at that moment, so a reload shows and every kind of source, relays
+// included, gets the same.
 func (s *Server) mountIce(name string, ice IceInfo) IceInfo {
 	mc := s.cfg().Mounts[name]
 	ice.Name = cmp.Or(mc.StreamName, ice.Name)
@@ -311,7 +314,7 @@ func (s *Server) mountIce(name string, ice IceInfo) IceInfo {
 	ice.Genre = cmp.Or(mc.Genre, ice.Genre)
 	ice.URL = cmp.Or(mc.URL, ice.URL)
 	if kbps, err := strconv.Atoi(strings.TrimSpace(mc.Bitrate)); err == nil && kbps > 0 {
-		ice.Bitrate = kbps * 1000 // Icecast's <bitrate> is in kbit/s
+		ice.Bitrate, ice.BitrateStated = kbps*1000, true // Icecast's <bitrate> is in kbit/s
 	}
 	return ice
 }
@@ -428,7 +431,7 @@ func (m *mount) setHeads(s *Server, src *source) {
 	for _, k := range keys {
 		b.WriteString(k + ": " + noCRLF.Replace(s.cfg().Headers[k]) + "\r\n")
 	}
-	ice := src.ice
+	ice := s.mountIce(m.name, src.ice)
 	for _, h := range [][2]string{
 		{"icy-name", ice.Name}, {"icy-description", ice.Description}, {"icy-url", ice.URL},
 		{"icy-genre", ice.Genre}, {"icy-pub", ice.Public}, {"ice-audio-info", ice.AudioInfo},

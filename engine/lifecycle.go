@@ -96,6 +96,7 @@ func (s *Server) detachSource(src *source, reason Reason) {
 	s.mu.Unlock()
 	now := time.Now()
 	ss := src.snapshot(now)
+	ss.Ice = s.mountIce(m.name, ss.Ice)
 	m.recordDisconnect(Disconnect{Time: now, ID: src.id, Addr: src.addr, Source: true, Reason: reason, Duration: now.Sub(src.connected), Bytes: ss.BytesIn})
 	s.recordSession(m, ss, now, reason)
 	level := slog.LevelInfo

@@ -212,7 +212,7 @@ func (p *push) session(m *mount) (Reason, error) {
 	}
 	ct, ice := m.contentType, IceInfo{}
 	if m.source != nil {
-		ice = m.source.ice
+		ice = p.s.mountIce(m.name, m.source.ice)
 	}
 	t.ct = ct
 	m.taps[t] = struct{}{}

@@ -400,12 +400,7 @@ func (s *Server) dialUpstream(u string, icy bool) (*source, error) {
 		ua: CleanText(resp.Header.Get("Server")), contentType: ct, known: frame.Known(ct),
 		headers: flatHeaders(resp.Header), connected: time.Now(), an: frame.NewAnalyzer(ct), hash: sha256.New(),
 	}
-	src.ice = parseIce(func(k string) string {
-		if v := resp.Header.Get(strings.Replace(k, "Ice-", "Icy-", 1)); v != "" && k != "Ice-Audio-Info" {
-			return v
-		}
-		return resp.Header.Get(k)
-	})
+	src.ice = parseIce(resp.Header.Get)
 	if icy {
 		if n, err := strconv.Atoi(resp.Header.Get("Icy-Metaint")); err == nil && n > 0 {
 			body = &icyReader{r: br, every: n, left: n, onTitle: func(title, url string) {

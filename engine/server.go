@@ -533,6 +533,7 @@ func (m *mount) snapshot(now time.Time, full bool) (MountSnapshot, map[string]in
 		ms.State = StateGrace
 	} else {
 		ms.Source = src.snapshot(now)
+		ms.Source.Ice = m.srv.mountIce(m.name, ms.Source.Ice)
 		if ms.Source.Stalled {
 			ms.State = StateStalled
 		} else if !ms.SilentSince.IsZero() {

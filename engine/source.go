@@ -320,13 +320,22 @@ func sumSoFar(h hash.Hash) string {
 
 // parseIce collects what a source declares about its stream.
 func parseIce(get func(string) string) IceInfo {
+	first := func(names ...string) string {
+		for _, n := range names {
+			if v := CleanText(get(n)); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	// Icecast's order of preference; a relay's upstream answers with icy-*.
 	ice := IceInfo{
-		Name:        get("Ice-Name"),
-		Description: get("Ice-Description"),
-		URL:         get("Ice-Url"),
-		Genre:       get("Ice-Genre"),
-		Public:      get("Ice-Public"),
-		AudioInfo:   get("Ice-Audio-Info"),
+		Name:        first("Ice-Name", "Icy-Name", "X-Audiocast-Name"),
+		Description: first("Ice-Description", "Icy-Description", "X-Audiocast-Description"),
+		URL:         first("Ice-Url", "Icy-Url", "X-Audiocast-Url"),
+		Genre:       first("Ice-Genre", "Icy-Genre", "X-Audiocast-Genre"),
+		Public:      first("Ice-Public", "Icy-Pub", "X-Audiocast-Public", "Icy-Public"),
+		AudioInfo:   first("Ice-Audio-Info"),
 	}
 	for _, kv := range strings.Split(ice.AudioInfo, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
@@ -340,8 +349,8 @@ func parseIce(get func(string) string) IceInfo {
 			ice.Bitrate = n * 1000
 		}
 	}
-	if b, err := strconv.Atoi(strings.TrimSpace(get("Ice-Bitrate"))); err == nil && b > 0 {
-		ice.Bitrate = b * 1000
+	if b, err := strconv.Atoi(first("Ice-Bitrate", "Icy-Br", "X-Audiocast-Bitrate")); err == nil && b > 0 {
+		ice.Bitrate, ice.BitrateStated = b*1000, true
 	}
 	return ice
 }

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -149,28 +148,6 @@ func (v xslText) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s)
 }
 
-// The request headers Icecast reads a stream's details from, in its order
-// of preference (after the mount's settings).
-var (
-	hdrName        = []string{"Ice-Name", "Icy-Name", "X-Audiocast-Name"}
-	hdrDescription = []string{"Ice-Description", "Icy-Description", "X-Audiocast-Description"}
-	hdrURL         = []string{"Ice-Url", "Icy-Url", "X-Audiocast-Url"}
-	hdrGenre       = []string{"Ice-Genre", "Icy-Genre", "X-Audiocast-Genre"}
-	hdrBitrate     = []string{"Ice-Bitrate", "Icy-Br", "X-Audiocast-Bitrate"}
-	hdrPublic      = []string{"Ice-Public", "Icy-Pub", "X-Audiocast-Public", "Icy-Public"}
-)
-
-// declared is the first of the source's headers named that is not empty,
-// made valid, printable UTF-8 as the engine does with what it shows.
-func declared(src *engine.SourceSnapshot, names []string) string {
-	for _, n := range names {
-		if v := engine.CleanText(src.Headers[n]); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // audioInfoKey is what an ice-audio-info key must look like to become an
 // element: Icecast takes any (and writes broken XML for "bad key").
 var audioInfoKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,98}$`)
@@ -188,15 +165,15 @@ var sometimes = map[string]bool{"artist": true, "title": true, "subtype": true, 
 // Vorbis's rate, channels, nominal bitrate, ARTIST and TITLE), the counts.
 func (h *Handler) icecastStats(r *http.Request, cfg engine.Config, m *engine.MountSnapshot) stats {
 	src := m.Source
-	mc := cfg.Mounts[m.Name]
+	ice := src.Ice // the mount's settings over what the source declared, as the engine shows it
 	v := map[string]any{
-		"genre":                orDefault(cmp.Or(mc.Genre, declared(src, hdrGenre)), "various"),
+		"genre":                orDefault(ice.Genre, "various"),
 		"listener_peak":        m.ListenerPeak,
 		"listeners":            m.ListenerCount,
 		"listenurl":            h.listenURL(r, m.Name),
 		"max_listeners":        "unlimited",
-		"server_description":   orDefault(cmp.Or(mc.StreamDescription, declared(src, hdrDescription)), "Unspecified description"),
-		"server_name":          orDefault(cmp.Or(mc.StreamName, declared(src, hdrName)), "Unspecified name"),
+		"server_description":   orDefault(ice.Description, "Unspecified description"),
+		"server_name":          orDefault(ice.Name, "Unspecified name"),
 		"server_type":          m.ContentType,
 		"slow_listeners":       m.SlowDrops,
 		"source_ip":            hostOnly(src.Addr),
@@ -208,13 +185,13 @@ func (h *Handler) icecastStats(r *http.Request, cfg engine.Config, m *engine.Mou
 	if n := maxListeners(cfg, m.Name); n > 0 {
 		v["max_listeners"] = n
 	}
-	pub, _ := strconv.Atoi(cmp.Or(mc.Public, declared(src, hdrPublic)))
+	pub, _ := strconv.Atoi(ice.Public)
 	v["public"] = pub
-	if u := cmp.Or(mc.URL, declared(src, hdrURL)); u != "" {
-		v["server_url"] = u
+	if ice.URL != "" {
+		v["server_url"] = ice.URL
 	}
-	if br := cmp.Or(mc.Bitrate, declared(src, hdrBitrate)); br != "" {
-		v["bitrate"] = xslText(engine.CleanText(br))
+	if ice.BitrateStated {
+		v["bitrate"] = ice.Bitrate / 1000
 	}
 	if src.UserAgent != "" {
 		v["user_agent"] = engine.CleanText(src.UserAgent)
@@ -244,7 +221,7 @@ func (h *Handler) icecastStats(r *http.Request, cfg engine.Config, m *engine.Mou
 	// source names them (libshout: bitrate, samplerate, channels,
 	// quality; others: ice-samplerate and the like), values unescaped.
 	// None replaces one of the above.
-	if ai := declared(src, []string{"Ice-Audio-Info"}); ai != "" {
+	if ai := ice.AudioInfo; ai != "" {
 		v["audio_info"] = ai
 		for _, kv := range strings.Split(ai, ";") {
 			k, val, ok := strings.Cut(kv, "=")
