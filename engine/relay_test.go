@@ -24,6 +24,7 @@ func TestRelayPullsAudioAndTitles(t *testing.T) {
 	}
 	edge, eaddr := startServer(t, func(c *Config) {
 		c.Relays = []RelayConfig{{Mount: "/live.mp3", Upstreams: []string{"http://" + oaddr + "/up.mp3"}, ICYMetadata: true}}
+		c.Mounts = map[string]MountConfig{"/live.mp3": {Genre: "Edge Genre"}} // a relayed mount's settings apply as a source's
 	})
 	testkit.Eventually(t, 5*time.Second, "relay live", func() bool {
 		m := mountSnap(edge, "/live.mp3")
@@ -33,7 +34,7 @@ func TestRelayPullsAudioAndTitles(t *testing.T) {
 	src.Send(mp3[4000:40000], 2000, 20*time.Millisecond)
 	testkit.Eventually(t, 5*time.Second, "title relayed", func() bool { return mountSnap(edge, "/live.mp3").Title == "Artist - Song" })
 	m := mountSnap(edge, "/live.mp3")
-	if m.Source.Method != "RELAY" || m.Source.Ice.Name != "Origin FM" || m.Source.Frames.SyncLosses != 0 {
+	if m.Source.Method != "RELAY" || m.Source.Ice.Name != "Origin FM" || m.Source.Ice.Genre != "Edge Genre" || m.Source.Frames.SyncLosses != 0 {
 		t.Fatalf("relayed source %+v", m.Source)
 	}
 	if len(origin.Relays()) != 0 || len(edge.Relays()) != 1 || edge.Relays()[0].LastError != "" {
