@@ -101,16 +101,16 @@ func TestManagerMeasuresAMount(t *testing.T) {
 	ref := rs[len(rs)-1] // the encoder takes 0.4 dB off this tone: ffmpeg reads -23.4
 	quiet := encode(t, "anullsrc=r=44100:cl=stereo:d=6", mp3Args...)
 	src := source(t, addr, "/m.mp3", "audio/mpeg")
-	testkit.Eventually(t, 5*time.Second, "analyser started", func() bool { return audio(mg, "/m.mp3").State != "" })
+	testkit.Eventually(t, 20*time.Second, "analyser started", func() bool { return audio(mg, "/m.mp3").State != "" })
 	src.Send(loud, 4096, 20*time.Millisecond) // about 6x real time
-	testkit.Eventually(t, 5*time.Second, "8 s measured", func() bool { return audio(mg, "/m.mp3").Measured >= 7500*time.Millisecond })
+	testkit.Eventually(t, 20*time.Second, "8 s measured", func() bool { return audio(mg, "/m.mp3").Measured >= 7500*time.Millisecond })
 	st := audio(mg, "/m.mp3")
 	if math.Abs(st.IntegratedLUFS-ref.I) > 0.2 || math.Abs(st.ShortTermLUFS-ref.S) > 0.3 || math.Abs(st.TruePeakDBTP-ref.TruePeak) > 0.3 ||
 		st.State != StateOK || st.Codec != "MP3" || st.SampleRate != 44100 || st.Channels != 2 || !st.Mono {
 		t.Fatalf("a -23 dBFS stereo tone: %+v", st)
 	}
 	src.Send(quiet, 4096, 20*time.Millisecond)
-	testkit.Eventually(t, 5*time.Second, "silent", func() bool { return audio(mg, "/m.mp3").Silent })
+	testkit.Eventually(t, 20*time.Second, "silent", func() bool { return audio(mg, "/m.mp3").Silent })
 	if ms, _ := srv.Mount("/m.mp3"); ms.State != engine.StateSilent {
 		t.Errorf("mount state %s while silent", ms.State)
 	}
@@ -118,7 +118,7 @@ func TestManagerMeasuresAMount(t *testing.T) {
 		t.Errorf("MP3 of zeros decodes to zeros: %+v", st)
 	}
 	src.Send(loud[:32000], 4096, 20*time.Millisecond)
-	testkit.Eventually(t, 5*time.Second, "restored", func() bool {
+	testkit.Eventually(t, 20*time.Second, "restored", func() bool {
 		ms, _ := srv.Mount("/m.mp3")
 		return ms.State == engine.StateLive && eventOf(srv, engine.EventAudioRestored, "/m.mp3") != nil
 	})
@@ -133,7 +133,7 @@ func TestManagerMeasuresAMount(t *testing.T) {
 		t.Errorf("history %v", h)
 	}
 	src.Close()
-	testkit.Eventually(t, 5*time.Second, "analyser gone with the mount", func() bool { _, ok := mg.Audio("/m.mp3"); return !ok })
+	testkit.Eventually(t, 20*time.Second, "analyser gone with the mount", func() bool { _, ok := mg.Audio("/m.mp3"); return !ok })
 }
 
 // What cannot be decoded says why; max_mounts leaves the rest unmeasured
@@ -147,23 +147,23 @@ func TestManagerLimits(t *testing.T) {
 	_, mg, addr := station(t, cfg, nil)
 	mp3 := encode(t, tone(440, -20, 2, 0, 2, 44100), mp3Args...)
 	aac := source(t, addr, "/a.aac", "audio/aac")
-	testkit.Eventually(t, 5*time.Second, "undecodable", func() bool { return audio(mg, "/a.aac").State == StateUndecodable })
+	testkit.Eventually(t, 20*time.Second, "undecodable", func() bool { return audio(mg, "/a.aac").State == StateUndecodable })
 	if st := audio(mg, "/a.aac"); !strings.Contains(st.Error, "needs ffmpeg") || !math.IsNaN(st.IntegratedLUFS) {
 		t.Errorf("AAC without ffmpeg: %+v", st)
 	}
 	b := source(t, addr, "/b.mp3", "audio/mpeg")
 	b.Send(mp3, 0, 0)
-	testkit.Eventually(t, 5*time.Second, "b measured", func() bool { return audio(mg, "/b.mp3").State == StateOK })
+	testkit.Eventually(t, 20*time.Second, "b measured", func() bool { return audio(mg, "/b.mp3").State == StateOK })
 	source(t, addr, "/c.mp3", "audio/mpeg")
 	source(t, addr, "/off.mp3", "audio/mpeg")
-	testkit.Eventually(t, 5*time.Second, "c over the limit, off off", func() bool {
+	testkit.Eventually(t, 20*time.Second, "c over the limit, off off", func() bool {
 		return audio(mg, "/c.mp3").State == StateOverLimit && audio(mg, "/off.mp3").State == StateOff
 	})
 	// A reload that lifts the limit starts it, and b keeps what it measured.
 	before := audio(mg, "/b.mp3").Measured
 	cfg.MaxMounts = 3
 	mg.Reconfigure(cfg)
-	testkit.Eventually(t, 5*time.Second, "c started", func() bool { return audio(mg, "/c.mp3").State == StateStarting })
+	testkit.Eventually(t, 20*time.Second, "c started", func() bool { return audio(mg, "/c.mp3").State == StateStarting })
 	if st := audio(mg, "/b.mp3"); st.Measured < before {
 		t.Errorf("b restarted on reload: %s measured, had %s", st.Measured, before)
 	}
