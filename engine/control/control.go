@@ -183,7 +183,7 @@ func (h *Handler) Reconfigure(o Options) {
 	o.Logger, o.MaxAuthFailures, o.AuthWindow, o.Heartbeat = h.opts.Logger, h.opts.MaxAuthFailures, h.opts.AuthWindow, h.opts.Heartbeat
 	o = withDefaults(o)
 	h.live.Store(&o)
-	h.log.Info("control: settings replaced")
+	h.log.Debug("control: settings replaced")
 }
 
 // Close ends every open /api/v1/events stream. Call it before the

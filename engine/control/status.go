@@ -246,7 +246,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // a JSON document, never HTML: "<mount>" stays readable
+	_ = enc.Encode(v)
 }
 
 // The stable API's documents. Times are RFC 3339 (ISO 8601) in UTC,
@@ -528,14 +530,13 @@ func (h *Handler) reload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, reloadDoc{Error: "this server was not started from a configuration file it can reread"})
 		return
 	}
+	h.log.Info("reload asked through the API", "by", r.RemoteAddr) // its outcome is the config.reload event
 	h.reloading.Lock()
 	err := fn()
 	h.reloading.Unlock()
 	if err != nil {
-		h.log.Warn("control: reload refused", "err", err, "by", r.RemoteAddr)
 		writeJSON(w, http.StatusUnprocessableEntity, reloadDoc{Error: err.Error()})
 		return
 	}
-	h.log.Info("control: configuration reloaded", "by", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, reloadDoc{OK: true})
 }
