@@ -23,6 +23,29 @@ import (
 // as they are written; the engine matches them). A line that is not an
 // address or range is an error naming the file and line.
 func (f File) ReadAccess() (deny, allow []netip.Prefix, agents []string, err error) {
+	deny, allow, agents, err = f.readAccess()
+	var ce *ConfigError
+	if errors.As(err, &ce) && ce.Line == 0 && f.lines != nil {
+		// The file itself (missing, unreadable, empty allow list): say
+		// which setting named it, where.
+		for _, k := range []struct{ key, element, path string }{
+			{"deny_ip_file", "<paths><deny-ip>", f.Access.DenyIPFile},
+			{"allow_ip_file", "<paths><allow-ip>", f.Access.AllowIPFile},
+			{"deny_agents_file", "<paths><deny-agents>", f.Access.DenyAgentsFile},
+		} {
+			if k.path != "" && k.path == ce.File {
+				name := "access." + k.key
+				if f.Format == "icecast" {
+					name = k.element
+				}
+				err = &ConfigError{File: f.Path, Line: f.lines.at("access", -1, k.key), Msg: fmt.Sprintf("%s: %s: %s", name, k.path, ce.Msg)}
+			}
+		}
+	}
+	return deny, allow, agents, err
+}
+
+func (f File) readAccess() (deny, allow []netip.Prefix, agents []string, err error) {
 	a := f.Access
 	if a.DenyIPFile != "" {
 		if deny, err = readPrefixes(a.DenyIPFile); err != nil {

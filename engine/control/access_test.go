@@ -96,6 +96,21 @@ func TestReadAccessErrorsNameFileAndLine(t *testing.T) {
 	if _, _, _, err := f.ReadAccess(); err == nil || !strings.HasSuffix(err.Error(), "missing: no such file or directory") {
 		t.Errorf("missing file: %v", err)
 	}
+	// Named by a configuration file: the setting that names it, at its line.
+	missing := filepath.Join(t.TempDir(), "gone.txt")
+	for name, text := range map[string]string{
+		"st.toml":     "[auth]\nsource_password = \"x\"\n\n[access]\ndeny_agents_file = \"" + missing + "\"\n",
+		"icecast.xml": "<icecast>\n<paths>\n<deny-agents>" + missing + "</deny-agents>\n</paths>\n</icecast>\n",
+	} {
+		f, err := ParseConfig(name, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"st.toml": "st.toml:5: access.deny_agents_file: ", "icecast.xml": "icecast.xml:3: <paths><deny-agents>: "}[name] + missing + ": no such file or directory"
+		if _, _, _, err := f.ReadAccess(); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", name, err, want)
+		}
+	}
 }
 
 // Icecast's stock alias: / is the status document, served by the control
