@@ -213,7 +213,7 @@ func TestStatusMatchesIcecast(t *testing.T) {
 		c.Mounts = map[string]engine.MountConfig{"/over.mp3": {StreamName: "Over name", StreamDescription: "Over description",
 			URL: "http://over.example/", Genre: "Over genre", Bitrate: "96", Public: "1", MaxListeners: 7, Fallback: "/fb.mp3"}}
 	})
-	servers := []compatServer{{"Icecast", ic.addr, icAdmin}, {"icedeck", deck.addr, deckAdmin}}
+	servers := []compatServer{{"Icecast", ic.Addr, icAdmin}, {"icedeck", deck.addr, deckAdmin}}
 	mp3 := testkit.Media(t, "tone.mp3")
 	for i, srv := range servers {
 		pass := []string{icSource, deckSource}[i]

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,232 +30,16 @@ import (
 	"github.com/icedeck/icedeck/internal/testkit"
 )
 
-func treePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Icecast's credentials in every test.
 const (
-	icSource = "ic-source-pw"
-	icAdmin  = "ic-admin-pw"
-	icRelay  = "ic-relay-pw"
+	icSource = testkit.IcecastSourcePassword
+	icAdmin  = testkit.IcecastAdminPassword
+	icRelay  = testkit.IcecastRelayPassword
 )
 
-// icecast is one icecast2 process with a configuration the test wrote.
-type icecast struct {
-	t      *testing.T
-	addr   string // 127.0.0.1:port
-	cmd    *exec.Cmd
-	out    *testkit.Buffer
-	exited chan struct{}
-}
-
-// startIcecast runs icecast2 on a free port with extra inside <icecast>
-// (<master-server>, <relay>, …). Icecast refuses to run as root, so as
-// root it runs as the icecast2 user (or nobody).
-func startIcecast(t *testing.T, extra string) *icecast {
-	t.Helper()
-	bin := testkit.NeedTool(t, "icecast2")
-	// A port found free may be taken by another test's server before this
-	// one binds it; Icecast then exits, and it is tried on another port.
-	for range 5 {
-		if ic := tryIcecast(t, bin, extra); ic != nil {
-			return ic
-		}
-	}
-	t.Fatal("icecast2 did not start on any of five ports")
-	return nil
-}
-
-func tryIcecast(t *testing.T, bin, extra string) *icecast {
-	t.Helper()
-	dir := t.TempDir()
-	port := treePort(t)
-	// <location> tells this Icecast from another on the same port.
-	token := fmt.Sprintf("test-%d-%d", port, time.Now().UnixNano())
-	conf := fmt.Sprintf(`<icecast>
-  <location>%s</location>
-  <admin>test@localhost</admin>
-  <hostname>127.0.0.1</hostname>
-  <limits>
-    <clients>200</clients>
-    <sources>20</sources>
-    <queue-size>524288</queue-size>
-    <client-timeout>30</client-timeout>
-    <header-timeout>15</header-timeout>
-    <source-timeout>10</source-timeout>
-    <burst-on-connect>1</burst-on-connect>
-    <burst-size>65535</burst-size>
-  </limits>
-  <authentication>
-    <source-password>%s</source-password>
-    <relay-user>relay</relay-user>
-    <relay-password>%s</relay-password>
-    <admin-user>admin</admin-user>
-    <admin-password>%s</admin-password>
-  </authentication>
-  <listen-socket>
-    <port>%d</port>
-    <bind-address>127.0.0.1</bind-address>
-  </listen-socket>
-  <fileserve>1</fileserve>
-  <paths>
-    <basedir>/usr/share/icecast2</basedir>
-    <logdir>%s</logdir>
-    <webroot>/usr/share/icecast2/web</webroot>
-    <adminroot>/usr/share/icecast2/admin</adminroot>
-  </paths>
-  <logging>
-    <accesslog>access.log</accesslog>
-    <errorlog>error.log</errorlog>
-    <loglevel>4</loglevel>
-  </logging>
-  <security><chroot>0</chroot></security>
-%s
-</icecast>
-`, token, icSource, icRelay, icAdmin, port, dir, extra)
-	path := filepath.Join(dir, "icecast.xml")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ic := &icecast{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), out: &testkit.Buffer{}, exited: make(chan struct{})}
-	ic.cmd = exec.Command(bin, "-c", path)
-	ic.cmd.Stdout, ic.cmd.Stderr = ic.out, ic.out
-	if os.Geteuid() == 0 {
-		uid, gid := icecastUser(t)
-		ic.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, NoSetGroups: true}}
-		// t.TempDir's parent is 0700: the icecast user must reach the
-		// directory to read its configuration and write its logs.
-		for _, d := range []string{filepath.Dir(dir), dir} {
-			if err := os.Chmod(d, 0o777); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := ic.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = ic.cmd.Wait(); close(ic.exited) }()
-	t.Cleanup(func() {
-		ic.stop()
-		if t.Failed() {
-			errlog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			if len(errlog) > 4000 {
-				errlog = errlog[len(errlog)-4000:]
-			}
-			t.Logf("icecast on %s: output:\n%s\nerror.log (end):\n%s", ic.addr, ic.out.String(), errlog)
-		}
-	})
-	client := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-ic.exited:
-			t.Logf("icecast2 exited at start on port %d; trying another:\n%s", port, ic.out.String())
-			return nil
-		default:
-		}
-		resp, err := client.Get("http://" + ic.addr + "/status-json.xsl")
-		if err != nil {
-			continue
-		}
-		var st struct{ Icestats struct{ Location string } }
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err == nil && st.Icestats.Location == token {
-			return ic
-		}
-	}
-	t.Fatalf("icecast2 did not answer on %s within 10 s:\n%s", ic.addr, ic.out.String())
-	return nil
-}
-
-func icecastUser(t *testing.T) (uint32, uint32) {
-	for _, name := range []string{"icecast2", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		return uint32(uid), uint32(gid)
-	}
-	t.Fatal("running as root and there is neither an icecast2 nor a nobody user to run icecast2 as")
-	return 0, 0
-}
-
-// stop ends Icecast: SIGTERM, then SIGKILL after 5 s.
-func (ic *icecast) stop() {
-	select {
-	case <-ic.exited:
-		return
-	default:
-	}
-	_ = ic.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-ic.exited:
-	case <-time.After(5 * time.Second):
-		_ = ic.cmd.Process.Kill()
-		<-ic.exited
-	}
-}
-
-// icStats is what the tests read of Icecast's /admin/stats.
-type icStats struct {
-	Sources []struct {
-		Mount     string `xml:"mount,attr"`
-		Listeners int    `xml:"listeners"`
-	} `xml:"source"`
-}
-
-func (ic *icecast) stats() icStats {
-	ic.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+ic.addr+"/admin/stats", nil)
-	req.SetBasicAuth("admin", icAdmin)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		return icStats{}
-	}
-	defer resp.Body.Close()
-	var st icStats
-	if err := xml.NewDecoder(resp.Body).Decode(&st); err != nil {
-		ic.t.Logf("icecast stats: %v", err)
-	}
-	return st
-}
-
-// listeners is the listener count Icecast shows for mount, -1 when the
-// mount is not there.
-func (ic *icecast) listeners(mount string) int {
-	for _, s := range ic.stats().Sources {
-		if s.Mount == mount {
-			return s.Listeners
-		}
-	}
-	return -1
-}
-
-// setTitle changes a mount's title on Icecast, as ezstream does.
-func (ic *icecast) setTitle(mount, title string) {
-	ic.t.Helper()
-	u := "http://" + ic.addr + "/admin/metadata?mode=updinfo&mount=" + url.QueryEscape(mount) + "&song=" + url.QueryEscape(title)
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.SetBasicAuth("admin", icAdmin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ic.t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("<return>1</return>")) {
-		ic.t.Fatalf("icecast metadata update: %d %s", resp.StatusCode, body)
-	}
-}
+// startIcecast runs icecast2 (testkit's harness) with extra inside
+// <icecast> (<master-server>, <relay>, …).
+func startIcecast(t *testing.T, extra string) *testkit.Icecast { return testkit.StartIcecast(t, extra) }
 
 // noiseMP3 is seconds of 128 kb/s MP3 noise: no two frames alike, so a
 // run of bytes found in the source's stream is found in one place only.
@@ -595,17 +377,17 @@ func TestIcecastEdgeMirrorsIcedeck(t *testing.T) {
   <relays-on-demand>0</relays-on-demand>`, port, deckRelay))
 
 	testkit.Eventually(t, 15*time.Second, "both mounts on the Icecast edge", func() bool {
-		return edge.listeners("/one.mp3") >= 0 && edge.listeners("/two.mp3") >= 0
+		return edge.Listeners("/one.mp3") >= 0 && edge.Listeners("/two.mp3") >= 0
 	})
 	for _, c := range []struct {
 		mount string
 		src   *pacedSource
 	}{{"/one.mp3", one}, {"/two.mp3", two}} {
-		l := listenTo(t, edge.addr, c.mount, false)
+		l := listenTo(t, edge.Addr, c.mount, false)
 		l.waitBytes(t, 48000, 10*time.Second)
 		contiguous(t, "edge "+c.mount, l.bytes(), c.src.bytes())
 	}
-	if n := edge.listeners("/secret.mp3"); n != -1 {
+	if n := edge.Listeners("/secret.mp3"); n != -1 {
 		t.Errorf("the hidden mount is on the edge")
 	}
 	// What pulled them was Icecast, as a listener of icedeck's.
@@ -643,9 +425,9 @@ func TestIcecastRelayPullsOneMountWithTitles(t *testing.T) {
     <on-demand>0</on-demand>
     <relay-shoutcast-metadata>1</relay-shoutcast-metadata>
   </relay>`, port))
-	testkit.Eventually(t, 15*time.Second, "/pulled.mp3 on Icecast", func() bool { return edge.listeners("/pulled.mp3") >= 0 })
+	testkit.Eventually(t, 15*time.Second, "/pulled.mp3 on Icecast", func() bool { return edge.Listeners("/pulled.mp3") >= 0 })
 
-	l := listenTo(t, edge.addr, "/pulled.mp3", true)
+	l := listenTo(t, edge.Addr, "/pulled.mp3", true)
 	testkit.Eventually(t, 10*time.Second, "the first title on Icecast", func() bool { return l.hasTitle("First Title") })
 	// A title changed on icedeck through its admin API, as ezstream does.
 	req, _ := http.NewRequest(http.MethodGet, "http://"+origin.addr+"/admin/metadata?mode=updinfo&mount=/one.mp3&song="+url.QueryEscape("Second Title"), nil)
@@ -658,7 +440,7 @@ func TestIcecastRelayPullsOneMountWithTitles(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "the second title on Icecast", func() bool { return l.hasTitle("Second Title") })
 	l.waitBytes(t, 48000, 10*time.Second)
 	contiguous(t, "audio between Icecast's metadata blocks", l.bytes(), one.bytes())
-	if n := edge.listeners("/two.mp3"); n != -1 {
+	if n := edge.Listeners("/two.mp3"); n != -1 {
 		t.Errorf("Icecast pulled /two.mp3 too")
 	}
 }
@@ -671,9 +453,9 @@ func TestIcedeckBinaryPullsFromIcecast(t *testing.T) {
 	t.Parallel()
 	data := noiseMP3(t, 30)
 	ic := startIcecast(t, "")
-	src := putSource(t, ic.addr, "/src.mp3", icSource, data)
-	testkit.Eventually(t, 10*time.Second, "the source on Icecast", func() bool { return ic.listeners("/src.mp3") >= 0 })
-	ic.setTitle("/src.mp3", "Upstream Title")
+	src := putSource(t, ic.Addr, "/src.mp3", icSource, data)
+	testkit.Eventually(t, 10*time.Second, "the source on Icecast", func() bool { return ic.Listeners("/src.mp3") >= 0 })
+	ic.SetTitle("/src.mp3", "Upstream Title")
 
 	bin, err := buildOnce()
 	if err != nil {
@@ -694,7 +476,7 @@ mount = "/pulled.mp3"
 upstreams = ["http://%s/src.mp3"]
 icy_metadata = true
 retry = "1s"
-`, addr, deckAdmin, ic.addr)
+`, addr, deckAdmin, ic.Addr)
 	if err := os.WriteFile(conf, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -734,7 +516,7 @@ retry = "1s"
 		getJSON(t, addr, "/api/v1/mounts/pulled.mp3", deckAdmin, &mount)
 		return mount.State == "live" && mount.Title == "Upstream Title"
 	})
-	if mount.Relay == nil || mount.Relay.State != "live" || mount.Relay.Upstream != "http://"+ic.addr+"/src.mp3" {
+	if mount.Relay == nil || mount.Relay.State != "live" || mount.Relay.Upstream != "http://"+ic.Addr+"/src.mp3" {
 		t.Fatalf("mount's relay: %+v", mount.Relay)
 	}
 	var list struct{ Relays []relayDoc }
@@ -747,7 +529,7 @@ retry = "1s"
 	plain.waitBytes(t, 48000, 10*time.Second)
 	contiguous(t, "icedeck's listener", plain.bytes(), src.bytes())
 	testkit.Eventually(t, 10*time.Second, "the upstream title on icedeck's ICY listener", func() bool { return icy.hasTitle("Upstream Title") })
-	ic.setTitle("/src.mp3", "Next Title")
+	ic.SetTitle("/src.mp3", "Next Title")
 	testkit.Eventually(t, 10*time.Second, "a changed title", func() bool { return icy.hasTitle("Next Title") })
 	icy.waitBytes(t, 48000, 10*time.Second)
 	contiguous(t, "icedeck's ICY listener, metadata cut out", icy.bytes(), src.bytes())
@@ -765,10 +547,10 @@ func TestIcedeckMirrorsIcecastMaster(t *testing.T) {
 	t.Parallel()
 	data := noiseMP3(t, 30)
 	ic := startIcecast(t, "")
-	m1 := putSource(t, ic.addr, "/m1.mp3", icSource, data)
-	m2 := putSource(t, ic.addr, "/m2.mp3", icSource, data[len(data)/2:])
+	m1 := putSource(t, ic.Addr, "/m1.mp3", icSource, data)
+	m2 := putSource(t, ic.Addr, "/m2.mp3", icSource, data[len(data)/2:])
 	edge := startDeck(t, func(c *engine.Config) {
-		c.Master = &engine.MasterConfig{URL: "http://" + ic.addr, User: "relay", Password: icRelay, UpdateInterval: time.Second, ICYMetadata: true}
+		c.Master = &engine.MasterConfig{URL: "http://" + ic.Addr, User: "relay", Password: icRelay, UpdateInterval: time.Second, ICYMetadata: true}
 	})
 	testkit.Eventually(t, 15*time.Second, "both mounts live on icedeck", func() bool { return edge.live("/m1.mp3") && edge.live("/m2.mp3") })
 	for _, c := range []struct {
@@ -799,11 +581,11 @@ func TestRelayFailsOverBetweenIcecasts(t *testing.T) {
 	t.Parallel()
 	data := noiseMP3(t, 30)
 	a, b := startIcecast(t, ""), startIcecast(t, "")
-	srcA := putSource(t, a.addr, "/live.mp3", icSource, data)
-	srcB := putSource(t, b.addr, "/live.mp3", icSource, data[len(data)/2:])
-	testkit.Eventually(t, 10*time.Second, "both upstreams", func() bool { return a.listeners("/live.mp3") >= 0 && b.listeners("/live.mp3") >= 0 })
+	srcA := putSource(t, a.Addr, "/live.mp3", icSource, data)
+	srcB := putSource(t, b.Addr, "/live.mp3", icSource, data[len(data)/2:])
+	testkit.Eventually(t, 10*time.Second, "both upstreams", func() bool { return a.Listeners("/live.mp3") >= 0 && b.Listeners("/live.mp3") >= 0 })
 	edge := startDeck(t, func(c *engine.Config) {
-		c.Relays = []engine.RelayConfig{{Mount: "/live.mp3", Upstreams: []string{"http://" + a.addr + "/live.mp3", "http://" + b.addr + "/live.mp3"}, Retry: time.Second}}
+		c.Relays = []engine.RelayConfig{{Mount: "/live.mp3", Upstreams: []string{"http://" + a.Addr + "/live.mp3", "http://" + b.Addr + "/live.mp3"}, Retry: time.Second}}
 	})
 	testkit.Eventually(t, 10*time.Second, "the relay live", func() bool { return edge.live("/live.mp3") })
 	l := listenTo(t, edge.addr, "/live.mp3", false)
@@ -819,10 +601,10 @@ func TestRelayFailsOverBetweenIcecasts(t *testing.T) {
 	}
 	before := ids()
 
-	a.stop()
+	a.Stop()
 	testkit.Eventually(t, 15*time.Second, "the relay on the second upstream", func() bool {
 		rs, _ := edge.relay("/live.mp3")
-		return rs.State == engine.RelayLive && rs.Upstream == "http://"+b.addr+"/live.mp3"
+		return rs.State == engine.RelayLive && rs.Upstream == "http://"+b.Addr+"/live.mp3"
 	})
 	at := l.size()
 	l.waitBytes(t, at+48000, 15*time.Second)
@@ -854,13 +636,13 @@ func TestRelayOnDemandFromIcecast(t *testing.T) {
 	t.Parallel()
 	data := noiseMP3(t, 40)
 	ic := startIcecast(t, "")
-	src := putSource(t, ic.addr, "/od.mp3", icSource, data)
-	testkit.Eventually(t, 10*time.Second, "the source on Icecast", func() bool { return ic.listeners("/od.mp3") >= 0 })
+	src := putSource(t, ic.Addr, "/od.mp3", icSource, data)
+	testkit.Eventually(t, 10*time.Second, "the source on Icecast", func() bool { return ic.Listeners("/od.mp3") >= 0 })
 	edge := startDeck(t, func(c *engine.Config) {
-		c.Relays = []engine.RelayConfig{{Mount: "/od.mp3", Upstreams: []string{"http://" + ic.addr + "/od.mp3"}, OnDemand: true}}
+		c.Relays = []engine.RelayConfig{{Mount: "/od.mp3", Upstreams: []string{"http://" + ic.Addr + "/od.mp3"}, OnDemand: true}}
 	})
 	time.Sleep(time.Second)
-	if n := ic.listeners("/od.mp3"); n != 0 {
+	if n := ic.Listeners("/od.mp3"); n != 0 {
 		t.Fatalf("Icecast has %d listeners before anyone listens to icedeck", n)
 	}
 	if rs, _ := edge.relay("/od.mp3"); rs.State != engine.RelayIdle {
@@ -871,13 +653,13 @@ func TestRelayOnDemandFromIcecast(t *testing.T) {
 	l := listenTo(t, edge.addr, "/od.mp3", false)
 	l.waitBytes(t, 1, 2*time.Second)
 	t.Logf("first audio %s after connecting", l.first.Sub(start).Round(time.Millisecond))
-	testkit.Eventually(t, 5*time.Second, "icedeck listening to Icecast", func() bool { return ic.listeners("/od.mp3") == 1 })
+	testkit.Eventually(t, 5*time.Second, "icedeck listening to Icecast", func() bool { return ic.Listeners("/od.mp3") == 1 })
 	l.waitBytes(t, 32000, 10*time.Second)
 	contiguous(t, "on demand", l.bytes(), src.bytes())
 
 	l.conn.Close()
 	left := time.Now()
-	testkit.Eventually(t, 20*time.Second, "icedeck to leave Icecast", func() bool { return ic.listeners("/od.mp3") == 0 })
+	testkit.Eventually(t, 20*time.Second, "icedeck to leave Icecast", func() bool { return ic.Listeners("/od.mp3") == 0 })
 	t.Logf("Icecast lost its listener %s after icedeck's left", time.Since(left).Round(time.Millisecond))
 	testkit.Eventually(t, 5*time.Second, "the relay idle", func() bool {
 		rs, _ := edge.relay("/od.mp3")
