@@ -112,6 +112,7 @@ func (s *Server) SetSilent(mountName string, silent bool, detail string) error {
 		}
 		return nil
 	}
+	s.startFileFallback(m) // a file in the webroot plays as a fallback mount would
 	s.mu.Lock()
 	fb := s.fallbackFor(m)
 	s.mu.Unlock()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,34 @@ func TestSilenceWithoutSwitch(t *testing.T) {
 		t.Errorf("unknown mount: %v", err)
 	}
 	l.Conn.Close()
+}
+
+// The dead-air switch moves listeners to a file fallback too, as a source
+// leaving does: the file under the webroot starts playing for them.
+func TestSilenceFallbackToFile(t *testing.T) {
+	t.Parallel()
+	file := testkit.Media(t, "tone440.mp3")
+	const fb = "/fb.mp3"
+	s, addr := startServer(t, func(c *Config) {
+		c.Webroot, c.BurstSize = webroot(t, fb[1:], file), 4096
+		c.Mounts = map[string]MountConfig{"/main.mp3": {Fallback: fb, OnSilence: OnSilenceFallback}}
+	})
+	main, _ := connectSource(t, addr, "PUT", "/main.mp3", "audio/mpeg")
+	a := testkit.Media(t, "tone.mp3")
+	main.Send(a[:8000], 1000, time.Millisecond)
+	l := testkit.Listen(t, addr, "/main.mp3")
+	testkit.Eventually(t, 2*time.Second, "listener on main", func() bool { return mountSnap(s, "/main.mp3").ListenerCount == 1 })
+	if err := s.SetSilent("/main.mp3", true, "under -50 dBFS for 10s"); err != nil {
+		t.Fatal(err)
+	}
+	main.Send(a[8000:12000], 1000, time.Millisecond)
+	testkit.Eventually(t, 5*time.Second, "listener on the file", func() bool {
+		f := mountSnap(s, fb)
+		return f != nil && f.ListenerCount == 1 && f.Listeners[0].Home == "/main.mp3"
+	})
+	n := len(l.Bytes())
+	testkit.Eventually(t, 5*time.Second, "the file's bytes", func() bool { return len(l.Bytes()) > n+4000 })
+	if got := l.Bytes(); !bytes.Contains(file, got[len(got)-2000:]) {
+		t.Fatal("the listener's latest bytes are not the file's")
+	}
 }
