@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 )
 
 // The audio object: numbers in dB, null where nothing is measurable (not
@@ -48,7 +49,7 @@ func TestAudioDocAndMetrics(t *testing.T) {
 		t.Errorf("audio has %d keys, want %d: %v", len(doc.Audio), len(want), doc.Audio)
 	}
 	_, body = e.admin("/api/v1/status")
-	var st StatusDoc
+	var st apidoc.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}

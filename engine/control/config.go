@@ -18,6 +18,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 )
 
 // File is an icedeck.toml, decoded and checked. access_log is parsed but
@@ -315,14 +316,8 @@ func checkURL(s string, path, https bool) error {
 	return nil
 }
 
-// redactURL hides a URL's password.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// redactURL hides a URL's password, as the API's documents do.
+var redactURL = apidoc.RedactURL
 
 // Duration is a TOML string such as "10s" or "1m30s". Its range is
 // checked with every other setting's, by engine.Config.Validate.

@@ -8,27 +8,8 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 )
-
-// EventDoc is one event on /api/v1/events (the SSE data line).
-type EventDoc struct {
-	Seq     uint64    `json:"seq"`
-	Time    time.Time `json:"time"`
-	Type    string    `json:"type"`
-	Level   string    `json:"level"`
-	Mount   string    `json:"mount,omitempty"`
-	ID      uint64    `json:"id,omitempty"`
-	Addr    string    `json:"addr,omitempty"`
-	Reason  string    `json:"reason,omitempty"`  // one of a closed set: switch on it
-	Detail  string    `json:"detail,omitempty"`  // what varies: a user name tried, an error
-	Subject string    `json:"subject,omitempty"` // the title set, the recording's file
-	Message string    `json:"message"`
-}
-
-func eventDoc(e engine.Event) EventDoc {
-	return EventDoc{Seq: e.Seq, Time: e.Time.UTC(), Type: string(e.Type), Level: e.Level.String(), Mount: e.Mount,
-		ID: e.ID, Addr: e.Addr, Reason: e.Reason.String(), Detail: e.Detail, Subject: e.Subject, Message: e.Message}
-}
 
 // events streams the engine's events as Server-Sent Events. A client that
 // reconnects with Last-Event-ID (or ?last_event_id=) first gets the kept
@@ -67,7 +48,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s Engine) {
 	w.WriteHeader(http.StatusOK)
 
 	write := func(e engine.Event) bool {
-		b, _ := json.Marshal(eventDoc(e))
+		b, _ := json.Marshal(apidoc.NewEvent(e))
 		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, b); err != nil {
 			return false
 		}

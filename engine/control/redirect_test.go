@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 	"github.com/icedeck/icedeck/internal/testkit"
 )
 
@@ -94,7 +95,7 @@ func TestPushTitlesReachTheTarget(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "push listed with bytes sent", func() bool {
 		var code int
 		code, _, body = origin.get("/api/v1/pushes", "admin", adminPass)
-		var doc struct{ Pushes []PushDoc }
+		var doc struct{ Pushes []apidoc.Push }
 		if err := json.Unmarshal([]byte(body), &doc); err != nil || code != 200 {
 			t.Fatalf("/api/v1/pushes: %d %v %s", code, err, body)
 		}

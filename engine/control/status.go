@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 )
 
 // icestatsJSON is Icecast 2.4.4's status-json.xsl document. Source is
@@ -251,173 +252,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// The stable API's documents. Times are RFC 3339 (ISO 8601) in UTC,
-// durations are seconds as numbers, sizes are bytes.
-
-// StatusDoc is /api/v1/status.
-type StatusDoc struct {
-	ServerID      string     `json:"server_id"`
-	Time          time.Time  `json:"time"`
-	Started       time.Time  `json:"started"`
-	UptimeSeconds float64    `json:"uptime_seconds"`
-	Addrs         []string   `json:"addrs"`
-	Sources       int        `json:"sources"`
-	Listeners     int        `json:"listeners"`
-	Taps          int        `json:"taps"`
-	BytesIn       uint64     `json:"bytes_in"`
-	BytesOut      uint64     `json:"bytes_out"`
-	Mounts        []MountDoc `json:"mounts"`
-}
-
-// MountDoc is one mount in the API.
-type MountDoc struct {
-	Name          string          `json:"name"`
-	State         string          `json:"state"`
-	ContentType   string          `json:"content_type"`
-	Title         string          `json:"title"`
-	Hidden        bool            `json:"hidden"`
-	GraceUntil    *time.Time      `json:"grace_until"`
-	ListenerCount int             `json:"listener_count"`
-	ListenerPeak  int             `json:"listener_peak"`
-	Taps          int             `json:"taps"`
-	BytesOut      uint64          `json:"bytes_out"`
-	SlowDrops     uint64          `json:"slow_drops"`
-	Recording     string          `json:"recording"` // file being written, "" when not recording
-	RecordedBytes uint64          `json:"recorded_bytes"`
-	Source        *SourceDoc      `json:"source"`
-	Relay         *RelayDoc       `json:"relay"` // null unless the mount is pulled from another server
-	Listeners     []ListenerDoc   `json:"listeners"`
-	Disconnects   []DisconnectDoc `json:"disconnects"`
-	Audio         *AudioDoc       `json:"audio"` // what the audio analysis measured (audio.go); null without one
-}
-
-// SourceDoc is a mount's source.
-type SourceDoc struct {
-	ID                uint64    `json:"id"`
-	Addr              string    `json:"addr"`
-	UserAgent         string    `json:"user_agent"`
-	Method            string    `json:"method"`
-	Connected         time.Time `json:"connected"`
-	ContentType       string    `json:"content_type"`
-	BytesIn           uint64    `json:"bytes_in"`
-	SHA256            string    `json:"sha256"`
-	LastData          time.Time `json:"last_data"`
-	Stalls            int       `json:"stalls"`
-	LongestGapSeconds float64   `json:"longest_gap_seconds"`
-	Bitrate1s         int       `json:"bitrate_1s"`
-	Bitrate10s        int       `json:"bitrate_10s"`
-	RealtimeRatio     float64   `json:"realtime_ratio"`
-	Ice               IceDoc    `json:"ice"`
-	Frames            FramesDoc `json:"frames"`
-}
-
-// IceDoc is what the source declared.
-type IceDoc struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	URL         string `json:"url"`
-	Genre       string `json:"genre"`
-	Public      string `json:"public"`
-	Bitrate     int    `json:"bitrate"`
-	AudioInfo   string `json:"audio_info"`
-	SampleRate  int    `json:"sample_rate"`
-	Channels    int    `json:"channels"`
-}
-
-// FramesDoc is the frame analysis of what the source sent.
-type FramesDoc struct {
-	Container       string  `json:"container"`
-	Codec           string  `json:"codec"`
-	Version         string  `json:"version"`
-	SampleRate      int     `json:"sample_rate"`
-	Channels        int     `json:"channels"`
-	Bitrate         int     `json:"bitrate"`
-	MinBitrate      int     `json:"min_bitrate"`
-	MaxBitrate      int     `json:"max_bitrate"`
-	Frames          uint64  `json:"frames"`
-	SyncLosses      uint64  `json:"sync_losses"`
-	SkippedBytes    uint64  `json:"skipped_bytes"`
-	TagBytes        uint64  `json:"tag_bytes"`
-	CRCErrors       uint64  `json:"crc_errors"`
-	DurationSeconds float64 `json:"duration_seconds"`
-	Bytes           uint64  `json:"bytes"`
-}
-
-// ListenerDoc is one listener.
-type ListenerDoc struct {
-	ID               uint64    `json:"id"`
-	Addr             string    `json:"addr"`
-	UserAgent        string    `json:"user_agent"`
-	Connected        time.Time `json:"connected"`
-	ConnectedSeconds float64   `json:"connected_seconds"`
-	BytesSent        uint64    `json:"bytes_sent"`
-	LagBytes         int64     `json:"lag_bytes"`
-	ICY              bool      `json:"icy"`
-}
-
-// DisconnectDoc is how a listener or source ended.
-type DisconnectDoc struct {
-	Time            time.Time `json:"time"`
-	ID              uint64    `json:"id"`
-	Addr            string    `json:"addr"`
-	Source          bool      `json:"source"`
-	Reason          string    `json:"reason"`
-	DurationSeconds float64   `json:"duration_seconds"`
-	Bytes           uint64    `json:"bytes"`
-}
-
-func statusDoc(snap engine.Snapshot) StatusDoc {
-	d := StatusDoc{
-		ServerID: snap.ServerID, Time: snap.Time.UTC(), Started: snap.Started.UTC(),
-		UptimeSeconds: snap.Time.Sub(snap.Started).Seconds(), Addrs: append([]string{}, snap.Addrs...),
-		Sources: snap.Sources, Listeners: snap.Listeners, Taps: snap.Taps, BytesIn: snap.BytesIn, BytesOut: snap.BytesOut,
-		Mounts: make([]MountDoc, 0, len(snap.Mounts)),
-	}
-	for i := range snap.Mounts {
-		d.Mounts = append(d.Mounts, mountDoc(&snap.Mounts[i], snap.Time))
-	}
-	return d
-}
-
-func mountDoc(m *engine.MountSnapshot, now time.Time) MountDoc {
-	d := MountDoc{
-		Name: m.Name, State: string(m.State), ContentType: m.ContentType, Title: m.Title, Hidden: m.Hidden,
-		ListenerCount: m.ListenerCount, ListenerPeak: m.ListenerPeak, Taps: m.Taps, BytesOut: m.BytesOut,
-		SlowDrops: m.SlowDrops, Recording: m.Recording, RecordedBytes: m.RecordedBytes, Relay: relayDoc(m.Relay),
-		Listeners:   make([]ListenerDoc, 0, len(m.Listeners)),
-		Disconnects: make([]DisconnectDoc, 0, len(m.Disconnects)),
-	}
-	if !m.GraceUntil.IsZero() && m.State == engine.StateGrace {
-		t := m.GraceUntil.UTC()
-		d.GraceUntil = &t
-	}
-	if s := m.Source; s != nil {
-		f := s.Frames
-		d.Source = &SourceDoc{
-			ID: s.ID, Addr: s.Addr, UserAgent: s.UserAgent, Method: s.Method, Connected: s.Connected.UTC(),
-			ContentType: s.ContentType, BytesIn: s.BytesIn, SHA256: s.SHA256, LastData: s.LastData.UTC(),
-			Stalls: s.Stalls, LongestGapSeconds: s.LongestGap.Seconds(), Bitrate1s: s.Bitrate1s, Bitrate10s: s.Bitrate10s,
-			RealtimeRatio: s.Realtime,
-			Ice: IceDoc{Name: s.Ice.Name, Description: s.Ice.Description, URL: s.Ice.URL, Genre: s.Ice.Genre,
-				Public: s.Ice.Public, Bitrate: s.Ice.Bitrate, AudioInfo: s.Ice.AudioInfo, SampleRate: s.Ice.SampleRate, Channels: s.Ice.Channels},
-			Frames: FramesDoc{Container: f.Container, Codec: f.Codec, Version: f.Version, SampleRate: f.SampleRate,
-				Channels: f.Channels, Bitrate: f.Bitrate, MinBitrate: f.MinBitrate, MaxBitrate: f.MaxBitrate,
-				Frames: f.Frames, SyncLosses: f.SyncLosses, SkippedBytes: f.SkippedBytes, TagBytes: f.TagBytes,
-				CRCErrors: f.CRCErrors, DurationSeconds: f.Duration.Seconds(), Bytes: f.Bytes},
-		}
-	}
-	for _, l := range m.Listeners {
-		d.Listeners = append(d.Listeners, ListenerDoc{ID: l.ID, Addr: l.Addr, UserAgent: l.UserAgent,
-			Connected: l.Connected.UTC(), ConnectedSeconds: now.Sub(l.Connected).Seconds(),
-			BytesSent: l.BytesSent, LagBytes: l.Lag, ICY: l.ICY})
-	}
-	for _, x := range m.Disconnects {
-		d.Disconnects = append(d.Disconnects, DisconnectDoc{Time: x.Time.UTC(), ID: x.ID, Addr: x.Addr, Source: x.Source,
-			Reason: x.Reason.String(), DurationSeconds: x.Duration.Seconds(), Bytes: x.Bytes})
-	}
-	return d
-}
-
 // api serves /api/v1/*; credentials are already checked.
 func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1")
@@ -439,7 +273,13 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 	}
 	switch {
 	case p == "/status":
-		doc := statusDoc(s.Snapshot())
+		snap := s.Snapshot()
+		// ?listeners=false leaves the listener lists out: a console
+		// polling many servers needs the counts, not every listener.
+		if r.URL.Query().Get("listeners") == "false" {
+			snap = s.Summary()
+		}
+		doc := apidoc.NewStatus(snap)
 		for i := range doc.Mounts {
 			h.addAudio(&doc.Mounts[i])
 		}
@@ -455,7 +295,7 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request, s Engine) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such mount", "mount": name})
 			return
 		}
-		doc := mountDoc(&m, time.Now())
+		doc := apidoc.NewMount(&m, time.Now())
 		h.addAudio(&doc)
 		writeJSON(w, http.StatusOK, doc)
 	default:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -158,7 +159,7 @@ func TestAPIStatusAndMount(t *testing.T) {
 	})
 
 	code, _, body = e.get("/api/v1/status", "admin", adminPass)
-	var st StatusDoc
+	var st apidoc.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 {
 		t.Fatalf("status: %d %v %s", code, err, body)
 	}
@@ -187,7 +188,7 @@ func TestAPIStatusAndMount(t *testing.T) {
 	}
 
 	code, _, body = e.get("/api/v1/mounts/live.mp3", "admin", adminPass)
-	var md MountDoc
+	var md apidoc.Mount
 	if err := json.Unmarshal([]byte(body), &md); err != nil || code != 200 || md.Name != "/live.mp3" || md.Source.SHA256 == "" {
 		t.Fatalf("mount: %d %v %s", code, err, body)
 	}
@@ -200,7 +201,7 @@ func TestAPIStatusAndMount(t *testing.T) {
 type sseEvent struct {
 	id   uint64
 	typ  string
-	data EventDoc
+	data apidoc.Event
 }
 
 // openSSE connects to /api/v1/events and parses what arrives.
@@ -577,7 +578,7 @@ func TestClientTextComesOutValid(t *testing.T) {
 		t.Fatalf("listclients user agent: %+v %v\n%s", lc, err, body)
 	}
 	_, body = e.admin("/api/v1/mounts/live.mp3")
-	var m MountDoc
+	var m apidoc.Mount
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/apidoc"
 )
 
 // Relay trees: what an origin answers its edges (the stream list, in
@@ -146,41 +146,6 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request, s Engine) {
 	writeJSON(w, code, d)
 }
 
-// RelayDoc is a pull relay in the API. URLs have their passwords
-// replaced by "xxxxx".
-type RelayDoc struct {
-	Mount      string    `json:"mount"`
-	State      string    `json:"state"`    // idle, connecting, live, retrying
-	Upstream   string    `json:"upstream"` // in use, or last tried
-	Upstreams  []string  `json:"upstreams"`
-	Attempts   int       `json:"attempts"`   // failed attempts since the last success
-	LastError  string    `json:"last_error"` // why the last attempt or session ended
-	OnDemand   bool      `json:"on_demand"`
-	FromMaster bool      `json:"from_master"` // mirrored from [master]'s stream list
-	Since      time.Time `json:"since"`
-}
-
-func relayDoc(rs *engine.RelayStatus) *RelayDoc {
-	if rs == nil {
-		return nil
-	}
-	d := &RelayDoc{
-		Mount: rs.Mount, State: string(rs.State), Upstream: redactURL(rs.Upstream), Upstreams: make([]string, 0, len(rs.Upstreams)),
-		Attempts: rs.Attempts, LastError: rs.LastError, OnDemand: rs.OnDemand, FromMaster: rs.FromMaster, Since: rs.Since.UTC(),
-	}
-	for _, u := range rs.Upstreams {
-		d.Upstreams = append(d.Upstreams, redactURL(u))
-		// An error text may quote the URL it failed on.
-		if pu, err := url.Parse(u); err == nil && pu.User != nil {
-			if p, ok := pu.User.Password(); ok && p != "" {
-				d.LastError = strings.ReplaceAll(d.LastError, u, pu.Redacted())
-				d.LastError = strings.ReplaceAll(d.LastError, p, "xxxxx")
-			}
-		}
-	}
-	return d
-}
-
 // maxRelayBody bounds a POST /api/v1/relays body: a relay with a few
 // upstreams is a few hundred bytes.
 const maxRelayBody = 64 << 10
@@ -191,9 +156,9 @@ func (h *Handler) relays(w http.ResponseWriter, r *http.Request, s Engine) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		list := s.Relays()
-		docs := make([]*RelayDoc, 0, len(list))
+		docs := make([]*apidoc.Relay, 0, len(list))
 		for i := range list {
-			docs = append(docs, relayDoc(&list[i]))
+			docs = append(docs, apidoc.NewRelay(&list[i]))
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"relays": docs})
 	case http.MethodPost:
@@ -228,7 +193,7 @@ func (h *Handler) relays(w http.ResponseWriter, r *http.Request, s Engine) {
 		for _, st := range s.Relays() {
 			if st.Mount == string(rs.Mount) {
 				w.Header().Set("Location", "/api/v1/relays?mount="+url.QueryEscape(st.Mount))
-				writeJSON(w, http.StatusCreated, relayDoc(&st))
+				writeJSON(w, http.StatusCreated, apidoc.NewRelay(&st))
 				return
 			}
 		}
@@ -280,23 +245,11 @@ func jsonError(err error) string {
 	return err.Error()
 }
 
-// PushDoc is a push in /api/v1/pushes.
-type PushDoc struct {
-	Mount     string    `json:"mount"`
-	Target    string    `json:"target"` // password hidden
-	State     string    `json:"state"`  // waiting, connecting, live, retrying
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error"`
-	BytesSent uint64    `json:"bytes_sent"` // in the current session
-	Since     time.Time `json:"since"`
-}
-
 func (h *Handler) pushes(w http.ResponseWriter, s Engine) {
 	list := s.Pushes()
-	docs := make([]PushDoc, 0, len(list))
+	docs := make([]apidoc.Push, 0, len(list))
 	for _, p := range list {
-		docs = append(docs, PushDoc{Mount: p.Mount, Target: p.Target, State: string(p.State), Attempts: p.Attempts,
-			LastError: p.LastError, BytesSent: p.BytesSent, Since: p.Since.UTC()})
+		docs = append(docs, apidoc.NewPush(p))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pushes": docs})
 }
