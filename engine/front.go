@@ -403,7 +403,11 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	if !s.sendIntro(l, req, &head) {
 		return
 	}
+	// Counted before it can be seen in a snapshot, so listener_connections
+	// never lags the listeners listed; taken back if it is refused.
+	s.totals.listeners.Add(1)
 	if why, detail := m.addListener(l); why != ReasonNone {
+		s.totals.listeners.Add(^uint64(0))
 		code := http.StatusServiceUnavailable
 		if why == ReasonSourceEnded {
 			code = http.StatusNotFound
@@ -411,7 +415,6 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 		refuse(code, why, detail)
 		return
 	}
-	s.totals.listeners.Add(1)
 	s.Emit(Event{Type: EventListenerJoined, Level: slog.LevelInfo, Mount: m.name, ID: l.id, Addr: addr,
 		Message: fmt.Sprintf("listener %d joined %s from %s (%q, icy %v)", l.id, m.name, addr, l.ua, icy)})
 }
