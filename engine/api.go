@@ -319,7 +319,31 @@ type Snapshot struct {
 	Totals    Totals
 	Endings   []Ending // connections ended or refused since start, per kind and reason (counts above 0)
 	Mounts    []MountSnapshot
+	// Unknown is what this server's snapshot cannot tell (a remote
+	// Icecast's); each mount says its own. The engine's own snapshots
+	// know everything.
+	Unknown Unknown
 }
+
+// Unknown marks fields of a snapshot that are zero because the server
+// they come from does not tell them, not because they are zero: Icecast
+// has no frame analysis, and without admin credentials not even its
+// listeners. An interface shows them as unavailable ("–").
+type Unknown uint16
+
+const (
+	UnknownFrames         Unknown = 1 << iota // Source.Frames and Source.Known
+	UnknownSource                             // Source.ID, Method, Headers, SHA256, LastData, Stalls, Stalled, LongestGap, Realtime
+	UnknownSourceClient                       // Source.Addr and Source.UserAgent
+	UnknownBitrate                            // Source.Bitrate1s and History
+	UnknownBytes                              // BytesIn, BytesOut, SlowDrops and Source.Bitrate10s (measured from the bytes)
+	UnknownListeners                          // the listener list (ListenerCount is known)
+	UnknownListenerDetail                     // each listener's BytesSent, Lag and ICY, and the mount's MaxLag
+	UnknownHistory                            // Disconnects, Recording, Taps; the server's Clients, Totals and Endings
+)
+
+// Has reports whether every field f names is unknown.
+func (u Unknown) Has(f Unknown) bool { return u&f == f }
 
 // Totals count connections since the server started, as Icecast's global
 // statistics do.
@@ -354,6 +378,7 @@ type MountSnapshot struct {
 	Recording     string       // file being written, "" when not recording
 	RecordedBytes uint64
 	SilentSince   time.Time // set in StateSilent
+	Unknown       Unknown   // what the server this comes from does not tell
 }
 
 // SourceSnapshot is the source feeding a mount and what has arrived from it.
