@@ -38,6 +38,7 @@ type File struct {
 	TLS      *TLSSection       `toml:"tls"`
 	Access   AccessSection     `toml:"access"`
 	Analysis AnalysisSection   `toml:"analysis"` // analysisconfig.go
+	Remotes  []RemoteSection   `toml:"remote"`   // remoteconfig.go
 
 	// Format is "toml" or "icecast" (an icecast.xml); Warnings are what
 	// the file asks for that icedeck does not honour, each with its line.
@@ -629,6 +630,7 @@ func (f File) check() []error {
 			cur = f.Mounts[j].Fallback
 		}
 	}
+	errs = append(errs, f.checkRemotes()...)
 	return append(errs, f.checkAnalysis()...)
 }
 
