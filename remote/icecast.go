@@ -50,7 +50,8 @@ const icecastUnknown = engine.UnknownFrames | engine.UnknownSource | engine.Unkn
 // agent, and no listener is listed.
 const jsonUnknown = icecastUnknown | engine.UnknownBytes | engine.UnknownSourceClient | engine.UnknownListeners
 
-// fields are one level of Icecast's statistics: name → text.
+// fields are one level of Icecast's statistics: name → text, made safe
+// to show (engine.CleanText): it is what its sources and listeners sent.
 type fields map[string]string
 
 // xmlStat is one statistic of /admin/stats, whatever its name; xmlSource
@@ -74,7 +75,7 @@ type xmlStats struct {
 func toFields(st []xmlStat) fields {
 	f := make(fields, len(st))
 	for _, s := range st {
-		f[strings.ToLower(s.XMLName.Local)] = strings.TrimSpace(s.Value)
+		f[strings.ToLower(s.XMLName.Local)] = engine.CleanText(s.Value)
 	}
 	return f
 }
@@ -101,7 +102,7 @@ func readStatusJSON(b []byte) (fields, []fields, error) {
 	var doc struct {
 		Icestats map[string]json.RawMessage `json:"icestats"`
 	}
-	if err := json.Unmarshal(b, &doc); err != nil || doc.Icestats == nil {
+	if err := json.Unmarshal(escapeControls(b), &doc); err != nil || doc.Icestats == nil {
 		return nil, nil, badf("/status-json.xsl: not Icecast's status (%v)", err)
 	}
 	var raw []map[string]json.RawMessage
@@ -131,6 +132,36 @@ func readStatusJSON(b []byte) (fields, []fields, error) {
 	return jsonFields(doc.Icestats), srcs, nil
 }
 
+// escapeControls escapes the control characters in b's strings: the stock
+// status-json.xsl writes a title's as they are, which JSON does not allow.
+func escapeControls(b []byte) []byte {
+	var out []byte
+	in, esc := false, false
+	for i, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		case in && c < 0x20:
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, c)
+			continue
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return b
+	}
+	return out
+}
+
 func jsonFields(m map[string]json.RawMessage) fields {
 	f := make(fields, len(m))
 	for k, v := range m {
@@ -141,7 +172,7 @@ func jsonFields(m map[string]json.RawMessage) fields {
 				s = ""
 			}
 		}
-		f[strings.ToLower(k)] = s
+		f[strings.ToLower(k)] = engine.CleanText(s)
 	}
 	return f
 }
@@ -280,7 +311,7 @@ func (b *icecastBackend) mount(f fields, now time.Time, unknown engine.Unknown) 
 		ContentType: f["server_type"], BytesIn: f.num("total_bytes_read"), Ice: ice}
 	src.Bitrate10s = b.rate(name, src.Connected, src.BytesIn, now)
 	return engine.MountSnapshot{
-		Name: name, State: engine.StateLive, ContentType: f["server_type"], Title: engine.CleanText(title),
+		Name: name, State: engine.StateLive, ContentType: f["server_type"], Title: title,
 		Source: src, ListenerCount: f.int("listeners"), ListenerPeak: f.int("listener_peak"),
 		BytesOut: f.num("total_bytes_sent"), SlowDrops: f.num("slow_listeners"), Unknown: unknown,
 	}
@@ -346,7 +377,7 @@ func (b *icecastBackend) listClients(ctx context.Context, mount string, now time
 	out := make([]engine.ListenerSnapshot, 0, len(doc.Source.Listeners))
 	for _, l := range doc.Source.Listeners {
 		f := toFields(l.Stats)
-		out = append(out, engine.ListenerSnapshot{ID: f.num("id"), Addr: f["ip"], UserAgent: engine.CleanText(f["useragent"]),
+		out = append(out, engine.ListenerSnapshot{ID: f.num("id"), Addr: f["ip"], UserAgent: f["useragent"],
 			Connected: now.Add(-time.Duration(f.num("connected")) * time.Second)})
 	}
 	return out, nil

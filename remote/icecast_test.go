@@ -200,7 +200,7 @@ func TestIcecastReadOnly(t *testing.T) {
 	ic := testkit.StartIcecast(t, "")
 	feed(t, ic.Addr, testkit.IcecastSourcePassword, "/a.mp3", "Ice-Name", "Station A")
 	testkit.Listen(t, ic.Addr, "/a.mp3")
-	ic.SetTitle("/a.mp3", "Read Only")
+	ic.SetTitle("/a.mp3", "Read\x1b[2J\tOnly") // a terminal escape, which the client leaves out
 	c := dial(t, "http://"+ic.Addr, Options{})
 	st := waitState(t, c, StateUp)
 	if !st.ReadOnly || st.Kind != KindIcecast || st.Version != "Icecast 2.4.4" {
@@ -224,5 +224,19 @@ func TestIcecastReadOnly(t *testing.T) {
 	}
 	if err := c.SetTitle("/a.mp3", "x", ""); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("title without credentials: %v", err)
+	}
+}
+
+// Control characters in status-json.xsl's strings (Icecast writes them
+// raw) are escaped, and nothing else is touched.
+func TestEscapeControls(t *testing.T) {
+	in := "{\"t\":\"a\x1b[2J\\\"\tb\",\n\"n\":1}"
+	want := "{\"t\":\"a\\u001b[2J\\\"\\u0009b\",\n\"n\":1}"
+	if got := string(escapeControls([]byte(in))); got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+	g, srcs, err := readStatusJSON([]byte(`{"icestats":{"server_id":"Icecast 2.4.4","source":{"listenurl":"http://h:8000/a.mp3","title":"x` + "\x1b[31m\x01" + `y"}}}`))
+	if err != nil || g["server_id"] != "Icecast 2.4.4" || len(srcs) != 1 || srcs[0]["title"] != "xy" || srcs[0]["mount"] != "/a.mp3" {
+		t.Fatal(g, srcs, err)
 	}
 }

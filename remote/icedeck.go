@@ -249,6 +249,8 @@ func (b *icedeckBackend) deliver(id string, data []byte) {
 	}
 	e := d.Event()
 	e.Seq = 0 // numbered by this client's feed
+	// Logged here and shown: made safe whatever the server sent.
+	e.Message, e.Detail, e.Subject = engine.CleanText(e.Message), engine.CleanText(e.Detail), engine.CleanText(e.Subject)
 	c.events.Emit(e)
 }
 

@@ -69,9 +69,9 @@ func TestStatusRoundTrip(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "the first listener", func() bool { return len(gone.Bytes()) > 0 })
 	gone.Conn.Close()
 	l := testkit.Listen(t, addr, "/live.mp3", "Icy-MetaData", "1")
-	testkit.Eventually(t, 10*time.Second, "frames, a disconnect and a listener with bytes", func() bool {
+	testkit.Eventually(t, 10*time.Second, "frames, a second of history, a disconnect and a listener with bytes", func() bool {
 		m, ok := srv.Mount("/live.mp3")
-		return ok && m.Source != nil && m.Source.Frames.Frames > 20 && len(m.Disconnects) > 0 &&
+		return ok && m.Source != nil && m.Source.Frames.Frames > 20 && len(m.Source.History) > 0 && len(m.Disconnects) > 0 &&
 			len(m.Listeners) == 1 && m.Listeners[0].BytesSent > 0 && len(l.Bytes()) > 0
 	})
 
