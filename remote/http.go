@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -124,8 +125,9 @@ func bodyText(b []byte) string {
 	if xml.Unmarshal(b, &ir) == nil && ir.Message != "" {
 		return ir.Message
 	}
-	if m := jsonError.FindSubmatch(b); m != nil {
-		return string(m[1])
+	var je struct{ Error string }
+	if json.Unmarshal(b, &je) == nil && je.Error != "" {
+		return engine.CleanText(je.Error)
 	}
 	s := strings.TrimSpace(spaces.ReplaceAllString(tags.ReplaceAllString(string(b), " "), " "))
 	// Icecast's error pages say "<b>400 - Source does not exist</b>".
@@ -137,9 +139,6 @@ func bodyText(b []byte) string {
 	}
 	return engine.CleanText(s)
 }
-
-// jsonError finds an API error document's message.
-var jsonError = regexp.MustCompile(`"error"\s*:\s*"((?:[^"\\]|\\.)*)"`)
 
 // iceResponse is the answer of an Icecast admin command.
 type iceResponse struct {

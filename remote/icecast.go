@@ -471,15 +471,13 @@ func (b *icecastBackend) moveListeners(ctx context.Context, from, to string, ids
 	if len(ids) > 0 && b.moveOne() {
 		return moveEach(ctx, c, from, to, ids)
 	}
-	n := c.listenerCount(from)
+	// Only all can move: the mount's listeners are read afresh, to say
+	// how many, and to refuse a move of some unless they are all.
+	now, err := b.listClients(ctx, from, time.Now())
+	if err != nil {
+		return 0, err
+	}
 	if len(ids) > 0 {
-		// Asked for some: only all of them can move, so the mount's
-		// listeners are read afresh, and the move refused unless they
-		// are exactly those asked for.
-		now, err := b.listClients(ctx, from, time.Now())
-		if err != nil {
-			return 0, err
-		}
 		all := len(now) == len(ids)
 		for _, l := range now {
 			all = all && slices.Contains(ids, l.ID)
@@ -490,10 +488,11 @@ func (b *icecastBackend) moveListeners(ctx context.Context, from, to string, ids
 			b.mu.Unlock()
 			return 0, fmt.Errorf("%s moves all of a mount's listeners or none, and %d of its %d are asked for: %w", v, len(ids), len(now), ErrUnsupported)
 		}
-		n = len(now)
 	}
-	_, err := c.admin(ctx, "moveclients", url.Values{"mount": {from}, "destination": {to}})
-	return n, err
+	if _, err := c.admin(ctx, "moveclients", url.Values{"mount": {from}, "destination": {to}}); err != nil {
+		return 0, err
+	}
+	return len(now), nil
 }
 
 func (b *icecastBackend) addRelay(context.Context, engine.RelayConfig) error {

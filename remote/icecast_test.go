@@ -98,6 +98,15 @@ func TestIcecastAdmin(t *testing.T) {
 	ev.wait(t, "the title", func(e engine.Event) bool {
 		return e.Type == engine.EventMetadata && e.Subject == title && e.Mount == "/a.mp3"
 	})
+	// Sent as UTF-8, said so: Icecast's statistics have it as it is, and
+	// its MP3 listeners get it in the mount's charset, ISO-8859-1.
+	if err := c.SetTitle("/a.mp3", "Café Fleet", ""); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 15*time.Second, "the accented title", func() bool {
+		m, _ := mountOf(c.Summary(), "/a.mp3")
+		return m.Title == "Café Fleet" && slices.Contains(titles(t, icy), "StreamTitle='Caf\xe9 Fleet';")
+	})
 
 	// A second listener joins; both can move only together on 2.4.
 	other := testkit.Listen(t, ic.Addr, "/a.mp3")

@@ -88,20 +88,14 @@ func (b *icedeckBackend) poll(ctx context.Context) error {
 	}
 	detail := map[string]engine.MountSnapshot{}
 	for _, name := range c.watchedMounts() {
-		p := (&url.URL{Path: "/api/v1/mounts" + name}).EscapedPath()
-		_, body, err := c.get(ctx, p, nil)
-		var he *httpError
-		if errors.As(err, &he) && he.code == http.StatusNotFound {
+		m, err := b.mount(ctx, name)
+		if errors.Is(err, engine.ErrNoMount) {
 			continue // gone since the status
 		}
 		if err != nil {
 			return err
 		}
-		var md apidoc.Mount
-		if err := json.Unmarshal(body, &md); err != nil {
-			return badf("%s: %v", p, err)
-		}
-		detail[name] = md.MountSnapshot()
+		detail[name] = m
 	}
 	c.update(func() {
 		c.snap, c.audio, c.pushes = snap, audio, pushes
@@ -301,12 +295,32 @@ func readSSE(r io.Reader, f func(id string, data []byte)) error {
 }
 
 func (b *icedeckBackend) moveListeners(ctx context.Context, from, to string, ids []uint64) (int, error) {
-	if len(ids) == 0 {
-		n := b.c.listenerCount(from)
-		_, err := b.c.admin(ctx, "moveclients", url.Values{"mount": {from}, "destination": {to}})
-		return n, err
+	if len(ids) > 0 {
+		return moveEach(ctx, b.c, from, to, ids)
 	}
-	return moveEach(ctx, b.c, from, to, ids)
+	// All of them: how many is read first, the answer does not say.
+	m, err := b.mount(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := b.c.admin(ctx, "moveclients", url.Values{"mount": {from}, "destination": {to}}); err != nil {
+		return 0, err
+	}
+	return m.ListenerCount, nil
+}
+
+// mount reads one mount, with its listeners.
+func (b *icedeckBackend) mount(ctx context.Context, name string) (engine.MountSnapshot, error) {
+	p := (&url.URL{Path: "/api/v1/mounts" + name}).EscapedPath()
+	body, err := b.c.api(ctx, http.MethodGet, p, nil, nil, http.StatusOK)
+	if err != nil {
+		return engine.MountSnapshot{}, err
+	}
+	var md apidoc.Mount
+	if err := json.Unmarshal(body, &md); err != nil {
+		return engine.MountSnapshot{}, badf("%s: %v", p, err)
+	}
+	return md.MountSnapshot(), nil
 }
 
 // moveEach moves listeners one by one (moveclients with id), as icedeck
@@ -321,18 +335,6 @@ func moveEach(ctx context.Context, c *Client, from, to string, ids []uint64) (in
 		n++
 	}
 	return n, nil
-}
-
-// listenerCount is the mount's count at the last poll.
-func (c *Client) listenerCount(mount string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range c.snap.Mounts {
-		if m.Name == mount {
-			return m.ListenerCount
-		}
-	}
-	return 0
 }
 
 // apiError is the error of an API answer: its "error", and the engine's

@@ -114,6 +114,14 @@ func TestIcedeck(t *testing.T) {
 	if plain.Closed() {
 		t.Fatal("the moved listener was disconnected")
 	}
+	// And all of /b.mp3's (that one) back.
+	if n, err := c.MoveListeners("/b.mp3", "/a.mp3", nil); err != nil || n != 1 {
+		t.Fatalf("move all: %d, %v", n, err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the listener back on /a.mp3", func() bool {
+		a, _ := d.srv.Mount("/a.mp3")
+		return len(a.Listeners) == 1 && a.Listeners[0].ID == plainID
+	})
 
 	// Relays and recordings go through the API.
 	rc := engine.RelayConfig{Mount: "/pulled.mp3", Upstreams: []string{"http://u:secret@127.0.0.1:1/x.mp3"}, OnDemand: true, Retry: 3 * time.Second}
