@@ -108,7 +108,7 @@ func TestFirstWriteFailureEndsListener(t *testing.T) {
 }
 
 // A big shard sweeps when its oldest unsent byte has waited the mount's
-// latency (less what a sweep takes), or at an arrival when waiting for
+// latency, or at an arrival when waiting for
 // the next one would make that byte late; a small shard and a forced
 // wake sweep at once. A reload's latency applies to the live mount.
 func TestShardWaitsForLatency(t *testing.T) {
@@ -142,9 +142,8 @@ func TestShardWaitsForLatency(t *testing.T) {
 	}
 	sh.swept = m.ring.head.Load()
 	publish(72 * time.Millisecond)
-	sh.sweepTook = 5 * time.Millisecond
-	if d := sh.wait(at(74 * time.Millisecond)); d != 43*time.Millisecond {
-		t.Fatalf("a sweep takes 5 ms: wait %s, want 43ms", d)
+	if d := sh.wait(at(74 * time.Millisecond)); d != 48*time.Millisecond {
+		t.Fatalf("after a sweep, one chunk 2 ms old: wait %s, want 48ms", d)
 	}
 	sh.poke()
 	if d := sh.wait(at(74 * time.Millisecond)); d != 0 || sh.force.Load() {
@@ -165,8 +164,8 @@ func TestShardWaitsForLatency(t *testing.T) {
 	if !sh.force.Swap(false) {
 		t.Fatal("a latency change did not wake the shards")
 	}
-	if d := sh.wait(at(74 * time.Millisecond)); d != 193*time.Millisecond {
-		t.Fatalf("mount latency 200 ms: wait %s, want 193ms", d)
+	if d := sh.wait(at(74 * time.Millisecond)); d != 198*time.Millisecond {
+		t.Fatalf("mount latency 200 ms: wait %s, want 198ms", d)
 	}
 }
 

@@ -122,9 +122,8 @@ type shard struct {
 	incoming []*listener
 	count    atomic.Int32
 
-	list      []*listener
-	swept     uint64        // ring head when the last sweep began: what is older went out
-	sweepTook time.Duration // how long the last sweep took
+	list  []*listener
+	swept uint64 // ring head when the last sweep began: what is older went out
 }
 
 // writer is the scratch of one vectored write: a shard's, or one lent
@@ -196,7 +195,7 @@ func (sh *shard) run() {
 		}
 		head := sh.m.ring.head.Load()
 		sh.sweep(start)
-		sh.swept, sh.sweepTook = head, time.Since(start)
+		sh.swept = head
 		if sh.m.ended.Load() && sh.count.Load() == 0 {
 			return
 		}
@@ -208,12 +207,14 @@ func (sh *shard) run() {
 
 // wait says how long the shard may wait before it sweeps; 0: sweep now.
 // A big shard sweeps when the oldest byte it has not yet offered has
-// waited the mount's latency, less what a sweep takes; and earlier, on the
-// arrival of data, when waiting for the next arrival would make that byte
-// late. Sweeping on arrivals writes less often than a clock of the same
-// latency, for the same wait: chunks 24 ms apart with 50 ms latency go
-// out three at a time as the third arrives, the oldest having waited
-// 48 ms, 14 writes a second where a 50 ms clock makes 20.
+// waited the mount's latency, and earlier, on the arrival of data, when
+// waiting for the next arrival would make that byte late. A listener is
+// served at about the same point of every sweep, and takes all that came
+// before its turn, so the sweeps' spacing is how long its bytes wait,
+// whatever a sweep takes. Sweeping on arrivals writes less often than a
+// clock of the same latency, for the same wait: chunks 24 ms apart with
+// 50 ms latency go out three at a time as the third arrives, the oldest
+// having waited 48 ms, 14 writes a second where a 50 ms clock makes 20.
 func (sh *shard) wait(now time.Time) time.Duration {
 	if sh.force.Swap(false) || len(sh.list) < gapFrom {
 		return 0
@@ -231,7 +232,7 @@ func (sh *shard) wait(now time.Time) time.Duration {
 	if c, p := r.get(head-1), r.get(head-2); c != nil && p != nil {
 		gap = c.at - p.at
 	}
-	due := oldest.at + sh.m.latency.Load() - int64(sh.sweepTook)
+	due := oldest.at + sh.m.latency.Load()
 	t := monoAt(now)
 	if t+gap >= due {
 		return 0
