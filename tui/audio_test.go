@@ -63,25 +63,30 @@ func fixtureAudio() *testAnalyzer {
 	}}
 }
 
-// The mounts table's audio columns: short-term loudness, true peak and
-// one flag; "clip" while the clipped count grows (and 10 s after), then
-// back to nothing.
+// The mounts table's audio columns: short-term loudness and true peak;
+// the analysis's flags join the health column: "clip" while the clipped
+// count grows (and 10 s after), then back to nothing; "undec" for a
+// stream it cannot decode.
 func TestMountsAudioColumns(t *testing.T) {
 	a := fixtureAudio()
 	m, e := newTestModel(t, 3, func(o *Options) { o.Analyzer = a })
+	wide(m)
 	screen := plain(m)
-	for _, want := range []string{"LUFS", "TP", "AUDIO", "-23.4  -1.3", "undec"} {
+	for _, want := range []string{"LUFS", "TP", "HEALTH", "-23.4  -1.3"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("screen lacks %q:\n%s", want, screen)
 		}
 	}
+	if row := rowOf(m, "/jazz.aac"); !strings.Contains(row, "stalled  stall undec") {
+		t.Errorf("row of /jazz.aac: %q", row)
+	}
 	a.set("/live.mp3", func(st *engine.AudioStats) { st.ClippedSamples = 25 })
 	refresh(m)
-	if !strings.Contains(plain(m), " clip") {
-		t.Fatalf("no clip flag:\n%s", plain(m))
+	if row := rowOf(m, "/live.mp3"); !strings.Contains(row, "live     clip") {
+		t.Fatalf("no clip flag: %q", row)
 	}
 	// Clipping counted before the table first looked is no news.
-	if m2, _ := newTestModel(t, 3, func(o *Options) { o.Analyzer = a }); strings.Contains(plain(m2), " clip") {
+	if m2, _ := newTestModel(t, 3, func(o *Options) { o.Analyzer = a }); strings.Contains(rowOf(m2, "/live.mp3"), "clip") {
 		t.Fatalf("old clipping flagged:\n%s", plain(m2))
 	}
 	e.mu.Lock()
@@ -89,15 +94,15 @@ func TestMountsAudioColumns(t *testing.T) {
 	e.mu.Unlock()
 	a.set("/live.mp3", func(st *engine.AudioStats) { st.PhaseWarning = true })
 	refresh(m)
-	if s := plain(m); strings.Contains(s, " clip") || !strings.Contains(s, "phase") {
-		t.Fatalf("10 s on, the flag should read phase:\n%s", s)
+	if row := rowOf(m, "/live.mp3"); strings.Contains(row, "clip") || !strings.Contains(row, "phase") {
+		t.Fatalf("10 s on, the flag should read phase: %q", row)
 	}
 }
 
 // Without an analysis the table is as it was: no audio columns.
 func TestMountsWithoutAnalysis(t *testing.T) {
 	m, _ := newTestModel(t, 3, nil)
-	if s := plain(m); strings.Contains(s, "LUFS") || strings.Contains(s, "AUDIO") {
+	if s := plain(m); strings.Contains(s, "LUFS") || strings.Contains(s, " TP ") {
 		t.Fatalf("audio columns without an analysis:\n%s", s)
 	}
 }
@@ -107,7 +112,7 @@ func TestResetLoudness(t *testing.T) {
 	a := fixtureAudio()
 	m, _ := newTestModel(t, 3, func(o *Options) { o.Analyzer = a })
 	press(t, m, "j", "tab", "l")
-	if !strings.Contains(plain(m), "L reset loudness") {
+	if !strings.Contains(plain(m), "L reset LUFS") {
 		t.Fatalf("the help line does not offer L:\n%s", plain(m))
 	}
 	press(t, m, "L")

@@ -61,7 +61,7 @@ func (a *PlayerAuditioner) AuditionStatus() AuditionStatus {
 	mount := a.mount
 	a.mu.Unlock()
 	return AuditionStatus{
-		Mount: mount, Label: st.Label, Codec: st.Codec, State: st.State, Err: st.Err, Output: st.Output,
+		Mount: mount, Label: st.Label, Codec: st.Codec, State: st.State, Err: st.Err, Output: st.Output, OutputReady: st.OutputReady,
 		SampleRate: st.SampleRate, Channels: st.Channels,
 		Levels:    AuditionLevels{PeakDB: st.Levels.PeakDB, RMSDB: st.Levels.RMSDB, HoldDB: st.Levels.HoldDB},
 		SilentFor: st.SilentFor, Clips: st.Clips, Volume: st.Volume, Muted: st.Muted,

@@ -89,8 +89,8 @@ func fixtureEvents() []engine.Event {
 	}
 }
 
-// testEngine implements Engine over a fixed snapshot and records the
-// commands it receives. It stands in for *engine.Server where the screen
+// testEngine implements Engine over a fixed snapshot (e.snap, which tests
+// change under e.mu) and records the commands it receives. It stands in for *engine.Server where the screen
 // must be deterministic; the commands are checked as data.
 type testEngine struct {
 	mu      sync.Mutex
@@ -102,6 +102,10 @@ type testEngine struct {
 	ch      chan engine.Event
 	calls   []string
 	failAll bool
+
+	summaries       int
+	mountReads      []string // Mount calls, by name
+	listenersCopied int
 }
 
 func newTestEngine(n int) *testEngine {
@@ -110,8 +114,57 @@ func newTestEngine(n int) *testEngine {
 	return &testEngine{snap: fixture(n), cfg: cfg, evs: fixtureEvents(), ch: make(chan engine.Event, 16)}
 }
 
+// Snapshot is the whole fixture, listeners included (for tests; the
+// interface reads Summary and Mount).
 func (e *testEngine) Snapshot() engine.Snapshot { e.mu.Lock(); defer e.mu.Unlock(); return e.snap }
-func (e *testEngine) Config() engine.Config     { return e.cfg }
+
+// Summary copies the mounts without their listeners, as
+// *engine.Server.Summary does; it counts its calls.
+func (e *testEngine) Summary() engine.Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.summaries++
+	s := e.snap
+	s.Mounts = slices.Clone(s.Mounts)
+	for i := range s.Mounts {
+		s.Mounts[i].Listeners = nil
+	}
+	return s
+}
+
+// Mount copies one mount with its listeners, and counts the listeners
+// copied: the cost the interface must keep to the tab on screen.
+func (e *testEngine) Mount(name string) (engine.MountSnapshot, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ms := range e.snap.Mounts {
+		if ms.Name == name {
+			ms.Listeners = slices.Clone(ms.Listeners)
+			e.mountReads = append(e.mountReads, name)
+			e.listenersCopied += len(ms.Listeners)
+			return ms, true
+		}
+	}
+	return engine.MountSnapshot{}, false
+}
+
+// SetTitle sets the title in the snapshot, as the engine would.
+func (e *testEngine) SetTitle(mount, title, url string) error {
+	if err := e.record(fmt.Sprintf("title %s %q", mount, title)); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.snap.Mounts {
+		if e.snap.Mounts[i].Name == mount {
+			e.snap.Mounts[i].Title = engine.CleanText(title)
+			return nil
+		}
+	}
+	return engine.ErrNoMount
+}
+
+func (e *testEngine) Config() engine.Config { return e.cfg }
 func (e *testEngine) Pushes() []engine.PushStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -248,33 +301,53 @@ func newTestModel(t testing.TB, n int, mod func(*Options)) (*Model, *testEngine)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	_, cmd := m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	runOnce(t, m, cmd)
 	return m, e
+}
+
+// runOnce runs cmd and gives the model what it (or the batch it is)
+// returns, without following the commands that gives: a poll's answer
+// schedules the next tick, which drain would follow for ever.
+func runOnce(t testing.TB, m *Model, cmd tea.Cmd) {
+	t.Helper()
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case nil:
+	case tea.BatchMsg:
+		for _, c := range msg {
+			runOnce(t, m, c)
+		}
+	default:
+		m.Update(msg)
+	}
 }
 
 // keyMsg turns a key name into the message a terminal would produce.
 func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "shift+tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "space":
-		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
-	case "ctrl+u":
-		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
+	named := map[string]tea.KeyPressMsg{
+		"tab":       {Code: tea.KeyTab},
+		"shift+tab": {Code: tea.KeyTab, Mod: tea.ModShift},
+		"esc":       {Code: tea.KeyEscape},
+		"enter":     {Code: tea.KeyEnter},
+		"space":     {Code: tea.KeySpace, Text: " "},
+		"backspace": {Code: tea.KeyBackspace},
+		"down":      {Code: tea.KeyDown},
+		"up":        {Code: tea.KeyUp},
+		"left":      {Code: tea.KeyLeft},
+		"right":     {Code: tea.KeyRight},
+		"pgup":      {Code: tea.KeyPgUp},
+		"pgdown":    {Code: tea.KeyPgDown},
+		"home":      {Code: tea.KeyHome},
+		"end":       {Code: tea.KeyEnd},
+	}
+	if msg, ok := named[k]; ok {
+		return msg
+	}
+	if c, ok := strings.CutPrefix(k, "ctrl+"); ok && len(c) == 1 {
+		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModCtrl}
 	}
 	r := []rune(k)
 	if len(r) != 1 {
@@ -328,6 +401,14 @@ func ansiWidth(s string) int { return ansi.StringWidth(s) }
 // refresh runs one poll, as a tick would, without scheduling the next tick.
 func refresh(m *Model) { m.Update(m.poll()()) }
 
+// tickOnce is one tick of the program: the poll it starts, and the reads
+// that come with it.
+func tickOnce(t testing.TB, m *Model) {
+	t.Helper()
+	_, cmd := m.Update(tickMsg{})
+	runOnce(t, m, cmd)
+}
+
 // untilScreen polls the engine through the model until ok holds, failing
 // with the screen after 15 s.
 func untilScreen(t *testing.T, m *Model, what string, ok func() bool) {
@@ -340,4 +421,21 @@ func untilScreen(t *testing.T, m *Model, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 		refresh(m)
 	}
+}
+
+// selectMount puts the mounts cursor on name, as clicking its row would.
+func selectMount(t testing.TB, m *Model, name string) {
+	t.Helper()
+	if !m.mounts.Select(name) {
+		t.Fatalf("no %s row in %v", name, m.mounts.Order())
+	}
+	update(t, m, nil)
+}
+
+// update gives the model msg and runs the commands it returns once (the
+// listeners read for a tab that came into view).
+func update(t testing.TB, m *Model, msg tea.Msg) {
+	t.Helper()
+	_, cmd := m.Update(msg)
+	runOnce(t, m, cmd)
 }

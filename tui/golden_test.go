@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,70 +55,111 @@ func screenOf(t *testing.T, m *Model, w, h int, msgs ...tea.Msg) string {
 // Golden screens: run with -update to rewrite testdata/*.golden.
 func TestGoldenScreens(t *testing.T) {
 	typed := strings.Split("origin.example:8000/live.mp3 as /edge2.mp3", "")
+	playing := func(o *Options) {
+		o.Auditioner = &testAuditioner{st: AuditionStatus{
+			Mount: "/live.mp3", Codec: "MP3", State: "playing", Output: "pulse", OutputReady: true, SampleRate: 44100, Channels: 2,
+			Levels:    AuditionLevels{PeakDB: [2]float64{-12, -3.5}, RMSDB: [2]float64{-18, -9}, HoldDB: [2]float64{-6, -1}},
+			SilentFor: 0, Clips: 3, Volume: 0.8,
+		}}
+	}
+	analysed := func(o *Options) { o.Analyzer = fixtureAudio() }
+	readOnly := func(o *Options) { o.ReadOnly = true }
+	station := func(t *testing.T, m *Model, e *testEngine) {
+		e.mu.Lock()
+		e.snap = fixture42()
+		e.mu.Unlock()
+		refresh(m)
+		selectMount(t, m, "/live.mp3")
+	}
+	relays := func(t *testing.T, m *Model, e *testEngine) { e.addRelays(); refresh(m) }
+	pushes := func(t *testing.T, m *Model, e *testEngine) { e.addPushes(); refresh(m) }
 	cases := []struct {
-		name   string
-		w, h   int
-		aud    bool
-		ro     bool
-		relays bool // three relayed mounts added to the fixture
-		pushes bool // /live.mp3 pushed live and retrying, /jazz.aac connecting
-		keys   []string
-		audio  bool // the audio analysis (fixtureAudio)
+		name  string
+		w, h  int
+		opts  func(*Options)
+		setup func(*testing.T, *Model, *testEngine)
+		keys  []string
 	}{
-		{"listeners", 80, 24, false, false, false, false, []string{"j"}, false},
-		{"listeners", 120, 40, true, false, false, false, []string{"j"}, false},
-		{"source", 80, 24, false, false, false, false, []string{"j", "tab", "l"}, false},
-		{"source", 120, 40, false, false, false, false, []string{"j", "tab", "l"}, false},
-		{"eventlog", 80, 24, false, false, false, false, []string{"e"}, false},
-		{"confirm", 80, 24, false, false, false, false, []string{"j", "tab", "j", "d"}, false},
-		{"move", 80, 24, false, false, false, false, []string{"j", "tab", "space", "m"}, false},
-		{"filter", 80, 24, false, false, false, false, []string{"/", "o", "g"}, false},
-		{"help_readonly", 80, 24, false, true, false, false, []string{"?"}, false},
-		{"tiny", 40, 10, false, false, false, false, []string{"j"}, false},
+		// The station of the issue: 42 mounts, 2,000 listeners, the
+		// analysis on, /live.mp3's Listeners tab with the keyboard.
+		{"station", 80, 24, analysed, station, []string{"tab"}},
+		{"station", 120, 40, analysed, station, []string{"tab"}},
+		{"station", 200, 50, analysed, station, []string{"tab"}},
+		{"station_source", 120, 40, analysed, station, []string{"2", "tab"}},
+		{"station_events", 120, 40, analysed, station, []string{"3", "tab"}},
+		{"station_graphs", 120, 40, analysed, func(t *testing.T, m *Model, e *testEngine) { station(t, m, e); anHour(m, e) }, []string{"4"}},
+		{"station_zoom", 120, 40, analysed, station, []string{"z"}},
+		{"station_health_sort", 120, 40, analysed, station, []string{"s", "s", "g"}},
+		{"station_filter", 80, 24, analysed, station, []string{"tab", "/", "c", "u", "r", "l"}},
+		{"station_move", 80, 24, analysed, station, []string{"m"}},
+		{"station_help", 80, 24, analysed, station, []string{"?"}},
+		{"station_help", 200, 50, analysed, station, []string{"?"}},
+		{"listeners", 80, 24, nil, nil, []string{"j"}},
+		{"listeners", 120, 40, playing, nil, []string{"j"}},
+		{"source", 80, 24, nil, nil, []string{"j", "tab", "l"}},
+		{"source", 120, 40, nil, nil, []string{"j", "tab", "l"}},
+		{"eventlog", 80, 24, nil, nil, []string{"e"}},
+		{"confirm", 80, 24, nil, nil, []string{"j", "tab", "j", "d"}},
+		{"move", 80, 24, nil, nil, []string{"j", "tab", "space", "m"}},
+		{"filter", 80, 24, nil, nil, []string{"/", "o", "g"}},
+		{"help_readonly", 80, 24, readOnly, nil, []string{"?"}},
+		{"tiny", 40, 10, nil, nil, []string{"j"}},
 		// /relay.mp3 on the Source tab: three rows below /jazz.aac, selected first.
-		{"relay_source", 80, 24, false, false, true, false, []string{"j", "j", "j", "tab", "l"}, false},
-		{"relay_source", 120, 40, false, false, true, false, []string{"j", "j", "j", "tab", "l"}, false},
+		{"relay_source", 80, 24, nil, relays, []string{"j", "j", "j", "tab", "l"}},
+		{"relay_source", 120, 40, nil, relays, []string{"j", "j", "j", "tab", "l"}},
 		// /live.mp3 on the Source tab with its two pushes; /jazz.aac's
 		// empty title cell says it is pushed.
-		{"push_source", 80, 24, false, false, false, true, []string{"j", "tab", "l"}, false},
-		{"relay_prompt", 80, 24, false, false, true, false, append([]string{"a"}, typed...), false},
+		{"push_source", 80, 24, nil, pushes, []string{"j", "tab", "l"}},
+		{"relay_prompt", 80, 24, nil, relays, append([]string{"a"}, typed...)},
 		// The audio analysis: loudness and true-peak columns, and /live.mp3's
 		// Source tab with its meter and loudness history; /jazz.aac undecodable.
-		{"audio_source", 80, 24, false, false, false, false, []string{"j", "tab", "l"}, true},
-		{"audio_source", 120, 40, false, false, false, false, []string{"j", "tab", "l"}, true},
-		{"audio_undecodable", 120, 40, false, false, false, false, []string{"tab", "l"}, true},
+		{"audio_source", 80, 24, analysed, nil, []string{"j", "tab", "l"}},
+		{"audio_source", 120, 40, analysed, nil, []string{"j", "tab", "l"}},
+		{"audio_undecodable", 120, 40, analysed, nil, []string{"tab", "l"}},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s_%dx%d", c.name, c.w, c.h), func(t *testing.T) {
 			m, e := newTestModel(t, 10, func(o *Options) {
 				o.NoColor = false
-				o.ReadOnly = c.ro
-				if c.audio {
-					o.Analyzer = fixtureAudio()
-				}
-				if c.aud {
-					o.Auditioner = &testAuditioner{st: AuditionStatus{
-						Mount: "/live.mp3", Codec: "MP3", State: "playing", Output: "pulse", SampleRate: 44100, Channels: 2,
-						Levels:    AuditionLevels{PeakDB: [2]float64{-12, -3.5}, RMSDB: [2]float64{-18, -9}, HoldDB: [2]float64{-6, -1}},
-						SilentFor: 0, Clips: 3, Volume: 0.8,
-					}}
+				if c.opts != nil {
+					c.opts(o)
 				}
 			})
-			if c.relays {
-				e.addRelays()
-				refresh(m)
-			}
-			if c.pushes {
-				e.addPushes()
-				refresh(m)
+			m.Update(tea.WindowSizeMsg{Width: c.w, Height: c.h})
+			if c.setup != nil {
+				c.setup(t, m, e)
 			}
 			// Keys are applied before the program starts so that the
 			// commands they return (requests, prompts) have finished: the
 			// screen is then a function of the model state alone.
-			m.Update(tea.WindowSizeMsg{Width: c.w, Height: c.h})
 			press(t, m, c.keys...)
 			screen := screenOf(t, m, c.w, c.h)
 			golden.RequireEqual(t, screen)
 		})
+	}
+}
+
+// anHour feeds the model an hour of snapshots, ten seconds apart: the
+// station's audience grows through the hour in steps, /live.mp3's most;
+// every listener is sent 128 kb/s.
+func anHour(m *Model, e *testEngine) {
+	e.mu.Lock()
+	snap := e.snap
+	e.mu.Unlock()
+	snap.Mounts = slices.Clone(snap.Mounts)
+	start := slices.Clone(snap.Mounts)
+	for i := range 360 {
+		snap.Time = t0.Add(time.Duration(i+1) * 10 * time.Second)
+		snap.Listeners = 0
+		snap.BytesIn += 42 * 16000 * 10
+		for j := range snap.Mounts {
+			ms := &snap.Mounts[j]
+			ms.ListenerCount = start[j].ListenerCount * (200 + i + 40*((i/20)%3)) / 560
+			ms.ListenerPeak = max(ms.ListenerPeak, ms.ListenerCount)
+			ms.BytesOut += 16000 * 10 * uint64(ms.ListenerCount)
+			snap.Listeners += ms.ListenerCount
+			snap.BytesOut += 16000 * 10 * uint64(ms.ListenerCount)
+		}
+		m.Update(snapshotMsg{snap: snap})
 	}
 }

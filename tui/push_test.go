@@ -19,11 +19,12 @@ func pushLines(m *Model) []string {
 	return out
 }
 
-// rowOf is the mount's row in the table on screen, trimmed.
+// rowOf is the mount's row in the table on screen, from the mount's
+// name (after the cursor and audition marks), trimmed.
 func rowOf(m *Model, mount string) string {
 	for _, line := range strings.Split(plain(m), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == mount {
-			return strings.TrimSpace(line)
+		if f := strings.Fields(line); len(f) > 1 && (f[0] == mount || f[1] == mount) {
+			return strings.TrimSpace(line[strings.Index(line, mount):])
 		}
 	}
 	return ""

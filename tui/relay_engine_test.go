@@ -96,10 +96,7 @@ func TestRealEngineRelay(t *testing.T) {
 
 	// R y on the first relay removes it from the engine and the table.
 	press(t, m, "tab")
-	if !m.mounts.Select("/live.mp3") {
-		t.Fatal("no /live.mp3 row")
-	}
-	m.syncSelection()
+	selectMount(t, m, "/live.mp3")
 	press(t, m, "R")
 	if !strings.Contains(plain(m), "Remove the relay of /live.mp3 (from "+upstream+")? [y/N]") {
 		t.Fatalf("prompt:\n%s", plain(m))

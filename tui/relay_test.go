@@ -24,8 +24,9 @@ func bottomLines(m *Model) (status, help string) {
 // stateOf is the STATE cell of the mount's row in the table on screen.
 func stateOf(m *Model, mount string) string {
 	for _, line := range strings.Split(plain(m), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[0] == mount {
-			return f[1]
+		f := strings.Fields(line)
+		if i := slices.Index(f, mount); i >= 0 && i <= 1 && i+1 < len(f) {
+			return f[i+1]
 		}
 	}
 	return ""
@@ -158,7 +159,7 @@ func TestRemoveRelay(t *testing.T) {
 		t.Fatalf("R on a mount without a relay:\n%s", plain(m))
 	}
 	press(t, m, "j", "j", "j") // /relay.mp3
-	if _, help := bottomLines(m); !strings.Contains(help, "R remove relay") {
+	if _, help := bottomLines(m); !strings.Contains(help, "R drop relay") {
 		t.Errorf("help line does not offer R on a relayed mount: %q", help)
 	}
 	press(t, m, "R")
@@ -255,7 +256,7 @@ func TestReadOnlyRefusesRelays(t *testing.T) {
 		if m.input != nil || m.confirm != nil {
 			t.Fatalf("%s opened a prompt in read-only mode", k)
 		}
-		if s, _ := bottomLines(m); s != " read-only mode: adding and removing relays is disabled" {
+		if s, _ := bottomLines(m); s != " read-only mode: adding and removing relays is off" {
 			t.Fatalf("%s: refusal %q", k, s)
 		}
 	}
@@ -265,7 +266,7 @@ func TestReadOnlyRefusesRelays(t *testing.T) {
 		t.Fatalf("confirm %v calls %v", m.confirm, e.Calls())
 	}
 	press(t, m, "n", "?")
-	if s := plain(m); !strings.Contains(s, "add relay (read-only: off)") || !strings.Contains(s, "remove relay (read-only: off)") {
+	if s := plain(m); !strings.Contains(s, "add relay ✗") || !strings.Contains(s, "drop relay ✗") {
 		t.Errorf("full help does not mark the relay keys off:\n%s", s)
 	}
 }

@@ -44,12 +44,12 @@ type panicky struct {
 	n int
 }
 
-func (p *panicky) Snapshot() engine.Snapshot {
+func (p *panicky) Summary() engine.Snapshot {
 	p.n++
 	if p.n > 5 {
 		panic("engine exploded")
 	}
-	return p.testEngine.Snapshot()
+	return p.testEngine.Summary()
 }
 
 // startTmux runs this test binary as a child in a private tmux server.

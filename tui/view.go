@@ -8,82 +8,11 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/icedeck/icedeck/tui/common"
-	"github.com/icedeck/icedeck/tui/keys"
 	"github.com/icedeck/icedeck/tui/meter"
 )
 
-// screen is where each part of the screen is, in rows; computed by layout
-// and used by View and the mouse handlers alike.
-type screen struct {
-	tiny             bool
-	headerH          int
-	mountsY, mountsH int
-	tabsY            int
-	bodyY, bodyH     int
-	audY, audH       int
-	statusY, helpY   int
-	tabX             [numTabs][2]int // x range of each tab label on the tabs line
-}
-
-// layout sizes every pane for the current terminal and state.
-func (m *Model) layout() screen {
-	w, h := m.width, m.height
-	var l screen
-	if w < 20 || h < 6 {
-		l.tiny = true
-		return l
-	}
-	l.headerH = 1
-	switch {
-	case h >= 20:
-		l.headerH += len(m.commandLines(2))
-	case h >= 14:
-		l.headerH++
-	}
-	if m.aud.Active() && h >= 16 {
-		l.audH = meter.Height
-	}
-	rest := h - l.headerH - 2 - l.audH // 2 = status + help lines
-	l.mountsY = l.headerH
-	if m.help.ShowAll {
-		// The full help takes the whole middle of the screen.
-		l.tabsY, l.bodyY, l.bodyH = -1, l.mountsY, max(rest, 0)
-	} else {
-		l.mountsH = m.mounts.WantHeight(common.Clamp(rest*2/5, 2, rest-2))
-		l.tabsY = l.mountsY + l.mountsH
-		l.bodyY = l.tabsY + 1
-		l.bodyH = max(rest-l.mountsH-1, 0)
-		m.mounts.SetSize(w, l.mountsH)
-	}
-	l.audY = l.bodyY + l.bodyH
-	l.statusY = l.audY + l.audH
-	l.helpY = l.statusY + 1
-
-	for _, c := range []common.Component{m.listeners, m.source, m.mountEvs, m.logView} {
-		c.SetSize(w, l.bodyH)
-	}
-	x := ansi.StringWidth(m.tabPrefix())
-	for i, label := range m.tabLabels() {
-		n := ansi.StringWidth(label) + 2
-		l.tabX[i] = [2]int{x, x + n}
-		x += n + 1
-	}
-	return l
-}
-
-func (m *Model) tabPrefix() string {
-	ms, ok := m.mounts.Selected()
-	if !ok {
-		return " (no mount) "
-	}
-	return " " + ms.Name + " "
-}
-
-func (m *Model) tabLabels() [numTabs]string {
-	return [numTabs]string{m.listeners.Title(), "Source", "Events"}
-}
-
-// View implements tea.Model.
+// View implements tea.Model. It is a pure function of the model: the
+// layout, the scroll positions and the help line were settled in Update.
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = m.altScreen
@@ -98,7 +27,7 @@ func (m *Model) render() string {
 	if w <= 0 || h <= 0 {
 		return ""
 	}
-	l := m.layout()
+	l := &m.lay
 	s := m.styles
 	if l.tiny {
 		return common.Lines([]string{
@@ -116,77 +45,34 @@ func (m *Model) render() string {
 		}
 		b.WriteString(text)
 	}
-
-	add(s.Header.Render(common.Fit(m.headerText(), w)))
-	for _, line := range m.commandLines(l.headerH - 1) {
+	add(m.headerBar())
+	for _, line := range l.cmdLines {
 		add(s.Dim.Render(line))
 	}
+	if l.headerH > 1+len(l.cmdLines) {
+		add(s.Warn.Render(common.Clip(m.adminLine(), w)))
+	}
 	if l.mountsH > 0 {
-		add(m.mounts.View())
+		add(m.mounts.View(m.focus == paneMounts && !m.help))
 	}
 	if l.tabsY >= 0 {
 		add(m.tabsLine())
 	}
 	if l.bodyH > 0 {
-		add(m.body(l))
+		add(m.body())
 	}
 	if l.audH > 0 {
 		add(meter.View(m.aud, w, s))
 	}
 	add(m.statusLine())
-	add(m.helpLine())
+	add(m.helpLine)
 	return b.String()
 }
 
-// commandLines is the ffmpeg command wrapped at spaces into at most n lines
-// of the screen width (the last one clipped), so it can be copied whole
-// from an 80-column terminal.
-func (m *Model) commandLines(n int) []string {
-	if n <= 0 {
-		return nil
-	}
-	w := m.width
-	words := strings.Fields(m.ffmpegCommand())
-	var lines []string
-	cur := " $"
-	for _, word := range words {
-		if ansi.StringWidth(cur)+1+ansi.StringWidth(word) > w && len(lines) < n-1 && cur != "   " {
-			lines = append(lines, cur)
-			cur = "   " + word
-			continue
-		}
-		if cur == "   " {
-			cur += word
-		} else {
-			cur += " " + word
-		}
-	}
-	return append(lines, common.Clip(cur, w))
-}
-
-// helpLine is the one-line help, cached: it only changes with the context,
-// whether the selected mount is relayed, the width and the theme.
-func (m *Model) helpLine() string {
-	ms, _ := m.mounts.Selected()
-	k := helpKey{ctx: m.keyContext(), relayed: ms.Relay != nil, width: m.width, theme: m.theme}
-	if k != m.helpKey || m.helpText == "" {
-		m.keys.Context, m.keys.Relayed = k.ctx, k.relayed
-		m.help.SetWidth(k.width)
-		m.helpKey, m.helpText = k, common.Clip(m.help.ShortHelpView(m.keys.ShortHelp()), k.width)
-	}
-	return m.helpText
-}
-
-type helpKey struct {
-	ctx     keys.Context
-	relayed bool
-	width   int
-	theme   string
-}
-
-func (m *Model) headerText() string {
-	sn := &m.snap
-	// Most important first: the line is clipped on narrow terminals.
+// headerBar is the top line: most important first, as it is clipped on
+// narrow terminals; "N need attention" in the error colour.
+func (m *Model) headerBar() string {
+	s, sn, w := m.styles, &m.snap, m.width
 	parts := []string{" icedeck"}
 	if m.opts.ReadOnly {
 		parts = append(parts, "READ-ONLY")
@@ -195,34 +81,65 @@ func (m *Model) headerText() string {
 		"up "+common.Since(sn.Time, sn.Started),
 		plural(sn.Sources, "source", "sources"),
 		plural(sn.Listeners, "listener", "listeners"),
-		"in "+common.Rate(m.inRate)+" out "+common.Rate(m.outRate)+" b/s",
-		m.addrs(),
 	)
-	if m.opts.LogFile != "" {
-		parts = append(parts, "log "+m.opts.LogFile)
+	left := strings.Join(parts, " │ ") + " │ "
+	attention := ""
+	if n := m.health.NeedAttention(); n > 0 {
+		attention = plural(n, "mount needs", "mounts need") + " attention"
 	}
-	return strings.Join(parts, " │ ")
+	right := "in " + bps(m.inRate) + " out " + bps(m.outRate) + " │ " + m.addrs()
+	if m.opts.LogFile != "" {
+		right += " │ log " + m.opts.LogFile
+	}
+	if attention != "" {
+		right = " │ " + right
+	}
+	lw, aw := ansi.StringWidth(left), ansi.StringWidth(attention)
+	switch {
+	case lw >= w:
+		return s.Header.Render(common.Fit(left, w))
+	case lw+aw >= w:
+		return s.Header.Render(left) + s.Error.Render(common.Fit(attention, w-lw))
+	}
+	return s.Header.Render(left) + s.Error.Render(attention) + s.Header.Render(common.Fit(right, w-lw-aw))
 }
 
+// bps is a rate in bits/s for the header; negative: not told ("–").
+func bps(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return common.Rate(v) + "b/s"
+}
+
+// tabsLine names the selected mount and its tabs, with the listen URL at
+// the right when there is room; or says what the event log shows.
 func (m *Model) tabsLine() string {
 	s := m.styles
 	w := m.width
+	focused := m.focus == paneDetail
 	if m.log {
-		t := " Event log · all mounts · " + plural(m.store.Len(), "event", "events")
+		t := " Event log · all mounts · " + plural(m.logView.Len(), "event", "events")
+		if f := m.logView.Filters(); f != "" {
+			t += " · " + f + " (f)"
+		}
 		if m.store.Missed > 0 {
 			t += " · " + strconv.FormatUint(m.store.Missed, 10) + " missed"
 		}
 		if !m.logView.Following() {
-			t += " · scrolled (end to follow)"
+			t += " · scrolled (end follows)"
 		}
-		return s.TabActive.Render(common.Fit(t, w))
+		if focused {
+			return s.TabActive.Render(common.Fit(t, w))
+		}
+		return s.Accent.Render(common.Fit(t, w))
 	}
 	var b strings.Builder
 	b.WriteString(s.Accent.Render(m.tabPrefix()))
 	for i, label := range m.tabLabels() {
 		label = " " + label + " "
 		switch {
-		case tab(i) == m.tab && m.focus == paneDetail:
+		case tab(i) == m.tab && focused:
 			b.WriteString(s.TabActive.Render(label))
 		case tab(i) == m.tab:
 			b.WriteString(s.Accent.Render("[" + label[1:len(label)-1] + "]"))
@@ -231,26 +148,31 @@ func (m *Model) tabsLine() string {
 		}
 		b.WriteByte(' ')
 	}
-	return common.Clip(b.String(), w)
+	line := b.String()
+	ms, _ := m.mounts.Selected()
+	if u := m.listenURL(ms.Name); u != "" {
+		if room := w - ansi.StringWidth(line) - 1; room >= ansi.StringWidth(u) {
+			line += strings.Repeat(" ", room-ansi.StringWidth(u)) + s.Dim.Render(u)
+		}
+	}
+	return common.Clip(line, w)
 }
 
-func (m *Model) body(l screen) string {
-	w, h := m.width, l.bodyH
+// body is the lower pane: the full help, a picker, the event log or the
+// selected mount's tab.
+func (m *Model) body() string {
+	w, h := m.width, m.lay.bodyH
 	s := m.styles
 	switch {
-	case m.help.ShowAll:
-		lines := append([]string{s.Accent.Render(" Keys") + s.Dim.Render("  (any key closes)")}, m.fullHelp(w)...)
+	case m.help:
+		title := s.Accent.Render(" Keys") + s.Dim.Render("  (any key closes; ✗ off in this session)")
 		if m.opts.ReadOnly {
-			lines = append(lines, s.Warn.Render(" read-only: d, D, m, a and R are disabled"))
+			title += s.Warn.Render("  read-only: d D m T a R")
 		}
-		return common.Lines(lines, w, h)
+		return common.Lines(append([]string{title}, m.fullHelp(w, h-1)...), w, h)
 	case m.picker != nil:
 		p := m.picker
-		what := plural(p.count, "listener", "listeners")
-		if p.ids == nil {
-			what = "all " + what
-		}
-		lines := []string{s.Accent.Render(" Move " + what + " from " + p.from + " to:")}
+		lines := []string{s.Accent.Render(common.Clip(" "+p.title, w))}
 		start := common.Scroll(0, p.cursor, max(h-1, 1), len(p.options))
 		for i := start; i < len(p.options) && len(lines) < h; i++ {
 			row := common.Fit("   "+p.options[i], w)
@@ -260,46 +182,12 @@ func (m *Model) body(l screen) string {
 			lines = append(lines, row)
 		}
 		return common.Lines(lines, w, h)
-	case m.log:
-		return m.logView.View()
 	}
-	return m.focusedDetail().View()
+	return m.detailPane().View(m.focus == paneDetail)
 }
 
-// fullHelp packs the key groups into rows of columns no wider than w, so
-// every key is listed on a narrow terminal too.
-func (m *Model) fullHelp(w int) []string {
-	hm := m.help
-	hm.SetWidth(0) // measure unclipped
-	groups := m.keys.FullHelp()
-	var out []string
-	for start := 0; start < len(groups); {
-		end := start + 1
-		for end < len(groups) && ansi.StringWidth(firstLine(hm.FullHelpView(groups[start:end+1]))) <= w {
-			end++
-		}
-		out = append(out, strings.Split(hm.FullHelpView(groups[start:end]), "\n")...)
-		out = append(out, "")
-		start = end
-	}
-	return out
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
-func (m *Model) focusedDetail() common.Component {
-	switch m.tab {
-	case tabSource:
-		return m.source
-	case tabEvents:
-		return m.mountEvs
-	}
-	return m.listeners
-}
-
+// statusLine is the prompt being answered, the last message, or what
+// holds: the sort, the filter, the zoom, the theme.
 func (m *Model) statusLine() string {
 	s := m.styles
 	w := m.width
@@ -307,11 +195,9 @@ func (m *Model) statusLine() string {
 	case m.confirm != nil:
 		return s.Warn.Render(common.Clip(" "+m.confirm.prompt+" [y/N]", w))
 	case m.picker != nil:
-		return s.Info.Render(common.Clip(" choose the destination mount: ↑/↓, enter; esc cancels", w))
+		return s.Info.Render(common.Clip(" choose: ↑/↓, enter; esc cancels", w))
 	case m.input != nil:
 		return s.Info.Render(promptLine(" "+m.input.label, m.input.text, w))
-	case m.mounts.Filtering():
-		return s.Info.Render(common.Clip(" filter: type to match mount, title, format, state; enter keeps it, esc clears it", w))
 	case m.flash != "":
 		if m.flashErr {
 			return s.Error.Render(common.Clip(" "+m.flash, w))
@@ -323,14 +209,21 @@ func (m *Model) statusLine() string {
 	if rev {
 		dir = "▲"
 	}
-	parts := []string{" sort " + col.String() + " " + dir, "theme " + m.theme}
-	if f, _ := m.mounts.Filter(); f != "" {
+	parts := []string{" sort " + col.String() + " " + dir}
+	if first, last, total := m.mounts.Window(); m.mounts.Scrolls() {
+		parts = append(parts, "mounts "+strconv.Itoa(first)+"–"+strconv.Itoa(last)+" of "+strconv.Itoa(total))
+	}
+	if f := m.mounts.Filter(); f != "" {
 		parts = append(parts, strconv.Itoa(m.mounts.Len())+" of "+strconv.Itoa(len(m.snap.Mounts))+" mounts")
 	}
+	if m.zoom {
+		parts = append(parts, "zoomed (z)")
+	}
+	parts = append(parts, "theme "+m.theme)
 	if m.reveal {
-		parts = append(parts, "password shown (v hides)")
+		parts = append(parts, "passwords shown (v hides)")
 	} else {
-		parts = append(parts, "v shows password")
+		parts = append(parts, "v shows passwords")
 	}
 	return s.Dim.Render(common.Clip(strings.Join(parts, " · "), w))
 }
@@ -352,39 +245,30 @@ func promptLine(label, text string, w int) string {
 	return label + text + "▏"
 }
 
-// handleClick selects what was clicked: a mount row, a tab, a listener.
-func (m *Model) handleClick(ms tea.Mouse) tea.Cmd {
-	if ms.Button != tea.MouseLeft || m.confirm != nil || m.picker != nil {
-		return nil
-	}
-	l := m.layout()
-	if l.tiny {
-		return nil
+// handleClick selects what was clicked: a mount row, a tab, a listener,
+// an event.
+func (m *Model) handleClick(ms tea.Mouse) {
+	l := &m.lay
+	if ms.Button != tea.MouseLeft || m.confirm != nil || m.picker != nil || l.tiny {
+		return
 	}
 	switch {
 	case ms.Y >= l.mountsY && ms.Y < l.mountsY+l.mountsH:
-		m.setFocus(paneMounts)
-		if m.mounts.Click(ms.Y - l.mountsY) {
-			m.syncSelection()
-		}
+		m.focus = paneMounts
+		m.mounts.Click(ms.Y - l.mountsY)
 	case ms.Y == l.tabsY && !m.log:
 		for i, r := range l.tabX {
 			if ms.X >= r[0] && ms.X < r[1] {
 				m.tab = tab(i)
-				m.setFocus(paneDetail)
+				m.focus = paneDetail
 			}
 		}
-	case ms.Y >= l.bodyY && ms.Y < l.bodyY+l.bodyH && !m.help.ShowAll:
-		if m.log {
-			m.setFocus(paneLog)
-			return nil
-		}
-		m.setFocus(paneDetail)
-		if m.tab == tabListeners {
+	case ms.Y >= l.bodyY && ms.Y < l.bodyY+l.bodyH && !m.help:
+		m.focus = paneDetail
+		if !m.log && m.tab == tabListeners {
 			m.listeners.Click(ms.Y - l.bodyY)
 		}
 	}
-	return nil
 }
 
 // handleWheel scrolls the pane under the pointer.
@@ -398,22 +282,15 @@ func (m *Model) handleWheel(ms tea.Mouse) {
 	default:
 		return
 	}
-	l := m.layout()
+	l := &m.lay
 	switch {
 	case l.tiny:
 	case ms.Y >= l.mountsY && ms.Y < l.mountsY+l.mountsH:
 		m.mounts.Scroll(d)
-		m.syncSelection()
 	case ms.Y >= l.bodyY && ms.Y < l.bodyY+l.bodyH:
-		switch {
-		case m.log:
-			m.logView.Scroll(d)
-		case m.tab == tabListeners:
-			m.listeners.Scroll(d)
-		case m.tab == tabSource:
-			m.source.Scroll(d)
-		default:
-			m.mountEvs.Scroll(d)
+		switch p := m.detailPane().(type) {
+		case interface{ Scroll(int) }:
+			p.Scroll(d)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package common holds what every pane of the icedeck interface shares: the
-// Component interface, the request messages panes send to the root model,
-// and text helpers that keep every line inside its width.
+// Pane interface, keys as Binding values, the request messages panes send
+// to the root model, and text helpers that keep every line inside its
+// width.
 package common
 
 import (
@@ -10,19 +11,79 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/icedeck/icedeck/themes"
+	"github.com/icedeck/icedeck/tui/keys"
 )
 
-// Component is what every pane implements. View returns exactly the lines
-// of the size last given to SetSize, each no wider than the width.
-type Component interface {
+// Pane is what every pane implements. The root model keeps the one focus
+// and passes it to View; a pane keeps no copy of it.
+type Pane interface {
+	// SetSize gives the pane its size; it is called from Update (layout),
+	// never from View, and is where a pane fixes its scroll position.
 	SetSize(width, height int)
-	SetStyles(s *themes.Styles)
-	SetFocused(bool)
-	Update(msg tea.Msg) tea.Cmd
-	View() string
-	// ShortHelp lists the pane's own bindings for the help line.
-	ShortHelp() []key.Binding
+	// Bindings are the pane's keys as they stand now, in help order.
+	Bindings() []Binding
+	// View returns exactly the lines of the size last given to SetSize,
+	// each no wider than the width. It changes nothing.
+	View(focused bool) string
+}
+
+// Binding is one key as a value: its keys and help, what it does, and,
+// when it does nothing now, why. The help line, the full help and the
+// key dispatch are all built from the same lists, so they cannot
+// disagree.
+type Binding struct {
+	Key key.Binding
+	Run func() tea.Cmd
+	// Off says why the key does nothing now ("read-only mode: …", "no
+	// listener selected"); "" when it acts. The root shows it on the
+	// status line when the key is pressed.
+	Off string
+	// Short puts the binding on the one-line help.
+	Short bool
+}
+
+// Bind makes a binding that runs run.
+func Bind(k key.Binding, run func() tea.Cmd) Binding { return Binding{Key: k, Run: run} }
+
+// Do makes a binding from an action that returns no command.
+func Do(k key.Binding, act func()) Binding {
+	return Binding{Key: k, Run: func() tea.Cmd { act(); return nil }}
+}
+
+// OnHelp puts the binding on the one-line help.
+func (b Binding) OnHelp() Binding { b.Short = true; return b }
+
+// OffIf turns the binding off with the reason why when cond holds (the
+// first reason given stands).
+func (b Binding) OffIf(cond bool, why string) Binding {
+	if cond && b.Off == "" {
+		b.Off = why
+	}
+	return b
+}
+
+// Match returns the first binding of bs that k matches.
+func Match(bs []Binding, k tea.KeyPressMsg) (Binding, bool) {
+	for _, b := range bs {
+		if key.Matches(k, b.Key) {
+			return b, true
+		}
+	}
+	return Binding{}, false
+}
+
+// Movement binds the list keys to move(delta): page is the rows in view,
+// all the length of the list (home and end go that far). Up and down go
+// on the help line.
+func Movement(k *keys.KeyMap, page, all int, move func(delta int)) []Binding {
+	page = max(page, 1)
+	step := func(kb key.Binding, d int) Binding {
+		return Do(kb, func() { move(d) }).OffIf(all == 0, "the list is empty")
+	}
+	return []Binding{
+		step(k.Up, -1).OnHelp(), step(k.Down, 1).OnHelp(),
+		step(k.PageUp, -page), step(k.PageDown, page), step(k.Home, -all), step(k.End, all),
+	}
 }
 
 // KickListenersRequest asks the root model to confirm and disconnect
@@ -45,6 +106,24 @@ type KickSourceRequest struct{ Mount, Addr string }
 type MoveListenersRequest struct {
 	Mount string
 	IDs   []uint64
+}
+
+// FilterRequest asks the root model to let the operator type a pane's
+// filter on the status line: Set is called at every change (the list
+// follows the typing), and with "" when esc drops it.
+type FilterRequest struct {
+	What string // what is filtered, and by what: "mounts (name, title, format, state)"
+	Text string // the filter now
+	Set  func(text string)
+}
+
+// PickRequest asks the root model to offer a choice in the lower pane:
+// up and down move, enter calls Choose with the index, esc cancels.
+type PickRequest struct {
+	Title   string
+	Options []string
+	Cursor  int
+	Choose  func(i int) tea.Cmd
 }
 
 // Send wraps a message in a command.

@@ -1,6 +1,7 @@
 package common
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,50 @@ func TestFormats(t *testing.T) {
 	}
 	if Scroll(0, 15, 10, 100) != 6 || Scroll(6, 2, 10, 100) != 2 || Scroll(50, 99, 10, 20) != 10 {
 		t.Error("Scroll")
+	}
+}
+
+// Flexing columns grow to their Max, and the rest of the room goes to
+// the columns without one.
+func TestWidthsMax(t *testing.T) {
+	cols := []Column{{Title: "A", Width: 4, Flex: 2, Max: 6}, {Title: "B", Width: 4, Flex: 1}, {Title: "C", Width: 4, Flex: 2, Max: 5}}
+	w := Widths(cols, 40)
+	if w[0] != 6 || w[2] != 5 || w[1] != 40-6-5-2 {
+		t.Fatalf("widths %v", w)
+	}
+	// All capped: the room is left over rather than given past a Max.
+	cols[1].Max = 5
+	if w := Widths(cols, 40); w[0] != 6 || w[1] != 5 || w[2] != 5 {
+		t.Fatalf("all capped: %v", w)
+	}
+}
+
+// The braille graph fills from the bottom, two values a cell, the newest
+// at the right; a value above zero shows at least a dot; NaN is blank.
+func TestGraph(t *testing.T) {
+	nan := math.NaN()
+	lines := Graph([]float64{nan, 0, 1, 8, 4, 8}, 8, 3, 2)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	// Two rows of four dots: 8 fills both, 4 the lower, 1 one dot, 0
+	// and NaN none.
+	if lines[0] != " ⢸⢸" || lines[1] != " ⣸⣿" {
+		t.Fatalf("graph %q", lines)
+	}
+	for _, l := range Graph(make([]float64, 500), 10, 7, 3) {
+		if ansi.StringWidth(l) != 7 {
+			t.Fatalf("line %q not 7 wide", l)
+		}
+	}
+	if got := Squeeze([]float64{1, 3, nan, nan, 5, nan}, 3); got[0] != 2 || !math.IsNaN(got[1]) || got[2] != 5 {
+		t.Fatalf("squeeze %v", got)
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	got := Histogram([]string{"<1m", "1–5m", "5–15m"}, []int{3, 12, 1}, 20)
+	if got[0] != "<1m   ██▊          3" || got[1] != "1–5m  ███████████ 12" || got[2] != "5–15m ▉            1" {
+		t.Fatalf("histogram %q", got)
 	}
 }

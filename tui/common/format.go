@@ -187,3 +187,12 @@ func Level(db float64) string {
 	}
 	return v
 }
+
+// Count formats a count; a negative one is unknown ("–"): a remote
+// server may not tell, and 0 would be a claim.
+func Count(n int) string {
+	if n < 0 {
+		return "–"
+	}
+	return strconv.Itoa(n)
+}

@@ -1,6 +1,7 @@
 package common
 
 import (
+	"slices"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -12,6 +13,7 @@ type Column struct {
 	Title string
 	Width int  // minimum width
 	Flex  int  // share of the spare width (0 = fixed)
+	Max   int  // a flexing column grows to this width at most (0 = no limit); the rest goes to the others
 	Right bool // right-aligned (numbers)
 	Drop  int  // columns with a higher Drop are hidden first when space is short; 0 never
 	// A column of Width 0 without Flex is not shown, and takes no
@@ -49,30 +51,66 @@ func Widths(cols []Column, total int) []int {
 		shown[drop] = false
 	}
 	spare := max(total-need(), 0)
-	flex := 0
 	for i, c := range cols {
 		if shown[i] {
-			flex += c.Flex
+			w[i] = c.Width
 		}
 	}
-	given := 0
-	lastFlex := -1
+	// Share the spare width by Flex; a column that reaches its Max gives
+	// its share back to the others, round after round.
+	open := make([]bool, len(cols))
 	for i, c := range cols {
-		if !shown[i] {
-			continue
+		open[i] = shown[i] && c.Flex > 0 && (c.Max == 0 || c.Max > c.Width)
+	}
+	for spare > 0 {
+		flex, last := 0, -1
+		for i, c := range cols {
+			if open[i] {
+				flex += c.Flex
+				last = i
+			}
 		}
-		w[i] = c.Width
-		if flex > 0 && c.Flex > 0 {
+		if flex == 0 {
+			break
+		}
+		given := 0
+		for i, c := range cols {
+			if !open[i] {
+				continue
+			}
 			extra := spare * c.Flex / flex
+			if i == last {
+				extra = spare - given // the rounding remainder
+			}
+			if c.Max > 0 && w[i]+extra >= c.Max {
+				extra = c.Max - w[i]
+				open[i] = false
+			}
 			w[i] += extra
 			given += extra
-			lastFlex = i
+		}
+		spare -= given
+		if given == 0 {
+			break
 		}
 	}
-	if lastFlex >= 0 {
-		w[lastFlex] += spare - given // rounding remainder
-	}
 	return w
+}
+
+// SortRows orders rows (indices into a table's data) by compare, reversed
+// when asked; tie orders what compare finds equal, never reversed, so
+// equal rows keep one order whichever way the table is sorted.
+func SortRows(rows []int, compare, tie func(a, b int) int, reverse bool) {
+	slices.SortStableFunc(rows, func(a, b int) int {
+		c := compare(a, b)
+		if reverse {
+			c = -c
+		}
+		if c == 0 {
+			c = tie(a, b)
+		}
+		return c
+	})
 }
 
 // WriteRow writes cells fitted to widths (hidden columns skipped), separated

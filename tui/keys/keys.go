@@ -1,5 +1,7 @@
-// Package keys holds icedeck's one KeyMap: every key binding, grouped per
-// view, implementing help.KeyMap for the help line and the full help.
+// Package keys names every key of icedeck's interface once: which keys
+// and what the help calls them. What a key does, and whether it does
+// anything now, belongs to the pane that binds it (common.Binding); one
+// name per action keeps a key meaning the same thing in every pane.
 package keys
 
 import (
@@ -7,178 +9,97 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// Context says which view has the keyboard, so the help line lists the keys
-// that work there.
-type Context int
-
-const (
-	Mounts Context = iota
-	Listeners
-	Source
-	Events
-	Log
-	Filter
-	Confirm
-	Picker
-	Prompt // a one-line text prompt on the status line
-)
-
-// KeyMap is every binding. Build it with New; set Context before rendering help.
+// KeyMap is every key. Build it with New.
 type KeyMap struct {
-	Context  Context
-	ReadOnly bool
-	// Relayed says the selected mount is pulled from another server, so the
-	// help line offers R; set it with Context.
-	Relayed bool
-	// Analysed says the audio analysis runs, so the Source tab offers L.
-	Analysed bool
-
 	// Movement, shared by every list.
 	Up, Down, PageUp, PageDown, Home, End key.Binding
-	NextPane, PrevPane                    key.Binding // tab, shift+tab
-	NextTab, PrevTab                      key.Binding // detail tabs
 
-	// Mounts table.
-	Filter, Sort, SortReverse key.Binding
-	Audition, VolUp, VolDown  key.Binding
-	Mute, Record              key.Binding
+	// Panes and tabs, from any pane.
+	NextPane, PrevPane key.Binding // tab, shift+tab
+	NextTab, PrevTab   key.Binding
+	Tab1, Tab2, Tab3   key.Binding // Listeners, Source, Events
+	Tab4               key.Binding // Graphs
+	Zoom               key.Binding
+	Log                key.Binding // the server event log
 
-	// Listeners / source.
-	Mark, MarkAll, Kick, KickSource, Move key.Binding
-	ResetLoudness                         key.Binding // the audio analysis's integrated loudness and peaks
+	// Lists.
+	Filter, Sort, SortReverse, Clear key.Binding
+	EventFilter                      key.Binding // the event views' level and type
 
-	// Relays.
-	AddRelay, RemoveRelay key.Binding
-
-	// Global.
-	Log, Theme, Reveal, Help, Quit, ForceQuit key.Binding
-
-	// Prompts.
-	Yes, No, Accept key.Binding
+	// The selected mount.
+	Audition, Play, Stop              key.Binding // enter (mounts pane), p, x
+	VolUp, VolDown, Mute              key.Binding
+	Record, Title, Copy               key.Binding
+	KickSource, Move                  key.Binding
+	AddRelay, RemoveRelay             key.Binding
+	ResetLoudness                     key.Binding // the analysis's integrated loudness and peaks
+	Mark, MarkAll, Kick               key.Binding // listeners
+	Theme, Reveal, Help, Quit         key.Binding
+	ForceQuit                         key.Binding
+	Yes, No, Accept, PickUp, PickDown key.Binding // prompts
 }
 
-// New returns the bindings. With readOnly the bindings that change the
-// server (disconnect, move, relays) stay bound (so pressing them can say why
-// nothing happens) but their help says they are disabled.
-func New(readOnly bool) KeyMap {
+// New returns the keys.
+func New() KeyMap {
 	b := func(help, desc string, keys ...string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
-	k := KeyMap{
-		ReadOnly: readOnly,
+	return KeyMap{
 		Up:       b("↑/k", "up", "up", "k"),
 		Down:     b("↓/j", "down", "down", "j"),
 		PageUp:   b("pgup", "page up", "pgup", "ctrl+u"),
 		PageDown: b("pgdn", "page down", "pgdown", "ctrl+d"),
 		Home:     b("home/g", "first", "home", "g"),
 		End:      b("end/G", "last", "end", "G"),
+
 		NextPane: b("tab", "next pane", "tab"),
-		PrevPane: b("shift+tab", "prev pane", "shift+tab"),
-		NextTab:  b("→/l/]", "next tab", "right", "l", "]"),
-		PrevTab:  b("←/h/[", "prev tab", "left", "h", "["),
+		PrevPane: b("⇧tab", "prev pane", "shift+tab"),
+		NextTab:  b("→/l", "next tab", "right", "l", "]"),
+		PrevTab:  b("←/h", "prev tab", "left", "h", "["),
+		Tab1:     b("1", "listeners", "1"),
+		Tab2:     b("2", "source", "2"),
+		Tab3:     b("3", "events", "3"),
+		Tab4:     b("4", "graphs", "4"),
+		Zoom:     b("z", "zoom", "z"),
+		Log:      b("e", "event log", "e"),
 
 		Filter:      b("/", "filter", "/"),
-		Sort:        b("s", "sort column", "s"),
-		SortReverse: b("S", "reverse sort", "S"),
-		Audition:    b("enter/p", "audition", "enter", "p"),
-		VolUp:       b("+", "volume up", "+", "="),
-		VolDown:     b("-", "volume down", "-"),
-		Mute:        b("M", "mute", "M"),
-		Record:      b("r", "record", "r"),
+		Sort:        b("s", "sort", "s"),
+		SortReverse: b("S", "reverse", "S"),
+		Clear:       b("esc", "unfilter", "esc"),
+		EventFilter: b("f", "level/type", "f"),
 
-		Mark:       b("space", "mark", "space"),
-		MarkAll:    b("A", "mark all", "A"),
-		Kick:       b("d", "disconnect", "d"),
-		KickSource: b("D", "kick source", "D"),
-		Move:       b("m", "move", "m"),
+		Audition: b("enter", "audition", "enter"),
+		Play:     b("p", "audition", "p"),
+		Stop:     b("x", "stop audio", "x"),
+		VolUp:    b("+", "louder", "+", "="),
+		VolDown:  b("-", "softer", "-"),
+		Mute:     b("M", "mute", "M"),
 
-		ResetLoudness: b("L", "reset loudness", "L"),
+		Record:        b("r", "record", "r"),
+		Title:         b("T", "set title", "T"),
+		Copy:          b("c", "copy URL", "c"),
+		KickSource:    b("D", "kick source", "D"),
+		Move:          b("m", "move", "m"),
+		AddRelay:      b("a", "add relay", "a"),
+		RemoveRelay:   b("R", "drop relay", "R"),
+		ResetLoudness: b("L", "reset LUFS", "L"),
 
-		AddRelay:    b("a", "add relay", "a"),
-		RemoveRelay: b("R", "remove relay", "R"),
+		Mark:    b("space", "mark", "space"),
+		MarkAll: b("A", "mark all", "A"),
+		Kick:    b("d", "disconnect", "d"),
 
-		Log:       b("e", "event log", "e"),
 		Theme:     b("t", "theme", "t"),
-		Reveal:    b("v", "show password", "v"),
+		Reveal:    b("v", "passwords", "v"),
 		Help:      b("?", "help", "?"),
 		Quit:      b("q", "quit", "q"),
 		ForceQuit: b("ctrl+c", "quit now", "ctrl+c"),
 
-		Yes:    b("y", "yes", "y", "Y"),
-		No:     b("n/esc", "no", "n", "N", "esc"),
-		Accept: b("enter", "choose", "enter"),
-	}
-	if readOnly {
-		for _, d := range []*key.Binding{&k.Kick, &k.KickSource, &k.Move, &k.AddRelay, &k.RemoveRelay} {
-			h := d.Help()
-			d.SetHelp(h.Key, h.Desc+" (read-only: off)")
-		}
-	}
-	return k
-}
-
-// Destructive reports whether the binding changes the server (and so needs
-// confirmation, and is refused in read-only mode).
-func (k KeyMap) Destructive() []key.Binding {
-	return []key.Binding{k.Kick, k.KickSource, k.Move}
-}
-
-// ShortHelp implements help.KeyMap: the keys of the current context, then
-// the global ones.
-func (k KeyMap) ShortHelp() []key.Binding {
-	switch k.Context {
-	case Filter:
-		return []key.Binding{
-			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
-			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		}
-	case Prompt:
-		return []key.Binding{
-			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "add relay")),
-			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
-			// Not a key: the syntax, where the operator looks while typing.
-			key.NewBinding(key.WithKeys("as"), key.WithHelp("URL as /mount", "choose the local mount")),
-		}
-	case Confirm:
-		return []key.Binding{k.Yes, k.No}
-	case Picker:
-		return []key.Binding{k.Up, k.Down, k.Accept, k.No}
-	case Listeners:
-		return []key.Binding{k.Up, k.Down, k.Mark, k.Kick, k.Move, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit}
-	case Source:
-		head := []key.Binding{k.Up, k.Down, k.KickSource}
-		if k.Analysed {
-			head = append(head, k.ResetLoudness)
-		}
-		return k.relayed(head, k.NextTab, k.NextPane, k.Log, k.Help, k.Quit)
-	case Events, Log:
-		return []key.Binding{k.Up, k.Down, k.End, k.NextPane, k.Log, k.Help, k.Quit}
-	default:
-		return k.relayed([]key.Binding{k.Up, k.Down, k.Filter, k.Sort, k.Audition, k.NextPane, k.Record, k.AddRelay},
-			k.Log, k.Theme, k.Reveal, k.Help, k.Quit)
-	}
-}
-
-// relayed joins head, R when the selected mount is relayed, and tail.
-func (k KeyMap) relayed(head []key.Binding, tail ...key.Binding) []key.Binding {
-	if k.Relayed {
-		head = append(head, k.RemoveRelay)
-	}
-	return append(head, tail...)
-}
-
-// FullHelp implements help.KeyMap: one column per group.
-func (k KeyMap) FullHelp() [][]key.Binding {
-	mount := []key.Binding{k.Mark, k.MarkAll, k.Kick, k.KickSource, k.Move, k.Record, k.AddRelay, k.RemoveRelay}
-	if k.Analysed {
-		mount = append(mount, k.ResetLoudness)
-	}
-	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
-		{k.NextPane, k.PrevPane, k.NextTab, k.PrevTab, k.Log},
-		{k.Filter, k.Sort, k.SortReverse, k.Audition, k.VolUp, k.VolDown, k.Mute},
-		mount,
-		{k.Theme, k.Reveal, k.Help, k.Quit, k.ForceQuit},
+		Yes:      b("y", "yes", "y", "Y"),
+		No:       b("n/esc", "no", "n", "N", "esc"),
+		Accept:   b("enter", "choose", "enter"),
+		PickUp:   b("↑/k", "up", "up", "k"),
+		PickDown: b("↓/j", "down", "down", "j"),
 	}
 }
 

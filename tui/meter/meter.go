@@ -21,19 +21,22 @@ type Levels struct {
 // Status is the view model of the audition player. The playback package's
 // status maps onto it field by field.
 type Status struct {
-	Mount      string // mount being auditioned ("" = none)
-	Label      string
-	Codec      string
-	State      string // e.g. "playing", "buffering", "stopped", "error"
-	Err        string
-	Output     string // audio output in use
-	SampleRate int
-	Channels   int
-	Levels     Levels
-	SilentFor  time.Duration // how long the signal has been below the silence floor
-	Clips      uint64        // samples at full scale so far
-	Volume     float64       // 0..1 (1 = unity)
-	Muted      bool
+	Mount  string // mount being auditioned ("" = none)
+	Label  string
+	Codec  string
+	State  string // e.g. "playing", "buffering", "stopped", "error"
+	Err    string
+	Output string // audio output in use, or why there is none
+	// OutputReady is true while audio reaches a sound device; false,
+	// the panel says it meters only.
+	OutputReady bool
+	SampleRate  int
+	Channels    int
+	Levels      Levels
+	SilentFor   time.Duration // how long the signal has been below the silence floor
+	Clips       uint64        // samples at full scale so far
+	Volume      float64       // 0..1 (1 = unity)
+	Muted       bool
 }
 
 // Active reports whether there is anything to show.
@@ -75,6 +78,10 @@ func View(st Status, width int, s *themes.Styles) string {
 	return common.Lines(lines, width, Height)
 }
 
+// titleLine puts what the operator must not miss first, so a narrow
+// terminal clips the details rather than the warnings: the mount, "no
+// sound device — meter only", volume and mute, silence and clipping, then
+// the codec, the state and the output.
 func titleLine(st Status, width int, s *themes.Styles) string {
 	state := st.State
 	if state == "" {
@@ -82,13 +89,8 @@ func titleLine(st Status, width int, s *themes.Styles) string {
 	}
 	var b strings.Builder
 	b.WriteString(s.Accent.Render("▶ " + st.Mount))
-	info := common.Join(" ", st.Codec, common.SampleRate(st.SampleRate), common.Channels(st.Channels))
-	if st.Label != "" && st.Label != st.Mount {
-		info = common.Join(" ", st.Label, info)
-	}
-	b.WriteString(" " + s.Text.Render(common.Join("  ", info, state)))
-	if st.Output != "" {
-		b.WriteString(s.Dim.Render(" → " + st.Output))
+	if !st.OutputReady && st.State != "" && !strings.HasPrefix(st.Output, "opening") {
+		b.WriteString("  " + s.Warn.Render("no sound device — meter only"))
 	}
 	vol := "vol " + strconv.Itoa(int(math.Round(st.Volume*100))) + "%"
 	if st.Muted {
@@ -102,9 +104,18 @@ func titleLine(st Status, width int, s *themes.Styles) string {
 	if st.Clips > 0 {
 		b.WriteString("  " + s.Error.Render("CLIP "+strconv.FormatUint(st.Clips, 10)))
 	}
+	info := common.Join(" ", st.Codec, common.SampleRate(st.SampleRate), common.Channels(st.Channels))
+	if st.Label != "" && st.Label != st.Mount {
+		info = common.Join(" ", st.Label, info)
+	}
+	b.WriteString("  " + s.Text.Render(common.Join("  ", info, state)))
 	if st.Err != "" {
 		b.WriteString("  " + s.Error.Render("error: "+st.Err))
 	}
+	if st.Output != "" {
+		b.WriteString(s.Dim.Render(" → " + st.Output))
+	}
+	b.WriteString(s.Dim.Render("  (x stops)"))
 	return common.Clip(b.String(), width)
 }
 

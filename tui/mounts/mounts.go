@@ -1,24 +1,24 @@
 // Package mounts is the mounts table: one row per mount with its state,
-// format, bitrates, listeners, uptime and title; sortable by column and
-// filtered with a typed query.
+// what is wrong with it (the health flags), loudness, format, bitrate,
+// listeners, uptime and title; sortable by column and filtered.
 package mounts
 
 import (
 	"cmp"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/icedeck/icedeck/engine"
 	"github.com/icedeck/icedeck/engine/frame"
 	"github.com/icedeck/icedeck/themes"
 	"github.com/icedeck/icedeck/tui/common"
+	"github.com/icedeck/icedeck/tui/health"
 	"github.com/icedeck/icedeck/tui/keys"
 )
 
@@ -28,6 +28,7 @@ type SortColumn int
 const (
 	ByName SortColumn = iota
 	ByState
+	ByHealth
 	ByListeners
 	ByBitrate
 	ByUptime
@@ -35,70 +36,72 @@ const (
 )
 
 func (c SortColumn) String() string {
-	return [...]string{"mount", "state", "listeners", "kb/s", "uptime"}[c]
+	return [...]string{"mount", "state", "health", "listeners", "kb/s", "uptime"}[c]
 }
 
 const (
-	colMark = iota
-	colName
-	colState
-	colLUFS  // short-term loudness, from the audio analysis
-	colTP    // true peak since the source connected
-	colAudio // the analysis's flags: clipping, phase, undecodable
-	colFormat
-	colRate
-	colListeners
-	colUptime
-	colTitle
+	colMark      = iota // cursor (unfocused), audition, recording
+	colName             //
+	colState            //
+	colHealth           // the health flags
+	colLUFS             // short-term loudness, from the audio analysis
+	colTP               // true peak since the source connected
+	colFormat           //
+	colRate             // measured kb/s
+	colListeners        //
+	colUptime           //
+	colTitle            //
+	numCols
 )
 
-// columns are the table's; without the audio analysis its three columns
-// are left out (width 0).
+// columns are the table's; without the audio analysis its two columns
+// are left out (width 0). The flexing columns grow to their longest
+// cell (set in measure), so a wide terminal gives its room to FORMAT and
+// TITLE rather than to padding.
 func columns(audio bool) []common.Column {
-	lufs, tp, flags := common.Column{Title: "LUFS", Width: 5, Right: true, Drop: 1}, common.Column{Title: "TP", Width: 5, Right: true, Drop: 1},
-		common.Column{Title: "AUDIO", Width: 5, Drop: 2}
+	lufs, tp := common.Column{Title: "LUFS", Width: 5, Right: true, Drop: 3}, common.Column{Title: "TP", Width: 5, Right: true, Drop: 3}
 	if !audio {
-		lufs, tp, flags = common.Column{}, common.Column{}, common.Column{}
+		lufs, tp = common.Column{}, common.Column{}
 	}
 	return []common.Column{
-		{Title: "", Width: 1},
+		{Title: "", Width: 3},
 		{Title: "MOUNT", Width: 10, Flex: 2},
-		{Title: "STATE", Width: 7},
-		lufs, tp, flags,
-		{Title: "FORMAT", Width: 12, Drop: 2},
-		{Title: "KB/S D/M", Width: 10, Right: true, Drop: 3},
+		{Title: "STATE", Width: 8},
+		{Title: "HEALTH", Width: 6, Flex: 1},
+		lufs, tp,
+		{Title: "FORMAT", Width: 8, Flex: 2, Drop: 2},
+		{Title: "kb/s", Width: 6, Right: true, Drop: 4},
 		{Title: "LISTENERS", Width: 11, Right: true},
-		{Title: "UPTIME", Width: 8, Right: true, Drop: 4},
-		{Title: "TITLE", Width: 8, Flex: 3, Drop: 5},
+		{Title: "UPTIME", Width: 8, Right: true, Drop: 5},
+		{Title: "TITLE", Width: 8, Flex: 4, Drop: 6},
 	}
 }
 
 // sortCol is the table column of a sort column, for the header arrow.
 func sortCol(c SortColumn) int {
-	return [...]int{colName, colState, colListeners, colRate, colUptime}[c]
+	return [...]int{colName, colState, colHealth, colListeners, colRate, colUptime}[c]
 }
 
 // Model is the mounts table.
 type Model struct {
-	styles  *themes.Styles
-	keys    *keys.KeyMap
-	cols    []common.Column
-	width   int
-	height  int
-	focused bool
+	styles *themes.Styles
+	keys   *keys.KeyMap
+	cols   []common.Column
+	widths []int
+	width  int
+	height int
 
-	all  []engine.MountSnapshot
-	rows []int // indices into all, filtered and sorted
-	now  time.Time
+	all   []engine.MountSnapshot
+	rows  []int // indices into all, filtered and sorted
+	now   time.Time
+	flags func(name string) []health.Flag
 
 	cursor, offset int
 	selected       string // selected mount name, kept across snapshots
 
 	sort    SortColumn
 	reverse bool
-
-	filter    string
-	filtering bool
+	filter  string
 
 	auditioning string
 	silent      bool
@@ -107,43 +110,26 @@ type Model struct {
 
 	audio    map[string]engine.AudioStats // nil without the analysis
 	analysed bool
-	clips    map[string]clipSeen
 }
 
-// clipSeen is when a mount's clipped count last grew, for the flag.
-type clipSeen struct {
-	n  uint64
-	at time.Time
+// New returns an empty table; flags gives a mount's health flags.
+func New(s *themes.Styles, k *keys.KeyMap, flags func(name string) []health.Flag) *Model {
+	return &Model{styles: s, keys: k, cols: columns(false), flags: flags}
 }
 
-// clipFlagTime is how long "clip" stays after samples clipped.
-const clipFlagTime = 10 * time.Second
-
-// New returns an empty table.
-func New(s *themes.Styles, k *keys.KeyMap) *Model {
-	return &Model{styles: s, keys: k, cols: columns(false), clips: map[string]clipSeen{}}
+// SetSize implements common.Pane.
+func (m *Model) SetSize(w, h int) {
+	m.width, m.height = w, h
+	m.measure()
+	m.fix()
 }
 
-// SetSize implements common.Component.
-func (m *Model) SetSize(w, h int) { m.width, m.height = w, h; m.fix() }
-
-// SetStyles implements common.Component.
-func (m *Model) SetStyles(s *themes.Styles) { m.styles = s }
-
-// SetFocused implements common.Component.
-func (m *Model) SetFocused(f bool) { m.focused = f }
-
-// SetSnapshot replaces the data. now is the snapshot's clock.
+// SetSnapshot replaces the data (after SetMarks, SetAudio and SetPushed).
+// now is the snapshot's clock.
 func (m *Model) SetSnapshot(ms []engine.MountSnapshot, now time.Time) {
 	m.all, m.now = ms, now
-	for name, st := range m.audio {
-		if c, ok := m.clips[name]; !ok || st.ClippedSamples < c.n {
-			m.clips[name] = clipSeen{n: st.ClippedSamples} // first look, or counted afresh: nothing new
-		} else if st.ClippedSamples > c.n {
-			m.clips[name] = clipSeen{n: st.ClippedSamples, at: now}
-		}
-	}
 	m.rebuild()
+	m.measure()
 }
 
 // SetMarks tells the table which mount is auditioned (and whether the
@@ -153,8 +139,7 @@ func (m *Model) SetMarks(auditioning string, silent bool, recording map[string]b
 }
 
 // SetAudio gives the table what the audio analysis measured per mount;
-// analysed false (no analysis at all) leaves its columns out. Call it
-// before SetSnapshot.
+// analysed false (no analysis at all) leaves its columns out.
 func (m *Model) SetAudio(audio map[string]engine.AudioStats, analysed bool) {
 	m.audio = audio
 	if analysed != m.analysed {
@@ -187,7 +172,10 @@ func (m *Model) Select(name string) bool {
 	return false
 }
 
-// Names returns every mount name in the snapshot, in table order, filter ignored.
+// Mounts returns every mount of the snapshot, filter ignored.
+func (m *Model) Mounts() []engine.MountSnapshot { return m.all }
+
+// Names returns every mount name in the snapshot, filter ignored.
 func (m *Model) Names() []string {
 	out := make([]string, len(m.all))
 	for i, ms := range m.all {
@@ -208,11 +196,14 @@ func (m *Model) Order() []string {
 // Sort returns the sort column and direction.
 func (m *Model) Sort() (SortColumn, bool) { return m.sort, m.reverse }
 
-// Filter returns the filter text and whether it is being typed.
-func (m *Model) Filter() (string, bool) { return m.filter, m.filtering }
+// Filter returns the filter kept.
+func (m *Model) Filter() string { return m.filter }
 
-// Filtering reports whether the filter is being typed (global keys are off).
-func (m *Model) Filtering() bool { return m.filtering }
+// SetFilter filters the rows by text (name, title, format, state).
+func (m *Model) SetFilter(text string) {
+	m.filter = text
+	m.rebuild()
+}
 
 // Len is the number of rows shown after filtering.
 func (m *Model) Len() int { return len(m.rows) }
@@ -221,11 +212,23 @@ func (m *Model) Len() int { return len(m.rows) }
 // its rows (at least one, for the "no mounts" line) and the filter line.
 func (m *Model) WantHeight(limit int) int {
 	h := 1 + max(len(m.rows), 1)
-	if m.filtering || m.filter != "" {
+	if m.filter != "" {
 		h++
 	}
 	return common.Clamp(h, 1, max(limit, 1))
 }
+
+// Window returns the rows in view, first and last counted from 1, and
+// how many there are: "12–22 of 42".
+func (m *Model) Window() (first, last, total int) {
+	if len(m.rows) == 0 || m.bodyHeight() == 0 {
+		return 0, 0, len(m.rows)
+	}
+	return m.offset + 1, min(m.offset+m.bodyHeight(), len(m.rows)), len(m.rows)
+}
+
+// Scrolls reports whether some rows are out of view.
+func (m *Model) Scrolls() bool { return m.bodyHeight() > 0 && len(m.rows) > m.bodyHeight() }
 
 // rebuild filters and sorts, keeping the selected mount under the cursor.
 func (m *Model) rebuild() {
@@ -236,16 +239,8 @@ func (m *Model) rebuild() {
 			m.rows = append(m.rows, i)
 		}
 	}
-	slices.SortStableFunc(m.rows, func(a, b int) int {
-		c := m.compare(&m.all[a], &m.all[b])
-		if m.reverse {
-			c = -c
-		}
-		if c == 0 {
-			c = cmp.Compare(m.all[a].Name, m.all[b].Name)
-		}
-		return c
-	})
+	common.SortRows(m.rows, func(a, b int) int { return m.compare(&m.all[a], &m.all[b]) },
+		func(a, b int) int { return cmp.Compare(m.all[a].Name, m.all[b].Name) }, m.reverse)
 	m.cursor = 0
 	for i, r := range m.rows {
 		if m.all[r].Name == m.selected {
@@ -254,6 +249,31 @@ func (m *Model) rebuild() {
 		}
 	}
 	m.fix()
+}
+
+// measure sets the flexing columns' limits from the data and lays the
+// columns out for the width.
+func (m *Model) measure() {
+	name, format, flags := 10, 8, 6
+	for i := range m.all {
+		ms := &m.all[i]
+		name = max(name, ansi.StringWidth(ms.Name))
+		format = max(format, ansi.StringWidth(Format(ms)))
+		flags = max(flags, ansi.StringWidth(flagWords(m.flags(ms.Name))))
+	}
+	// Up to a limit the longest cell is the least width, so a format or a
+	// flag is not cut while a title takes the room; beyond, they share.
+	set := func(c, longest, least, limit int) {
+		m.cols[c].Width, m.cols[c].Max = common.Clamp(longest, least, limit), longest
+	}
+	set(colName, name, 10, 20)
+	set(colFormat, format, 8, 14)
+	set(colHealth, flags, 6, 12)
+	// The sorted column's title carries the arrow, whole.
+	if c := &m.cols[sortCol(m.sort)]; c.Width > 0 {
+		c.Width = max(c.Width, ansi.StringWidth(c.Title)+2)
+	}
+	m.widths = common.Widths(m.cols, m.width)
 }
 
 func (m *Model) fix() {
@@ -266,7 +286,7 @@ func (m *Model) fix() {
 
 func (m *Model) bodyHeight() int {
 	h := m.height - 1
-	if m.filtering || m.filter != "" {
+	if m.filter != "" {
 		h--
 	}
 	return max(h, 0)
@@ -276,13 +296,20 @@ func (m *Model) matches(ms *engine.MountSnapshot, q string) bool {
 	return strings.Contains(strings.ToLower(ms.Name), q) ||
 		strings.Contains(strings.ToLower(ms.Title), q) ||
 		strings.Contains(strings.ToLower(Format(ms)), q) ||
-		strings.Contains(m.State(ms), q) || strings.Contains(string(ms.State), q)
+		strings.Contains(m.State(ms), q) || strings.Contains(string(ms.State), q) ||
+		strings.Contains(flagWords(m.flags(ms.Name)), q)
 }
 
 func (m *Model) compare(a, b *engine.MountSnapshot) int {
 	switch m.sort {
 	case ByState:
 		return cmp.Compare(m.State(a), m.State(b))
+	case ByHealth: // the worst first, then the most flags
+		fa, fb := m.flags(a.Name), m.flags(b.Name)
+		if c := -cmp.Compare(rank(fa), rank(fb)); c != 0 {
+			return c
+		}
+		return -cmp.Compare(len(fa), len(fb))
 	case ByListeners:
 		return -cmp.Compare(a.ListenerCount, b.ListenerCount) // most first
 	case ByBitrate:
@@ -291,6 +318,14 @@ func (m *Model) compare(a, b *engine.MountSnapshot) int {
 		return -cmp.Compare(m.uptime(a), m.uptime(b))
 	}
 	return cmp.Compare(a.Name, b.Name)
+}
+
+// rank orders flag sets: none, notes only, warnings, bad.
+func rank(fs []health.Flag) int {
+	if len(fs) == 0 {
+		return 0
+	}
+	return int(health.Worst(fs)) + 1
 }
 
 func measured(ms *engine.MountSnapshot) int {
@@ -310,54 +345,16 @@ func (m *Model) uptime(ms *engine.MountSnapshot) time.Duration {
 	return m.now.Sub(ms.Source.Connected)
 }
 
-// Update implements common.Component.
-func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	k, ok := msg.(tea.KeyPressMsg)
-	if !ok {
-		return nil
-	}
-	if m.filtering {
-		m.typeFilter(k)
-		return nil
-	}
-	if d, ok := m.keys.Step(k, m.bodyHeight(), len(m.rows)); ok {
-		m.Move(d)
-		return nil
-	}
-	switch {
-	case key.Matches(k, m.keys.Sort):
-		m.sort = (m.sort + 1) % numSorts
-		m.rebuild()
-	case key.Matches(k, m.keys.SortReverse):
-		m.reverse = !m.reverse
-		m.rebuild()
-	case key.Matches(k, m.keys.Filter):
-		m.filtering = true
-		m.fix()
-	}
-	return nil
-}
-
-// typeFilter edits the filter: printable text appends, backspace deletes,
-// ctrl+u/ctrl+w clear, enter keeps the filter, esc drops it.
-func (m *Model) typeFilter(k tea.KeyPressMsg) {
-	switch k.String() {
-	case "esc":
-		m.filter, m.filtering = "", false
-	case "enter":
-		m.filtering = false
-	case "backspace":
-		if r := []rune(m.filter); len(r) > 0 {
-			m.filter = string(r[:len(r)-1])
-		}
-	case "ctrl+u", "ctrl+w":
-		m.filter = ""
-	default:
-		if k.Text != "" && k.Mod&^tea.ModShift == 0 {
-			m.filter += k.Text
-		}
-	}
-	m.rebuild()
+// Bindings implements common.Pane: the list keys, filter and sort.
+func (m *Model) Bindings() []common.Binding {
+	k := m.keys
+	return append(common.Movement(k, m.bodyHeight(), len(m.rows), m.Move),
+		common.Bind(k.Filter, func() tea.Cmd {
+			return common.Send(common.FilterRequest{What: "mounts (name, title, format, state, health)", Text: m.filter, Set: m.SetFilter})
+		}).OnHelp(),
+		common.Do(k.Sort, func() { m.sort = (m.sort + 1) % numSorts; m.rebuild(); m.measure() }).OnHelp(),
+		common.Do(k.SortReverse, func() { m.reverse = !m.reverse; m.rebuild() }),
+	)
 }
 
 // Move moves the cursor by delta rows.
@@ -381,24 +378,30 @@ func (m *Model) Click(y int) bool {
 	return true
 }
 
-// ShortHelp implements common.Component.
-func (m *Model) ShortHelp() []key.Binding {
-	return []key.Binding{m.keys.Filter, m.keys.Sort, m.keys.SortReverse, m.keys.Audition}
-}
-
-// View implements common.Component.
-func (m *Model) View() string {
+// View implements common.Pane. The focused table draws its cursor as a
+// full-width bar; without focus the selected row keeps its colours. A ▸
+// marks it either way (it is what a screen without colours shows).
+func (m *Model) View(focused bool) string {
 	if m.width <= 0 || m.height <= 0 {
 		return ""
 	}
 	s := m.styles
-	widths := common.Widths(m.cols, m.width)
+	widths := m.widths
 	arrow := " ▼"
 	if m.reverse {
 		arrow = " ▲"
 	}
+	header := common.Row(m.cols, widths, common.HeaderCells(m.cols, sortCol(m.sort), arrow))
+	if first, last, total := m.Window(); m.Scrolls() {
+		// The position goes where the header has room for it whole.
+		pos := strconv.Itoa(first) + "–" + strconv.Itoa(last) + " of " + strconv.Itoa(total)
+		trimmed := strings.TrimRight(header, " ")
+		if room := m.width - ansi.StringWidth(trimmed) - 2; room >= ansi.StringWidth(pos) {
+			header = trimmed + strings.Repeat(" ", room-ansi.StringWidth(pos)+2) + pos
+		}
+	}
 	lines := make([]string, 0, m.height)
-	lines = append(lines, s.TableHeader.Render(common.Fit(common.Row(m.cols, widths, common.HeaderCells(m.cols, sortCol(m.sort), arrow)), m.width)))
+	lines = append(lines, s.TableHeader.Render(common.Fit(header, m.width)))
 
 	body := m.bodyHeight()
 	if len(m.rows) == 0 && body > 0 {
@@ -408,43 +411,43 @@ func (m *Model) View() string {
 		}
 		lines = append(lines, s.Dim.Render(common.Clip("  "+msg, m.width)))
 	}
-	cells := make([]string, len(m.cols))
-	paints := make([]common.Paint, len(m.cols))
-	markPaint, titlePaint := common.PaintOf(s.Accent), common.PaintOf(s.Dim)
+	cells := make([]string, numCols)
+	paints := make([]common.Paint, numCols)
+	markPaint, titlePaint, dim := common.PaintOf(s.Accent), common.PaintOf(s.Dim), common.PaintOf(s.Dim)
 	var b strings.Builder
 	for i := m.offset; i < len(m.rows) && i < m.offset+body; i++ {
 		ms := &m.all[m.rows[i]]
-		m.cells(ms, cells)
-		b.Reset()
 		selected := i == m.cursor
-		if selected {
+		flags := m.flags(ms.Name)
+		m.cells(ms, flags, selected, cells)
+		b.Reset()
+		if selected && focused {
 			common.WriteRow(&b, m.cols, widths, cells)
-			row := common.Fit(b.String(), m.width)
-			if m.focused {
-				lines = append(lines, s.Selected.Render(row))
-			} else {
-				lines = append(lines, s.SelectedDim.Render(row))
-			}
+			lines = append(lines, s.Selected.Render(common.Fit(b.String(), m.width)))
 			continue
 		}
-		paints[colState] = common.PaintOf(m.stateStyle(ms))
-		paints[colLUFS], paints[colTP], paints[colAudio] = m.audioPaints(ms.Name)
 		paints[colMark] = markPaint
+		paints[colName] = common.Paint{}
+		if selected {
+			paints[colName] = markPaint
+		}
+		paints[colState] = common.PaintOf(m.stateStyle(ms, flags))
+		paints[colHealth] = common.PaintOf(health.Worst(flags).Style(m.styles))
+		paints[colLUFS], paints[colTP] = m.audioPaints(ms.Name)
 		paints[colTitle] = titlePaint
+		paints[colRate], paints[colUptime] = common.Paint{}, common.Paint{}
+		if ms.Source == nil {
+			paints[colRate], paints[colUptime] = dim, dim
+		}
 		common.WriteStyledRow(&b, m.cols, widths, cells, paints)
 		lines = append(lines, b.String())
 	}
-	if m.filtering || m.filter != "" {
+	if m.filter != "" {
 		for len(lines) < m.height-1 {
 			lines = append(lines, "")
 		}
-		f := "/" + m.filter
-		if m.filtering {
-			f += "▏"
-			lines = append(lines, s.Accent.Render(common.Clip(f, m.width)))
-		} else {
-			lines = append(lines, s.Dim.Render(common.Clip(f+"   (/ edit, esc in filter clears)", m.width)))
-		}
+		lines = append(lines, s.Dim.Render(common.Clip("/"+m.filter+"  "+strconv.Itoa(len(m.rows))+" of "+
+			strconv.Itoa(len(m.all))+" mounts · / edits, esc clears", m.width)))
 	}
 	return common.Lines(lines, m.width, m.height)
 }
@@ -463,7 +466,12 @@ func (m *Model) State(ms *engine.MountSnapshot) string {
 	return string(ms.State)
 }
 
-func (m *Model) stateStyle(ms *engine.MountSnapshot) lipgloss.Style {
+// stateStyle colours the state; a live mount with trouble takes the
+// colour of its worst flag, so it never reads as a healthy green live.
+func (m *Model) stateStyle(ms *engine.MountSnapshot, flags []health.Flag) lipgloss.Style {
+	if w := health.Worst(flags); w > health.Note {
+		return w.Style(m.styles)
+	}
 	switch m.State(ms) {
 	case "live":
 		return m.styles.Live
@@ -472,32 +480,59 @@ func (m *Model) stateStyle(ms *engine.MountSnapshot) lipgloss.Style {
 	case "grace", "fallback", "relay":
 		return m.styles.Grace
 	case "silent":
-		return m.styles.Warn
+		return m.styles.Error
 	case "idle":
 		return m.styles.Dim
 	}
 	return m.styles.Text
 }
 
-func (m *Model) cells(ms *engine.MountSnapshot, out []string) {
-	mark := ""
-	switch {
-	case ms.Name == m.auditioning:
-		mark = "▶"
-	case m.recording[ms.Name]:
-		mark = "●"
+// flagWords is the flags as the cell shows them: "sync crc".
+func flagWords(fs []health.Flag) string {
+	switch len(fs) {
+	case 0:
+		return ""
+	case 1:
+		return fs[0].Word
 	}
-	out[colMark] = mark
+	w := make([]string, len(fs))
+	for i, f := range fs {
+		w[i] = f.Word
+	}
+	return strings.Join(w, " ")
+}
+
+// flagCell fits the flags in width: every word, or the worst and how
+// many more ("sync+2") rather than a word cut in half.
+func flagCell(fs []health.Flag, width int) string {
+	all := flagWords(fs)
+	if len(fs) < 2 || ansi.StringWidth(all) <= width {
+		return all
+	}
+	return fs[0].Word + "+" + strconv.Itoa(len(fs)-1)
+}
+
+func (m *Model) cells(ms *engine.MountSnapshot, flags []health.Flag, cursor bool, out []string) {
+	marks := " "
+	if cursor {
+		marks = "▸"
+	}
+	if ms.Name == m.auditioning {
+		marks += "▶"
+	} else {
+		marks += " "
+	}
+	if m.recording[ms.Name] {
+		marks += "●"
+	}
+	out[colMark] = marks
 	out[colName] = ms.Name
 	out[colState] = m.State(ms)
-	out[colLUFS], out[colTP], out[colAudio] = m.audioCells(ms.Name)
+	out[colHealth] = flagCell(flags, max(m.widths[colHealth], 1))
+	out[colLUFS], out[colTP] = m.audioCells(ms.Name)
 	out[colFormat] = Format(ms)
-	decl := 0
-	if ms.Source != nil {
-		decl = ms.Source.Ice.Bitrate
-	}
-	out[colRate] = common.Kbps(decl) + "/" + common.Kbps(measured(ms))
-	out[colListeners] = strconv.Itoa(ms.ListenerCount) + " (" + strconv.Itoa(ms.ListenerPeak) + ")"
+	out[colRate] = common.Kbps(measured(ms))
+	out[colListeners] = common.Count(ms.ListenerCount) + " (" + common.Count(ms.ListenerPeak) + ")"
 	switch {
 	case ms.Source != nil:
 		out[colUptime] = common.Since(m.now, ms.Source.Connected)
@@ -572,59 +607,44 @@ func Codec(contentType, codec string) string {
 	return strings.TrimSpace(ct)
 }
 
-// audioCells are the short-term loudness, the true peak and the flag of
-// a mount ("–" where the analysis has nothing).
-func (m *Model) audioCells(name string) (lufs, tp, flag string) {
+// SameType reports whether two content types name the same stream
+// format (frame.FormatOf's table: audio/mpeg and audio/mp3 are one), so a
+// listener's player can be moved from one to the other; unknown types
+// must be the same type.
+func SameType(a, b string) bool {
+	fa, fb := frame.FormatOf(a), frame.FormatOf(b)
+	if fa.Kind != frame.KindUnknown || fb.Kind != frame.KindUnknown {
+		return fa == fb
+	}
+	ta, _, _ := strings.Cut(a, ";")
+	tb, _, _ := strings.Cut(b, ";")
+	return strings.EqualFold(strings.TrimSpace(ta), strings.TrimSpace(tb))
+}
+
+// audioCells are the short-term loudness and the true peak of a mount
+// ("–" where the analysis has nothing).
+func (m *Model) audioCells(name string) (lufs, tp string) {
 	st, ok := m.audio[name]
 	if !ok {
-		return "–", "–", ""
+		return "–", "–"
 	}
-	return common.Level(st.ShortTermLUFS), common.Level(st.TruePeakDBTP), m.flag(name, &st)
+	return common.Level(st.ShortTermLUFS), common.Level(st.TruePeakDBTP)
 }
 
-// flag is the one word that matters most about a mount's audio.
-func (m *Model) flag(name string, st *engine.AudioStats) string {
-	switch {
-	case st.State == "undecodable":
-		return "undec" // the Source tab says why
-	case m.clipping(name):
-		return "clip"
-	case st.PhaseWarning:
-		return "phase"
-	case st.State == "over max_mounts" || st.State == "off":
-		return "off"
-	case st.Mono && st.Channels == 2:
-		return "mono"
-	}
-	return ""
-}
-
-func (m *Model) clipping(name string) bool {
-	c := m.clips[name]
-	return !c.at.IsZero() && m.now.Sub(c.at) < clipFlagTime
-}
-
-// audioPaints colour the audio cells: a true peak over -1 dBTP and
-// clipping red, loudness over -9 LUFS (short-term) and a phase problem
-// yellow.
-func (m *Model) audioPaints(name string) (lufs, tp, flag common.Paint) {
+// audioPaints colour the audio cells: a true peak over -1 dBTP red,
+// loudness over -9 LUFS (short-term) yellow.
+func (m *Model) audioPaints(name string) (lufs, tp common.Paint) {
 	st, ok := m.audio[name]
-	if !ok {
-		return common.PaintOf(m.styles.Dim), common.PaintOf(m.styles.Dim), common.Paint{}
-	}
 	s := m.styles
-	lufs, tp, flag = common.PaintOf(s.Text), common.PaintOf(s.Text), common.PaintOf(s.Dim)
+	if !ok {
+		return common.PaintOf(s.Dim), common.PaintOf(s.Dim)
+	}
+	lufs, tp = common.PaintOf(s.Text), common.PaintOf(s.Text)
 	if st.ShortTermLUFS > -9 {
 		lufs = common.PaintOf(s.Warn)
 	}
 	if st.TruePeakDBTP > -1 {
 		tp = common.PaintOf(s.Error)
 	}
-	switch m.flag(name, &st) {
-	case "undec", "clip":
-		flag = common.PaintOf(s.Error)
-	case "phase":
-		flag = common.PaintOf(s.Warn)
-	}
-	return lufs, tp, flag
+	return lufs, tp
 }

@@ -9,54 +9,56 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/icedeck/icedeck/engine"
 	"github.com/icedeck/icedeck/engine/frame"
 	"github.com/icedeck/icedeck/themes"
 	"github.com/icedeck/icedeck/tui/common"
+	"github.com/icedeck/icedeck/tui/health"
 	"github.com/icedeck/icedeck/tui/keys"
 	"github.com/icedeck/icedeck/tui/meter"
 )
 
-// Model is the source detail pane.
+// Model is the source detail pane. Its text is laid out in Update
+// (Refresh), so View only picks the lines in view.
 type Model struct {
-	styles  *themes.Styles
-	keys    *keys.KeyMap
-	width   int
-	height  int
-	focused bool
+	styles   *themes.Styles
+	keys     *keys.KeyMap
+	analysed bool // an audio analysis runs at all
+	width    int
+	height   int
 
 	mount  engine.MountSnapshot
 	pushes []engine.PushStatus // the mount's
 	has    bool
+	flags  []health.Flag
+	listen string // the mount's listen URL
 
 	audio    engine.AudioStats // what the audio analysis measured on the mount
 	hasAudio bool
 	history  []float64 // its short-term loudness once a second
 	now      time.Time
 	offset   int
+	text     []string // the lines, from Refresh
+	labelW   int
 }
 
-// New returns an empty pane.
-func New(s *themes.Styles, k *keys.KeyMap) *Model { return &Model{styles: s, keys: k} }
+// New returns an empty pane; analysed says an audio analysis runs.
+func New(s *themes.Styles, k *keys.KeyMap, analysed bool) *Model {
+	return &Model{styles: s, keys: k, analysed: analysed, labelW: minLabelW}
+}
 
-// SetSize implements common.Component.
-func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+// SetSize implements common.Pane.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h; m.fix() }
 
-// SetStyles implements common.Component.
-func (m *Model) SetStyles(s *themes.Styles) { m.styles = s }
-
-// SetFocused implements common.Component.
-func (m *Model) SetFocused(f bool) { m.focused = f }
-
-// SetData shows ms (has = false: no mount selected).
-func (m *Model) SetData(ms engine.MountSnapshot, has bool, now time.Time) {
+// SetData shows ms (has = false: no mount selected), its health flags
+// and the URL listeners use. Call Refresh after the Set calls.
+func (m *Model) SetData(ms engine.MountSnapshot, has bool, now time.Time, flags []health.Flag, listen string) {
 	if ms.Name != m.mount.Name {
 		m.offset = 0
 	}
-	m.mount, m.has, m.now = ms, has, now
+	m.mount, m.has, m.now, m.flags, m.listen = ms, has, now, flags, listen
 }
 
 // SetAudio shows what the audio analysis measured on the mount given to
@@ -68,64 +70,78 @@ func (m *Model) SetAudio(st engine.AudioStats, has bool, history []float64) {
 // SetPushes shows the pushes of the mount given to SetData.
 func (m *Model) SetPushes(ps []engine.PushStatus) { m.pushes = ps }
 
+// Refresh lays the text out again; the root calls it from Update.
+func (m *Model) Refresh() {
+	if m.width <= 0 {
+		m.text = nil
+		return
+	}
+	m.text = m.lines()
+	m.fix()
+}
+
+func (m *Model) fix() { m.offset = common.Clamp(m.offset, 0, max(len(m.text)-m.height, 0)) }
+
 // Scroll moves the view by delta lines.
-func (m *Model) Scroll(delta int) { m.offset = max(m.offset+delta, 0) }
+func (m *Model) Scroll(delta int) { m.offset += delta; m.fix() }
 
-// Update implements common.Component.
-func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	k, ok := msg.(tea.KeyPressMsg)
-	if !ok {
-		return nil
+// Bindings implements common.Pane.
+func (m *Model) Bindings() []common.Binding {
+	k := m.keys
+	bs := common.Movement(k, m.height-1, max(len(m.text)-m.height, 0), m.Scroll)
+	for i := range bs {
+		bs[i] = bs[i].OffIf(len(m.text) <= m.height, "the whole Source tab is in view")
 	}
-	// The view clamps the offset to the text, so End may overshoot.
-	if d, ok := m.keys.Step(k, m.height-1, 1<<20); ok {
-		m.Scroll(d)
-		return nil
-	}
-	switch {
-	case key.Matches(k, m.keys.KickSource):
-		if m.has && m.mount.Source != nil {
-			return common.Send(common.KickSourceRequest{Mount: m.mount.Name, Addr: m.mount.Source.Addr})
-		}
-	case key.Matches(k, m.keys.ResetLoudness):
-		if m.has && m.hasAudio {
-			return common.Send(common.ResetLoudnessRequest{Mount: m.mount.Name})
-		}
-	}
-	return nil
+	reset := common.Bind(k.ResetLoudness, func() tea.Cmd {
+		return common.Send(common.ResetLoudnessRequest{Mount: m.mount.Name})
+	}).OnHelp().
+		OffIf(!m.analysed, "the audio analysis is off ([analysis] enabled = false)").
+		OffIf(!m.has, "no mount selected").
+		OffIf(!m.hasAudio, m.mount.Name+" is not measured (yet)")
+	return append(bs, reset)
 }
 
-// ShortHelp implements common.Component.
-func (m *Model) ShortHelp() []key.Binding {
-	if m.hasAudio {
-		return []key.Binding{m.keys.KickSource, m.keys.ResetLoudness}
-	}
-	return []key.Binding{m.keys.KickSource}
-}
+// minLabelW fits the fixed labels ("Relay state").
+const minLabelW = 11
 
-const labelW = 11
-
-// View implements common.Component.
-func (m *Model) View() string {
+// View implements common.Pane.
+func (m *Model) View(bool) string {
 	if m.width <= 0 || m.height <= 0 {
 		return ""
 	}
-	lines := m.lines()
-	m.offset = common.Clamp(m.offset, 0, max(len(lines)-m.height, 0))
-	return common.Lines(lines[m.offset:], m.width, m.height)
+	return common.Lines(m.text[min(m.offset, len(m.text)):], m.width, m.height)
 }
 
 func (m *Model) lines() []string {
 	s := m.styles
 	var out []string
-	add := func(label, value string) {
-		out = append(out, s.TableHeader.Render(common.Fit(label, labelW))+" "+value)
-	}
 	if !m.has {
 		return []string{s.Dim.Render("  no mount selected")}
 	}
 	ms := &m.mount
 	src := ms.Source
+	// Labels are never cut: the column is as wide as the longest
+	// (icy-metadata, ice-description), within reason.
+	m.labelW = minLabelW
+	if src != nil {
+		for k := range src.Headers {
+			if lk := strings.ToLower(k); strings.HasPrefix(lk, "ice-") || strings.HasPrefix(lk, "icy-") {
+				m.labelW = max(m.labelW, min(len(k), 24))
+			}
+		}
+	}
+	labelW := m.labelW
+	add := func(label, value string) {
+		out = append(out, s.TableHeader.Render(common.Fit(label, labelW))+" "+value)
+	}
+	if m.listen != "" {
+		add("Listen", s.Accent.Render(m.listen)+s.Dim.Render("  (c copies)"))
+	}
+	if len(m.flags) > 0 {
+		for _, f := range m.flags {
+			add("Health", f.Level.Style(s).Render(f.Word)+s.Text.Render(" "+f.Why))
+		}
+	}
 	if rs := ms.Relay; rs != nil {
 		add("Relay", s.Text.Render("relayed from "+common.Redact(rs.Upstream))+s.Dim.Render(relayKind(rs)))
 		if len(rs.Upstreams) > 1 {
@@ -175,33 +191,46 @@ func (m *Model) lines() []string {
 		common.Join(" ", f.Codec, mpegVersion(f)),
 		hz(f.SampleRate), channels(f.Channels),
 		container(f.Container), src.ContentType)
-	if !src.Known {
+	u := ms.Unknown
+	notTold := s.Dim.Render("not told by this server")
+	switch {
+	case u.Has(engine.UnknownFrames):
+		codec = src.ContentType
+	case !src.Known:
 		codec = common.Join(" · ", src.ContentType, "not analysed (unknown format)")
 	}
 	add("Codec", s.Text.Render(codec))
 	if m.hasAudio {
-		meters := m.audioLines(add) // adds its labelled lines first
+		meters := m.audioLines(add, labelW) // adds its labelled lines first
 		out = append(out, meters...)
 	}
 	frames := "frames " + strconv.FormatUint(f.Frames, 10)
 	if f.Container == "ogg" {
 		frames = "pages " + strconv.FormatUint(f.Frames, 10)
 	}
-	add("Frames", s.Text.Render(frames)+"  "+
-		count(s, "sync losses", f.SyncLosses)+"  "+count(s, "CRC errors", f.CRCErrors)+"  "+
-		s.Dim.Render("skipped "+common.Bytes(f.SkippedBytes)+"  tags "+common.Bytes(f.TagBytes)))
+	if u.Has(engine.UnknownFrames) {
+		add("Frames", notTold)
+	} else {
+		add("Frames", s.Text.Render(frames)+"  "+
+			count(s, "sync losses", f.SyncLosses)+"  "+count(s, "CRC errors", f.CRCErrors)+"  "+
+			s.Dim.Render("skipped "+common.Bytes(f.SkippedBytes)+"  tags "+common.Bytes(f.TagBytes)))
+	}
 	rt := strconv.FormatFloat(src.Realtime, 'f', 2, 64) + "×"
 	rtStyle := s.Text
-	if src.Realtime > 0 && (src.Realtime < 0.95 || src.Realtime > 1.10) {
+	if src.Realtime > 0 && (src.Realtime < health.PaceLow || src.Realtime > health.PaceHigh) {
 		rtStyle = s.Warn
 	}
 	stalls := s.Text
 	if src.Stalls > 0 {
 		stalls = s.Warn
 	}
-	add("Timing", s.Text.Render("audio "+common.Duration(f.Duration)+"  realtime ")+rtStyle.Render(rt)+"  "+
-		stalls.Render("stalls "+strconv.Itoa(src.Stalls))+
-		s.Dim.Render("  longest gap "+src.LongestGap.Round(time.Millisecond).String()))
+	if u.Has(engine.UnknownSource) || u.Has(engine.UnknownFrames) {
+		add("Timing", notTold)
+	} else {
+		add("Timing", s.Text.Render("audio "+common.Duration(f.Duration)+"  realtime ")+rtStyle.Render(rt)+"  "+
+			stalls.Render("stalls "+strconv.Itoa(src.Stalls))+
+			s.Dim.Render("  longest gap "+src.LongestGap.Round(time.Millisecond).String()))
+	}
 	rate := "declared " + kbps(src.Ice.Bitrate) + " · measured " + kbps(src.Bitrate1s) + " (1s) " + kbps(src.Bitrate10s) + " (10s)"
 	if f.MinBitrate > 0 {
 		rate += " · frames " + common.Kbps(f.MinBitrate) + "–" + common.Kbps(f.MaxBitrate) + " kb/s"
@@ -215,11 +244,26 @@ func (m *Model) lines() []string {
 		spark := common.Sparkline(src.History, max(w-len(tail)-1, 1))
 		add("History", s.Accent.Render(spark)+s.Dim.Render(tail))
 	}
-	add("Received", s.Text.Render(common.Bytes(src.BytesIn)+" ("+strconv.FormatUint(src.BytesIn, 10)+" bytes)"))
-	add("SHA-256", s.Dim.Render(src.SHA256))
-	add("Address", s.Text.Render(src.Addr+" "+src.Method+" · connected "+common.Since(m.now, src.Connected)+
-		" · last data "+common.Since(m.now, src.LastData)+" ago"))
-	add("Agent", s.Text.Render(src.UserAgent))
+	if u.Has(engine.UnknownBytes) {
+		add("Received", notTold)
+	} else {
+		add("Received", s.Text.Render(common.Bytes(src.BytesIn)+" ("+strconv.FormatUint(src.BytesIn, 10)+" bytes)"))
+	}
+	if !u.Has(engine.UnknownSource) {
+		add("SHA-256", s.Dim.Render(src.SHA256))
+	}
+	addr := src.Addr + " " + src.Method
+	if u.Has(engine.UnknownSourceClient) {
+		addr = "–"
+	}
+	last := " · last data " + common.Since(m.now, src.LastData) + " ago"
+	if u.Has(engine.UnknownSource) {
+		last = ""
+	}
+	add("Address", s.Text.Render(addr+" · connected "+common.Since(m.now, src.Connected)+last))
+	if !u.Has(engine.UnknownSourceClient) {
+		add("Agent", s.Text.Render(src.UserAgent))
+	}
 	if ms.Title != "" {
 		add("Title", s.Text.Render(ms.Title))
 	}
@@ -350,7 +394,7 @@ const loudnessFloor = -40.0
 // audioLines are the audio analysis's readings: loudness, peaks, phase,
 // a level meter per channel and the loudness of the last five minutes.
 // Labelled lines go through add; the meter's own lines are returned.
-func (m *Model) audioLines(add func(label, value string)) []string {
+func (m *Model) audioLines(add func(label, value string), labelW int) []string {
 	s, st := m.styles, &m.audio
 	switch st.State {
 	case "undecodable":
@@ -407,32 +451,8 @@ func (m *Model) audioLines(add func(label, value string)) []string {
 	if w := m.width - labelW - 1; w > 0 && len(m.history) > 0 {
 		tail := " short-term LUFS, " + common.Duration(time.Duration(len(m.history))*time.Second) + ", " + strconv.Itoa(int(loudnessFloor)) + "…0"
 		cells := max(w-len(tail), 1)
-		spark := common.SparklineRange(squeeze(m.history, cells), loudnessFloor, 0, cells)
+		spark := common.SparklineRange(common.Squeeze(m.history, cells), loudnessFloor, 0, cells)
 		out = append(out, s.TableHeader.Render(common.Fit("Trend", labelW))+" "+s.Accent.Render(spark)+s.Dim.Render(tail))
-	}
-	return out
-}
-
-// squeeze averages v into at most n values, so the whole history fits
-// (NaN, nothing measured, counts for nothing; all NaN stays NaN).
-func squeeze(v []float64, n int) []float64 {
-	if len(v) <= n {
-		return v
-	}
-	out := make([]float64, n)
-	for i := range out {
-		var sum float64
-		k := 0
-		for _, x := range v[i*len(v)/n : (i+1)*len(v)/n] {
-			if !math.IsNaN(x) {
-				sum += x
-				k++
-			}
-		}
-		out[i] = math.NaN()
-		if k > 0 {
-			out[i] = sum / float64(k)
-		}
 	}
 	return out
 }
