@@ -536,7 +536,13 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 	}
 	player := playback.NewPlayer(playback.Options{Logger: log})
 	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv, Analyzer: st.analysis,
-		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile})
+		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile,
+		// v shows the admin password, in this mode otherwise only in the log; a reload may change it.
+		Admin: func() (string, string) {
+			st.reloading.Lock()
+			defer st.reloading.Unlock()
+			return st.o.ctl.AdminUser, st.o.ctl.AdminPassword
+		}})
 	_ = player.Close()
 	_ = restore()
 	code := st.stop()
