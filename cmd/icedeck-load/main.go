@@ -25,13 +25,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
@@ -48,6 +52,7 @@ func main() {
 	pid := flag.Int("pid", 0, "server process to measure (0: none)")
 	icy := flag.Bool("icy", false, "ask for ICY metadata")
 	label := flag.String("label", "", "name of the run in the RESULT line")
+	probeEvery := flag.Duration("probe", 20*time.Millisecond, "while listeners connect, a blocking client apart from them times a new listener's first byte this often (0: none)")
 	flag.Parse()
 	if *password == "" {
 		fmt.Fprintln(os.Stderr, "icedeck-load: -password is required")
@@ -69,6 +74,13 @@ func main() {
 
 	rss0 := rss(*pid)
 	r := &run{src: src, start: time.Now(), ls: make([]*listenerStats, *n)}
+	ramping := make(chan struct{})
+	probes := make(chan []time.Duration, 1)
+	if *probeEvery > 0 {
+		go func() { probes <- probe(*addr, *mount, *probeEvery, ramping) }()
+	} else {
+		probes <- nil
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < *n; i++ {
 		// Evenly spaced, as listeners arrive: a batch at once would time
@@ -86,6 +98,8 @@ func main() {
 		}()
 	}
 	fmt.Printf("connected %d listeners in %s\n", *n, time.Since(r.start).Round(time.Millisecond))
+	close(ramping)
+	probed := <-probes
 	time.Sleep(*settle) // bursts settle
 
 	before := make([]int64, *n)
@@ -116,6 +130,7 @@ func main() {
 	res := result{label: *label, listeners: *n, failed: int(r.failed.Load()), starved: starved,
 		rate: float64(total) / secs / float64(*n) * 8 / 1000, kbps: *kbps}
 	res.ttfb = percentiles(r.ttfbs())
+	res.probe = percentiles(probed)
 	res.latency = r.lat.percentiles()
 	fmt.Printf("listeners: %d, refused or failed: %d, starved (<90%% of the rate while measured): %d\n", *n, res.failed, starved)
 	if errs := r.errors(); len(errs) > 0 {
@@ -123,6 +138,9 @@ func main() {
 	}
 	fmt.Printf("average received per listener: %.1f kb/s (source sends %d kb/s)\n", res.rate, *kbps)
 	fmt.Printf("time to first byte (connect to the answer's first byte): %s\n", res.ttfb)
+	if len(probed) > 0 {
+		fmt.Printf("time to first byte of %d blocking probes while they connected: %s\n", len(probed), res.probe)
+	}
 	if src.file == nil {
 		fmt.Printf("latency source → listener (%d frames): %s\n", r.lat.count(), res.latency)
 	}
@@ -316,6 +334,60 @@ func (r *run) stamps(b []byte, now time.Time) {
 	}
 }
 
+// probe times a new listener's first byte every interval until done,
+// from a thread of its own with blocking system calls: the N listeners'
+// goroutines, woken by thousands at each of the server's sweeps, can be
+// scheduled late, and their TTFB then times the load generator as well.
+// A probe that gets no byte within 5 s counts as 5 s.
+func probe(addr, mount string, every time.Duration, done chan struct{}) []time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		fmt.Fprintf(os.Stderr, "icedeck-load: -probe needs an IPv4 address:port, not %q\n", addr)
+		return nil
+	}
+	sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	req := []byte("GET " + mount + " HTTP/1.0\r\nUser-Agent: icedeck-load-probe\r\n\r\n")
+	var out []time.Duration
+	var b [512]byte
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return out
+		case <-tick.C:
+		}
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			continue
+		}
+		tv := syscall.NsecToTimeval(int64(5 * time.Second))
+		_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		t0 := time.Now()
+		got := false
+		if syscall.Connect(fd, sa) == nil {
+			if k, err := syscall.Write(fd, req); err == nil && k == len(req) {
+				// Raw: the thread waits in the kernel, not for the scheduler.
+				// The runtime's preemption signal interrupts it (a socket
+				// with a receive timeout is not restarted): read again.
+				k, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+				for e == syscall.EINTR {
+					k, _, e = syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+				}
+				got = e == 0 && k > 0
+			}
+		}
+		d := time.Since(t0)
+		if !got {
+			d = 5 * time.Second
+		}
+		out = append(out, d)
+		syscall.Close(fd)
+	}
+}
+
 func (r *run) ttfbs() []time.Duration {
 	var ds []time.Duration
 	for _, ls := range r.ls {
@@ -434,7 +506,7 @@ type result struct {
 	listeners, failed, starved int
 	kbps                       int
 	rate, cpu, rssKiB          float64
-	ttfb, latency              pct
+	ttfb, probe, latency       pct
 }
 
 // String is one line for tables: every figure of the run.
@@ -442,9 +514,9 @@ func (r result) String() string {
 	ms := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
 	}
-	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s",
+	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s probe_ttfb_p50_ms=%s probe_ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s",
 		cmpOr(r.label, "-"), r.listeners, r.kbps, r.failed, r.starved, r.rate, r.cpu, r.cpu/float64(r.listeners)*1000, r.rssKiB,
-		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max))
+		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.probe.p50), ms(r.probe.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max))
 }
 
 func cmpOr(s, d string) string {
