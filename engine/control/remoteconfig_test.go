@@ -31,6 +31,10 @@ password = "secret"
 	if n := f.Remotes[1].DisplayName(); n != "radio.example" {
 		t.Fatalf("display name %q", n)
 	}
+	// Until the interface shows remote servers, each section says so.
+	if len(f.Warnings) != 2 || f.Warnings[0].String() != "r.toml:1: [[remote]] edge-1: not used yet: the interface shows this server only" || f.Warnings[1].Line != 6 {
+		t.Fatalf("warnings %v", f.Warnings)
+	}
 
 	for _, c := range []struct{ name, toml, want string }{
 		{"kind", "[[remote]]\nurl = \"http://a:8000\"\nkind = \"shoutcast\"\n", `r.toml:3: remote.kind: kind is "auto", "icedeck" or "icecast", not "shoutcast"`},
