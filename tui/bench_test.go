@@ -28,3 +28,29 @@ func benchRender(b *testing.B, n int) {
 
 func BenchmarkRender10(b *testing.B)    { benchRender(b, 10) }
 func BenchmarkRender10000(b *testing.B) { benchRender(b, 10000) }
+
+// benchTick measures a whole tick of the station (42 mounts,
+// 2,000 listeners) at 120×40 in colour: the engine read as the poll does
+// it (the test engine copies what *engine.Server copies), the update and
+// the render.
+func benchTick(b *testing.B, keys ...string) {
+	m, e := newTestModel(b, 0, func(o *Options) { o.NoColor = false })
+	e.mu.Lock()
+	e.snap = fixture42()
+	e.mu.Unlock()
+	refresh(m)
+	selectMount(b, m, "/live.mp3")
+	press(b, m, keys...)
+	if v := m.View(); !strings.Contains(v.Content, "/live.mp3") {
+		b.Fatalf("screen:\n%s", v.Content)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		m.Update(m.poll()())
+		_ = m.View()
+	}
+}
+
+func BenchmarkTick42Listeners(b *testing.B) { benchTick(b, "tab") }
+func BenchmarkTick42Source(b *testing.B)    { benchTick(b, "2") }

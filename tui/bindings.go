@@ -2,7 +2,9 @@ package tui
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -160,6 +162,40 @@ func (m *Model) shortHelp(w int) string {
 // helpItems lays "key desc" items out with " • " between them, as many of
 // items as fit beside all of pinned.
 func helpItems(s *themes.Styles, w int, items, pinned []common.Binding) string {
+	return helpCache.get(s, w, items, pinned)
+}
+
+// helpLines remembers the last help lines laid out: the keys that apply
+// change far less often than the model updates.
+type helpLines struct {
+	mu   sync.Mutex
+	seen map[string]string
+}
+
+var helpCache = &helpLines{seen: map[string]string{}}
+
+func (c *helpLines) get(s *themes.Styles, w int, items, pinned []common.Binding) string {
+	var k strings.Builder
+	k.WriteString(s.Theme + strconv.FormatBool(s.NoColor) + strconv.Itoa(w))
+	for _, b := range append(items, pinned...) {
+		h := b.Key.Help()
+		k.WriteString("\x00" + h.Key + "\x01" + h.Desc + strconv.FormatBool(b.Off != ""))
+	}
+	key := k.String()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if line, ok := c.seen[key]; ok {
+		return line
+	}
+	if len(c.seen) > 256 {
+		clear(c.seen)
+	}
+	line := layoutHelp(s, w, items, pinned)
+	c.seen[key] = line
+	return line
+}
+
+func layoutHelp(s *themes.Styles, w int, items, pinned []common.Binding) string {
 	const sep = " • "
 	render := func(b common.Binding) (string, int) {
 		h := b.Key.Help()

@@ -6,6 +6,7 @@ package common
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -135,10 +136,10 @@ func Fit(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	w := ansi.StringWidth(s)
+	w := Width(s)
 	if w > width {
 		s = ansi.Truncate(s, width, "…")
-		w = ansi.StringWidth(s)
+		w = Width(s)
 	}
 	if w < width {
 		s += strings.Repeat(" ", width-w)
@@ -146,12 +147,67 @@ func Fit(s string, width int) string {
 	return s
 }
 
+// Width is how many cells s takes on screen, escape sequences aside.
+// What a table and its styles are made of (ASCII, SGR sequences, the
+// box, block, braille and punctuation characters of narrowRunes) is
+// counted without the grapheme walk ansi.StringWidth makes; anything else
+// goes to it.
+func Width(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c < 0x7f:
+			n++
+			i++
+		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
+			// A CSI sequence: parameters, then a final byte 0x40–0x7e.
+			j := i + 2
+			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+				j++
+			}
+			i = j + 1
+		case c >= 0x80:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !narrowRune(r) {
+				return ansi.StringWidth(s)
+			}
+			n++
+			i += size
+		default:
+			return ansi.StringWidth(s)
+		}
+	}
+	return n
+}
+
+// narrowRunes are ranges of characters one cell wide that the interface
+// draws with (TestWidth holds them to ansi.StringWidth).
+var narrowRunes = [][2]rune{
+	{0xa1, 0xac}, {0xae, 0xff}, // Latin-1: ·, ×, é…
+	{0x2010, 0x2027},           // dashes, quotes, •, …
+	{0x2190, 0x21ff},           // arrows: → ▲ ⇧
+	{0x2500, 0x259f},           // box drawing and blocks: │ █ ▏
+	{0x25a0, 0x25fc},           // geometric shapes: ▶ ▸ ● ▼
+	{0x2717, 0x2717},           // ✗
+	{0x2800, 0x28ff},           // braille
+}
+
+func narrowRune(r rune) bool {
+	for _, rg := range narrowRunes {
+		if r >= rg[0] && r <= rg[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // Clip truncates s to at most width cells without padding.
 func Clip(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) > width {
+	if Width(s) > width {
 		return ansi.Truncate(s, width, "…")
 	}
 	return s

@@ -133,3 +133,20 @@ func TestHistogram(t *testing.T) {
 		t.Fatalf("histogram %q", got)
 	}
 }
+
+// Width agrees with ansi.StringWidth on what it counts itself, and hands
+// it the rest.
+func TestWidth(t *testing.T) {
+	for _, rg := range narrowRunes {
+		for r := rg[0]; r <= rg[1]; r++ {
+			if s := string(r); Width(s) != ansi.StringWidth(s) {
+				t.Errorf("%U %q: Width %d, ansi %d", r, s, Width(s), ansi.StringWidth(s))
+			}
+		}
+	}
+	for _, s := range []string{"", "abc", "\x1b[1;38;2;1;2;3mbold\x1b[0m ▸ │ x", "日本語", "a\tb", "🎵 title", "e\u0301"} {
+		if Width(s) != ansi.StringWidth(s) {
+			t.Errorf("%q: Width %d, ansi %d", s, Width(s), ansi.StringWidth(s))
+		}
+	}
+}

@@ -133,10 +133,10 @@ func WriteStyledRow(b *strings.Builder, cols []Column, widths []int, cells []str
 		}
 		first = false
 		cw := widths[i]
-		n := ansi.StringWidth(c)
+		n := Width(c)
 		if n > cw {
 			c = ansi.Truncate(c, cw, "…")
-			n = ansi.StringWidth(c)
+			n = Width(c)
 		}
 		var p Paint
 		if i < len(paints) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/icedeck/icedeck/engine"
@@ -257,9 +256,9 @@ func (m *Model) measure() {
 	name, format, flags := 10, 8, 6
 	for i := range m.all {
 		ms := &m.all[i]
-		name = max(name, ansi.StringWidth(ms.Name))
-		format = max(format, ansi.StringWidth(Format(ms)))
-		flags = max(flags, ansi.StringWidth(flagWords(m.flags(ms.Name))))
+		name = max(name, common.Width(ms.Name))
+		format = max(format, common.Width(Format(ms)))
+		flags = max(flags, common.Width(flagWords(m.flags(ms.Name))))
 	}
 	// Up to a limit the longest cell is the least width, so a format or a
 	// flag is not cut while a title takes the room; beyond, they share.
@@ -413,7 +412,8 @@ func (m *Model) View(focused bool) string {
 	}
 	cells := make([]string, numCols)
 	paints := make([]common.Paint, numCols)
-	markPaint, titlePaint, dim := common.PaintOf(s.Accent), common.PaintOf(s.Dim), common.PaintOf(s.Dim)
+	pal := newPalette(s) // styles become escape strings once per frame, not once per cell
+	markPaint, titlePaint, dim := pal.accent, pal.dim, pal.dim
 	var b strings.Builder
 	for i := m.offset; i < len(m.rows) && i < m.offset+body; i++ {
 		ms := &m.all[m.rows[i]]
@@ -431,9 +431,9 @@ func (m *Model) View(focused bool) string {
 		if selected {
 			paints[colName] = markPaint
 		}
-		paints[colState] = common.PaintOf(m.stateStyle(ms, flags))
-		paints[colHealth] = common.PaintOf(health.Worst(flags).Style(m.styles))
-		paints[colLUFS], paints[colTP] = m.audioPaints(ms.Name)
+		paints[colState] = m.statePaint(ms, flags, pal)
+		paints[colHealth] = pal.level(health.Worst(flags))
+		paints[colLUFS], paints[colTP] = m.audioPaints(ms.Name, pal)
 		paints[colTitle] = titlePaint
 		paints[colRate], paints[colUptime] = common.Paint{}, common.Paint{}
 		if ms.Source == nil {
@@ -466,25 +466,25 @@ func (m *Model) State(ms *engine.MountSnapshot) string {
 	return string(ms.State)
 }
 
-// stateStyle colours the state; a live mount with trouble takes the
+// statePaint colours the state; a live mount with trouble takes the
 // colour of its worst flag, so it never reads as a healthy green live.
-func (m *Model) stateStyle(ms *engine.MountSnapshot, flags []health.Flag) lipgloss.Style {
+func (m *Model) statePaint(ms *engine.MountSnapshot, flags []health.Flag, p *palette) common.Paint {
 	if w := health.Worst(flags); w > health.Note {
-		return w.Style(m.styles)
+		return p.level(w)
 	}
 	switch m.State(ms) {
 	case "live":
-		return m.styles.Live
+		return p.live
 	case "stalled":
-		return m.styles.Stalled
+		return p.stalled
 	case "grace", "fallback", "relay":
-		return m.styles.Grace
+		return p.grace
 	case "silent":
-		return m.styles.Error
+		return p.err
 	case "idle":
-		return m.styles.Dim
+		return p.dim
 	}
-	return m.styles.Text
+	return p.text
 }
 
 // flagWords is the flags as the cell shows them: "sync crc".
@@ -506,7 +506,7 @@ func flagWords(fs []health.Flag) string {
 // many more ("sync+2") rather than a word cut in half.
 func flagCell(fs []health.Flag, width int) string {
 	all := flagWords(fs)
-	if len(fs) < 2 || ansi.StringWidth(all) <= width {
+	if len(fs) < 2 || common.Width(all) <= width {
 		return all
 	}
 	return fs[0].Word + "+" + strconv.Itoa(len(fs)-1)
@@ -633,18 +633,36 @@ func (m *Model) audioCells(name string) (lufs, tp string) {
 
 // audioPaints colour the audio cells: a true peak over -1 dBTP red,
 // loudness over -9 LUFS (short-term) yellow.
-func (m *Model) audioPaints(name string) (lufs, tp common.Paint) {
+func (m *Model) audioPaints(name string, pal *palette) (lufs, tp common.Paint) {
 	st, ok := m.audio[name]
-	s := m.styles
 	if !ok {
-		return common.PaintOf(s.Dim), common.PaintOf(s.Dim)
+		return pal.dim, pal.dim
 	}
-	lufs, tp = common.PaintOf(s.Text), common.PaintOf(s.Text)
+	lufs, tp = pal.text, pal.text
 	if st.ShortTermLUFS > -9 {
-		lufs = common.PaintOf(s.Warn)
+		lufs = pal.warn
 	}
 	if st.TruePeakDBTP > -1 {
-		tp = common.PaintOf(s.Error)
+		tp = pal.err
 	}
 	return lufs, tp
 }
+
+// palette is the styles a frame of the table uses, made paints once.
+type palette struct {
+	accent, dim, text, warn, err, live, stalled, grace common.Paint
+	levels                                             [health.Bad + 1]common.Paint
+}
+
+func newPalette(s *themes.Styles) *palette {
+	p := common.PaintOf
+	pal := &palette{accent: p(s.Accent), dim: p(s.Dim), text: p(s.Text), warn: p(s.Warn), err: p(s.Error),
+		live: p(s.Live), stalled: p(s.Stalled), grace: p(s.Grace)}
+	for l := range pal.levels {
+		pal.levels[l] = p(health.Level(l).Style(s))
+	}
+	return pal
+}
+
+// level is the paint of a flag level (health.Level.Style).
+func (p *palette) level(l health.Level) common.Paint { return p.levels[l] }
