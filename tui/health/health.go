@@ -8,6 +8,7 @@ package health
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"time"
 
 	"charm.land/lipgloss/v2"
@@ -50,6 +51,10 @@ const Window = time.Minute
 // sampleEvery spaces the kept samples; the current values are always
 // compared, so a flag appears at the first new error.
 const sampleEvery = 5 * time.Second
+
+// noFrameBytes is how much a source may send before a first frame: two
+// seconds at 128 kb/s. More without one is not audio of its type.
+const noFrameBytes = 32 << 10
 
 // clipFor is how long clip stays after samples last clipped.
 const clipFor = 10 * time.Second
@@ -178,7 +183,11 @@ func (t *Tracker) judge(now time.Time, ms *engine.MountSnapshot, cur counters, s
 	add := func(word string, l Level, why string) { out = append(out, Flag{Word: word, Level: l, Why: why}) }
 	b := t.base(ms.Name, now)
 	if src := ms.Source; src != nil {
-		if cur.sync > b.sync || cur.skipped > b.skipped {
+		framed := src.Known && !ms.Unknown.Has(engine.UnknownFrames)
+		switch {
+		case framed && src.Frames.Frames == 0 && src.Frames.Bytes >= noFrameBytes:
+			add("sync", Bad, "no frame found in "+strconv.FormatUint(src.Frames.Bytes>>10, 10)+" KB: the stream is not what its content type says")
+		case cur.sync > b.sync || cur.skipped > b.skipped:
 			add("sync", Bad, "the stream lost its frame sync in the last minute (garbage or a cut between frames)")
 		}
 		if cur.crc > b.crc {

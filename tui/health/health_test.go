@@ -123,3 +123,27 @@ func TestFlagWords(t *testing.T) {
 		t.Fatalf("11 s after: %v", got)
 	}
 }
+
+// A source whose bytes never make a frame is flagged too: the analysis
+// counts no sync loss while it has never been in sync.
+func TestNoFrameIsSync(t *testing.T) {
+	tr := NewTracker()
+	ms := mount("/noise.mp3", t0.Add(-time.Hour), 0, 0)
+	ms.Source.Known, ms.Source.Frames.Bytes = true, 16<<10
+	tr.Observe(t0, []engine.MountSnapshot{ms}, nil, "")
+	if got := words(tr.Flags("/noise.mp3")); len(got) != 0 {
+		t.Fatalf("16 KB without a frame: %v", got)
+	}
+	ms.Source.Frames.Bytes = 40 << 10
+	tr.Observe(t0.Add(time.Second), []engine.MountSnapshot{ms}, nil, "")
+	if got := tr.Flags("/noise.mp3"); len(got) != 1 || got[0].Word != "sync" || got[0].Why != "no frame found in 40 KB: the stream is not what its content type says" {
+		t.Fatalf("40 KB without a frame: %+v", got)
+	}
+	// A server that does not analyse frames (a remote Icecast) is not
+	// taken for garbage.
+	ms.Unknown = engine.UnknownFrames
+	tr.Observe(t0.Add(2*time.Second), []engine.MountSnapshot{ms}, nil, "")
+	if got := words(tr.Flags("/noise.mp3")); len(got) != 0 {
+		t.Fatalf("frames unknown: %v", got)
+	}
+}
