@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,18 +15,24 @@ import (
 	"github.com/icedeck/icedeck/internal/testkit"
 )
 
-// The operator's first session, on the real binary: a source arrives, a
-// listener appears, it is disconnected by key, and it is really gone.
+// The operator's first session, on the real binary in a real terminal: a
+// source arrives and a garbage one is flagged in the table; two listeners
+// appear, the filter finds one by its user agent and d disconnects it (it
+// is really gone); T sets the title the server then serves; c puts the
+// listen URL on the terminal's clipboard with OSC 52 (tmux keeps what
+// OSC 52 sends as a paste buffer).
 func TestInterfaceEndToEnd(t *testing.T) {
 	ff := testkit.NeedTool(t, "ffmpeg")
 	curl := testkit.NeedTool(t, "curl")
+	t.Parallel()
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
 	log := filepath.Join(t.TempDir(), "icedeck.log")
-	tm := testkit.StartTmux(t, 80, 24, fmt.Sprintf("%s --listen %s --source-password e2epass --log-file %s", bin, addr, log))
+	tm := testkit.StartTmux(t, 100, 30, fmt.Sprintf("%s --listen %s --source-password e2epass --log-file %s", bin, addr, log))
+	tm.Run("set-option", "-s", "set-clipboard", "on")
 	tm.WaitScreen("the header", "icedeck", "0 sources")
 
 	src := exec.Command(ff, "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "sine=f=1000:d=60", "-c:a", "libmp3lame", "-b:a", "128k",
@@ -34,18 +43,48 @@ func TestInterfaceEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = src.Process.Kill(); _ = src.Wait() })
 	tm.WaitScreen("the mount live", "/e2e.mp3", "live", "1 source")
 
-	listener := exec.Command(curl, "-s", "-A", "curl-e2e", "-o", "/dev/null", "-w", "%{size_download}", "http://"+addr+"/e2e.mp3")
-	var got strings.Builder
-	listener.Stdout = &got
-	if err := listener.Start(); err != nil {
-		t.Fatal(err)
+	// Bytes that are no MP3, sent as one at 128 kb/s: the table flags the
+	// mount whichever row is selected, and the header counts it.
+	noise := make([]byte, 64<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
 	}
-	done := make(chan error, 1)
-	go func() { done <- listener.Wait() }()
-	t.Cleanup(func() { _ = listener.Process.Kill() })
-	tm.WaitScreen("the listener in the Listeners tab", "curl-e2e", "1 listener")
+	garbage, r := testkit.ConnectSource(t, addr, testkit.SourceRequest{Method: "PUT", Mount: "/noise.mp3", User: "source", Password: "e2epass", ContentType: "audio/mpeg"})
+	if garbage == nil {
+		t.Fatalf("garbage source refused: %s", r.Head)
+	}
+	garbage.Feed(noise, 1600, 100*time.Millisecond)
+	scr := tm.WaitScreen("the garbage flagged", "/noise.mp3", "sync", "1 mount needs attention")
+	if row := screenRow(scr, "/noise.mp3"); !strings.Contains(row, "sync") {
+		t.Errorf("the garbage mount's row lacks the sync flag: %q", row)
+	}
 
-	tm.Keys("Tab")
+	listen := func(agent string) (*exec.Cmd, *strings.Builder, chan error) {
+		c := exec.Command(curl, "-s", "-A", agent, "-o", "/dev/null", "-w", "%{size_download}", "http://"+addr+"/e2e.mp3")
+		var got strings.Builder
+		c.Stdout = &got
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		t.Cleanup(func() { _ = c.Process.Kill() })
+		return c, &got, done
+	}
+	_, got, done := listen("curl-e2e")
+	_, _, otherDone := listen("vlc-e2e")
+	tm.WaitScreen("both listeners in the Listeners tab", "curl-e2e", "vlc-e2e", "2 listeners")
+
+	// The filter finds the one, by its user agent.
+	tm.Keys("Tab", "/")
+	tm.WaitScreen("the filter prompt", "filter listeners (address, user agent):")
+	tm.Keys("-l", "curl")
+	tm.Keys("Enter")
+	scr = tm.WaitScreen("the filtered list", "Listeners 1/2", "/curl  1 of 2 listeners")
+	if strings.Contains(scr, "vlc-e2e") {
+		t.Fatalf("the filter left the other listener:\n%s", scr)
+	}
 	tm.Keys("d")
 	tm.WaitScreen("the confirmation", "Disconnect listener")
 	tm.Keys("y")
@@ -61,13 +100,89 @@ func TestInterfaceEndToEnd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the listener's connection is still open after the kick; screen:\n%s", tm.Screen())
 	}
-	tm.WaitScreen("the listener gone", "0 listeners")
+	select {
+	case err := <-otherDone:
+		t.Fatalf("the listener the filter hid was disconnected too: %v", err)
+	default:
+	}
+	tm.Keys("Escape")
+	tm.WaitScreen("the other listener left alone", "vlc-e2e", "1 listener")
+
+	// T sets the title of the selected mount, as /admin/metadata would.
+	tm.Keys("T")
+	tm.WaitScreen("the title prompt", "Title of /e2e.mp3:")
+	tm.Keys("C-u")
+	tm.Keys("-l", "Tone <1 kHz> & more")
+	tm.Keys("Enter")
+	tm.WaitScreen("the title set", `title of /e2e.mp3 set: "Tone <1 kHz> & more"`)
+	testkit.Eventually(t, 5*time.Second, "the title in status-json.xsl", func() bool {
+		return statusTitle(t, addr, "/e2e.mp3") == "Tone <1 kHz> & more"
+	})
+
+	// c: the listen URL through OSC 52, kept by tmux as a paste buffer.
+	tm.Keys("c")
+	tm.WaitScreen("the copy said", "copied http://"+addr+"/e2e.mp3")
+	testkit.Eventually(t, 5*time.Second, "a paste buffer from OSC 52", func() bool {
+		return strings.TrimSpace(tm.Run("list-buffers", "-F", "#{buffer_size}")) != ""
+	})
+	if buf := tm.Run("show-buffer"); buf != "http://"+addr+"/e2e.mp3" {
+		t.Errorf("the clipboard holds %q", buf)
+	}
 
 	// Quitting with a source connected asks first.
 	tm.Keys("q")
 	tm.WaitScreen("the quit confirmation", "Quit icedeck and stop the server?")
 	tm.Keys("y")
 	tm.WaitScreen("a clean exit", "EXIT=0")
+}
+
+// screenRow is the line of a captured screen that shows name.
+func screenRow(screen, name string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, name+" ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// statusTitle is a mount's title as status-json.xsl serves it.
+func statusTitle(t *testing.T, addr, mount string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/status-json.xsl")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Icestats struct {
+			Source json.RawMessage `json:"source"`
+		} `json:"icestats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("status-json.xsl: %v", err)
+	}
+	// One source is an object, several an array (as Icecast writes it).
+	var sources []struct {
+		ListenURL string `json:"listenurl"`
+		Title     string `json:"title"`
+	}
+	if err := json.Unmarshal(doc.Icestats.Source, &sources); err != nil {
+		sources = sources[:0]
+		var one struct {
+			ListenURL string `json:"listenurl"`
+			Title     string `json:"title"`
+		}
+		if json.Unmarshal(doc.Icestats.Source, &one) == nil {
+			sources = append(sources, one)
+		}
+	}
+	for _, s := range sources {
+		if strings.HasSuffix(s.ListenURL, mount) {
+			return s.Title
+		}
+	}
+	return ""
 }
 
 // SIGHUP reloads the configuration, but closing the terminal the
