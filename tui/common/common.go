@@ -185,12 +185,12 @@ func Width(s string) int {
 // draws with (TestWidth holds them to ansi.StringWidth).
 var narrowRunes = [][2]rune{
 	{0xa1, 0xac}, {0xae, 0xff}, // Latin-1: ·, ×, é…
-	{0x2010, 0x2027},           // dashes, quotes, •, …
-	{0x2190, 0x21ff},           // arrows: → ▲ ⇧
-	{0x2500, 0x259f},           // box drawing and blocks: │ █ ▏
-	{0x25a0, 0x25fc},           // geometric shapes: ▶ ▸ ● ▼
-	{0x2717, 0x2717},           // ✗
-	{0x2800, 0x28ff},           // braille
+	{0x2010, 0x2027}, // dashes, quotes, •, …
+	{0x2190, 0x21ff}, // arrows: → ⇧
+	{0x2500, 0x259f}, // box drawing and blocks: │ █ ▏
+	{0x25a0, 0x25fc}, // geometric shapes: ▶ ▸ ● ▼ ▲
+	{0x2717, 0x2717}, // ✗
+	{0x2800, 0x28ff}, // braille
 }
 
 func narrowRune(r rune) bool {

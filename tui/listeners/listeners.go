@@ -125,8 +125,17 @@ func (m *Model) SetSize(w, h int) {
 	case h >= 6:
 		m.histRow = true
 	}
-	m.widths = common.Widths(m.cols, m.tableW)
+	m.measure()
 	m.fix()
+}
+
+// measure lays the columns out; the sorted column's title carries the
+// arrow, whole.
+func (m *Model) measure() {
+	m.cols = columns()
+	c := &m.cols[sortCol(m.sort)]
+	c.Width = max(c.Width, common.Width(c.Title)+2)
+	m.widths = common.Widths(m.cols, m.tableW)
 }
 
 // Loading says mount's listeners are being read: a list of another
@@ -307,7 +316,7 @@ func (m *Model) Bindings() []common.Binding {
 		common.Bind(k.Filter, func() tea.Cmd {
 			return common.Send(common.FilterRequest{What: "listeners (address, user agent)", Text: m.filter, Set: m.SetFilter})
 		}).OnHelp(),
-		common.Do(k.Sort, func() { m.sort = (m.sort + 1) % numSorts; m.rebuild() }).OnHelp(),
+		common.Do(k.Sort, func() { m.sort = (m.sort + 1) % numSorts; m.measure(); m.rebuild() }).OnHelp(),
 		common.Do(k.SortReverse, func() { m.reverse = !m.reverse; m.rebuild() }),
 	)
 }

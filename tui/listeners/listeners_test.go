@@ -135,6 +135,12 @@ func TestSortFilterAndHistogram(t *testing.T) {
 	if got := ids(); !slices.Equal(got, []uint64{1, 5, 30, 200}) {
 		t.Fatalf("by id %v", got)
 	}
+	for m.sort != ByAgent {
+		do(t, m, "s")
+	}
+	if head, _, _ := strings.Cut(ansi.Strip(m.View(true)), "\n"); !strings.Contains(head, "USER AGENT ▼") {
+		t.Errorf("the sorted column's title is cut: %q", head)
+	}
 	for m.sort != ByConnected {
 		do(t, m, "s")
 	}
