@@ -95,14 +95,9 @@ func (m *Model) toggleRecord() tea.Cmd {
 	}
 }
 
-// requestKickListeners asks before disconnecting. Requests that reach the
-// root by another way than a key (a pane's command) are refused in
-// read-only mode here too.
+// requestKickListeners asks before disconnecting. (Read-only mode is the
+// d binding's reason to be off; no request comes without it.)
 func (m *Model) requestKickListeners(r common.KickListenersRequest) {
-	if m.opts.ReadOnly {
-		m.setFlash(clientsOff, true)
-		return
-	}
 	if len(r.IDs) == 0 {
 		return
 	}
@@ -137,10 +132,6 @@ func (m *Model) requestKickSourceOf() {
 }
 
 func (m *Model) requestKickSource(r common.KickSourceRequest) {
-	if m.opts.ReadOnly {
-		m.setFlash(clientsOff, true)
-		return
-	}
 	eng := m.eng
 	m.confirm = &confirmation{
 		prompt: "Disconnect the source of " + r.Mount + " (" + r.Addr + ")?",

@@ -428,7 +428,7 @@ func (m *Model) table(focused bool) string {
 	// Styles become escape strings once per frame, not once per cell.
 	clear(m.paints)
 	m.paints[colUA] = common.PaintOf(s.Dim)
-	markedPaint, accent := common.PaintOf(s.Marked), common.PaintOf(s.Accent)
+	markedPaint, accent, dim := common.PaintOf(s.Marked), common.PaintOf(s.Accent), common.PaintOf(s.Dim)
 	var b strings.Builder
 	for i := m.offset; i < len(m.rows) && i < m.offset+body; i++ {
 		l := &m.ls[m.rows[i]]
@@ -443,9 +443,9 @@ func (m *Model) table(focused bool) string {
 			common.WriteRow(&b, m.cols, widths, m.cells)
 			lines = append(lines, markedPaint.S(b.String()))
 		default:
-			m.paints[colMark], m.paints[colAddr] = accent, common.Paint{}
+			m.paints[colMark] = accent
 			if cursor {
-				m.paints[colAddr] = accent
+				m.paints[colMark] = dim // without focus, the cursor is a dim ▸ only
 			}
 			common.WriteStyledRow(&b, m.cols, widths, m.cells, m.paints)
 			lines = append(lines, b.String())

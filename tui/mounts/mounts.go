@@ -427,9 +427,8 @@ func (m *Model) View(focused bool) string {
 			continue
 		}
 		paints[colMark] = markPaint
-		paints[colName] = common.Paint{}
 		if selected {
-			paints[colName] = markPaint
+			paints[colMark] = dim // without focus, the cursor is a dim ▸ only
 		}
 		paints[colState] = m.statePaint(ms, flags, pal)
 		paints[colHealth] = pal.level(health.Worst(flags))
