@@ -106,11 +106,11 @@ func main() {
 	for i, ls := range r.ls {
 		before[i] = ls.bytes.Load()
 	}
-	cpu0, t0 := cpuTicks(*pid), time.Now()
+	cpu0, t0, own0, all0 := cpuTicks(*pid), time.Now(), cpuTicks(os.Getpid()), busyTicks()
 	r.measuring.Store(true)
 	time.Sleep(*window)
 	r.measuring.Store(false)
-	cpu1, t1 := cpuTicks(*pid), time.Now()
+	cpu1, t1, own1, all1 := cpuTicks(*pid), time.Now(), cpuTicks(os.Getpid()), busyTicks()
 	rss1 := rss(*pid)
 	secs := t1.Sub(t0).Seconds()
 	var total int64
@@ -146,6 +146,10 @@ func main() {
 	}
 	if *pid != 0 {
 		res.cpu = float64(cpu1-cpu0) / 100 / secs * 100 // clock ticks are 1/100 s
+		// What neither the server nor this program used: other work on
+		// the machine, which makes the run's figures noisy.
+		res.others = float64((all1-all0)-(cpu1-cpu0)-(own1-own0)) / 100 / secs * 100
+		fmt.Printf("other processes: %.1f%% of one core while measuring\n", res.others)
 		res.rssKiB = float64(rss1-rss0) / float64(*n)
 		fmt.Printf("server CPU: %.1f%% of one core, %.2f%% per 1000 listeners\n", res.cpu, res.cpu/float64(*n)*1000)
 		fmt.Printf("server RSS: %d KiB before listeners, %d KiB with them: %.2f KiB per listener\n", rss0, rss1, res.rssKiB)
@@ -505,7 +509,7 @@ type result struct {
 	label                      string
 	listeners, failed, starved int
 	kbps                       int
-	rate, cpu, rssKiB          float64
+	rate, cpu, rssKiB, others  float64
 	ttfb, probe, latency       pct
 }
 
@@ -514,9 +518,9 @@ func (r result) String() string {
 	ms := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
 	}
-	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s probe_ttfb_p50_ms=%s probe_ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s",
+	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s probe_ttfb_p50_ms=%s probe_ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s others_cpu_pct=%.1f",
 		cmpOr(r.label, "-"), r.listeners, r.kbps, r.failed, r.starved, r.rate, r.cpu, r.cpu/float64(r.listeners)*1000, r.rssKiB,
-		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.probe.p50), ms(r.probe.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max))
+		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.probe.p50), ms(r.probe.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max), r.others)
 }
 
 func cmpOr(s, d string) string {
@@ -539,6 +543,23 @@ func cpuTicks(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + s
+}
+
+// busyTicks is the CPU time all processes used, from /proc/stat: user,
+// nice, system, irq, softirq and steal, in clock ticks.
+func busyTicks() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		fail(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var t int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		t += v
+	}
+	return t
 }
 
 func rss(pid int) int64 {
