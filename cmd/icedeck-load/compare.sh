@@ -21,12 +21,19 @@ MEASURE=${MEASURE:-20s}
 RAMP=${RAMP:-1000}
 WAIT=${WAIT:-600}
 INTERFACE=${INTERFACE:-0}
+ICECAST=${ICECAST:-1} # 0: icedeck alone
 PORT=${PORT:-18000}
 PW=load-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-go build -o "$dir/icedeck" ./cmd/icedeck
-go build -o "$dir/icedeck-load" ./cmd/icedeck-load
+# REV=HEAD (or any revision) measures that commit instead of the working tree.
+src=.
+if [ -n "${REV:-}" ]; then
+	src=$dir/src
+	mkdir "$src"
+	git archive "$REV" | tar -x -C "$src"
+fi
+(cd "$src" && go build -o "$dir/icedeck" ./cmd/icedeck && go build -o "$dir/icedeck-load" ./cmd/icedeck-load)
 chmod 755 "$dir"
 printf '[analysis]\nenabled = false\n' >"$dir/icedeck.toml"
 
@@ -122,6 +129,6 @@ EOF
 for _ in $(seq "$PASSES"); do
 	for lat in $LATENCIES; do
 		icedeck "$lat"
-		icecast
+		if [ "$ICECAST" = 1 ]; then icecast; fi
 	done
 done
