@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -557,4 +558,31 @@ func (c *Client) update(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f()
+}
+
+// Listen opens mount's stream as a player would (no ICY metadata asked
+// for, so the body is audio alone), for audition; it returns the body and
+// its Content-Type. The stream has no time limit: closing the body, or
+// ending ctx, ends it.
+func (c *Client) Listen(ctx context.Context, mount string) (io.ReadCloser, string, error) {
+	if !strings.HasPrefix(mount, "/") {
+		return nil, "", fmt.Errorf("%s: not a mount", mount)
+	}
+	u := *c.base
+	u.Path = mount
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("User-Agent", "icedeck-audition")
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		return nil, "", cleanErr(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, "", &httpError{resp.StatusCode, bodyText(b)}
+	}
+	return resp.Body, resp.Header.Get("Content-Type"), nil
 }

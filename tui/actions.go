@@ -43,13 +43,13 @@ func (m *Model) toggleAudition() tea.Cmd {
 	if m.aud.Active() && m.aud.Mount == ms.Name {
 		return m.stopAudition()
 	}
-	name := ms.Name
-	m.setFlash("opening audio output for "+name+"…", false)
+	name, label := ms.Name, common.MountLabel(ms.Name)
+	m.setFlash("opening audio output for "+label+"…", false)
 	return func() tea.Msg {
 		if err := a.Audition(name); err != nil {
-			return resultMsg{err: fmt.Errorf("audition %s: %w", name, err)}
+			return resultMsg{err: fmt.Errorf("audition %s: %w", label, err)}
 		}
-		return resultMsg{text: "auditioning " + name}
+		return resultMsg{text: "auditioning " + label}
 	}
 }
 
@@ -77,21 +77,21 @@ func (m *Model) toggleMute() tea.Cmd {
 func (m *Model) toggleRecord() tea.Cmd {
 	r := m.opts.Recorder
 	ms, _ := m.mounts.Selected()
-	name := ms.Name
+	name, label := ms.Name, common.MountLabel(ms.Name)
 	if m.recording[name] {
 		return func() tea.Msg {
 			if err := r.StopRecording(name); err != nil {
-				return resultMsg{err: fmt.Errorf("stop recording %s: %w", name, err)}
+				return resultMsg{err: fmt.Errorf("stop recording %s: %w", label, err)}
 			}
-			return resultMsg{text: "recording of " + name + " stopped"}
+			return resultMsg{text: "recording of " + label + " stopped"}
 		}
 	}
 	return func() tea.Msg {
 		path, err := r.StartRecording(name)
 		if err != nil {
-			return resultMsg{err: fmt.Errorf("record %s: %w", name, err)}
+			return resultMsg{err: fmt.Errorf("record %s: %w", label, err)}
 		}
-		return resultMsg{text: "recording " + name + " to " + path}
+		return resultMsg{text: "recording " + label + " to " + path}
 	}
 }
 
@@ -101,9 +101,9 @@ func (m *Model) requestKickListeners(r common.KickListenersRequest) {
 	if len(r.IDs) == 0 {
 		return
 	}
-	eng := m.eng
+	eng, label := m.eng, common.MountLabel(r.Mount)
 	m.confirm = &confirmation{
-		prompt: "Disconnect " + r.Label + " from " + r.Mount + "?",
+		prompt: "Disconnect " + r.Label + " from " + label + "?",
 		action: func() tea.Msg {
 			var errs []error
 			n := 0
@@ -114,7 +114,7 @@ func (m *Model) requestKickListeners(r common.KickListenersRequest) {
 					n++
 				}
 			}
-			return resultMsg{text: "disconnected " + plural(n, "listener", "listeners") + " from " + r.Mount,
+			return resultMsg{text: "disconnected " + plural(n, "listener", "listeners") + " from " + label,
 				err: errors.Join(errs...)}
 		},
 	}
@@ -132,14 +132,14 @@ func (m *Model) requestKickSourceOf() {
 }
 
 func (m *Model) requestKickSource(r common.KickSourceRequest) {
-	eng := m.eng
+	eng, label := m.eng, common.MountLabel(r.Mount)
 	m.confirm = &confirmation{
-		prompt: "Disconnect the source of " + r.Mount + " (" + r.Addr + ")?",
+		prompt: "Disconnect the source of " + label + " (" + r.Addr + ")?",
 		action: func() tea.Msg {
 			if err := eng.KickSource(r.Mount); err != nil {
-				return resultMsg{err: fmt.Errorf("kick source of %s: %w", r.Mount, err)}
+				return resultMsg{err: fmt.Errorf("kick source of %s: %w", label, err)}
 			}
-			return resultMsg{text: "disconnected the source of " + r.Mount}
+			return resultMsg{text: "disconnected the source of " + label}
 		},
 	}
 }
@@ -159,14 +159,14 @@ func (m *Model) requestMove() {
 	if ids == nil {
 		what = "all " + plural(ms.ListenerCount, "listener", "listeners")
 	}
-	eng := m.eng
+	eng, fromLabel := m.eng, common.MountLabel(from)
 	m.picker = &picker{
-		title:   "Move " + what + " from " + from + " to (" + common.Join(" ", format, "mounts") + "):",
+		title:   "Move " + what + " from " + fromLabel + " to (" + common.Join(" ", format, "mounts") + "):",
 		options: opts,
 		choose: func(i int) tea.Cmd {
 			to := opts[i]
 			m.confirm = &confirmation{
-				prompt: "Move " + what + " from " + from + " to " + to + "?",
+				prompt: "Move " + what + " from " + fromLabel + " to " + common.MountLabel(to) + "?",
 				action: func() tea.Msg {
 					n, err := eng.MoveListeners(from, to, ids)
 					if err != nil {
@@ -188,14 +188,15 @@ func (m *Model) requestMove() {
 func (m *Model) promptTitle() {
 	ms, _ := m.mounts.Selected()
 	name, eng, poll := ms.Name, m.eng, m.poll()
-	m.input = &textPrompt{label: "Title of " + name + ": ", done: "set title", text: ms.Title, submit: func(text string) tea.Cmd {
+	label := common.MountLabel(name)
+	m.input = &textPrompt{label: "Title of " + label + ": ", done: "set title", text: ms.Title, submit: func(text string) tea.Cmd {
 		return func() tea.Msg {
 			if err := eng.SetTitle(name, text, ""); err != nil {
-				return resultMsg{err: fmt.Errorf("could not set the title of %s: %w", name, err)}
+				return resultMsg{err: fmt.Errorf("could not set the title of %s: %w", label, err)}
 			}
 			// The table shows the new title now rather than at the next tick.
 			snap, _ := poll().(snapshotMsg)
-			return resultMsg{text: "title of " + name + " set: " + strconv.Quote(engine.CleanText(text)), snap: &snap}
+			return resultMsg{text: "title of " + label + " set: " + strconv.Quote(engine.CleanText(text)), snap: &snap}
 		}
 	}}
 }
@@ -225,14 +226,24 @@ func (m *Model) addRelay(text string) tea.Cmd {
 		m.setFlash(err.Error(), true)
 		return nil
 	}
+	if m.fleet != nil {
+		// The relay is added on the server shown alone, else on this one.
+		switch scope := m.fleet.Scope(); {
+		case scope != "" && scope != localName:
+			rc.Mount = qualify(scope, rc.Mount)
+		case m.fleet.local == nil:
+			m.setFlash("no relay added: say which server pulls it (enter on its line in the servers list), then a", true)
+			return nil
+		}
+	}
 	eng, poll, from := m.eng, m.poll(), common.Redact(rc.Upstreams[0])
-	m.setFlash("adding the relay of "+rc.Mount+" from "+from+"…", false)
+	m.setFlash("adding the relay of "+common.MountLabel(rc.Mount)+" from "+from+"…", false)
 	return func() tea.Msg {
 		if err := eng.AddRelay(rc); err != nil {
 			return resultMsg{err: fmt.Errorf("could not add the relay: %w", err)}
 		}
 		snap, _ := poll().(snapshotMsg)
-		return relayAddedMsg{mount: rc.Mount, text: "relaying " + rc.Mount + " from " + from, snap: snap}
+		return relayAddedMsg{mount: rc.Mount, text: "relaying " + common.MountLabel(rc.Mount) + " from " + from, snap: snap}
 	}
 }
 
@@ -274,8 +285,8 @@ func parseRelay(text string) (engine.RelayConfig, error) {
 
 func (m *Model) requestRemoveRelay() {
 	ms, _ := m.mounts.Selected()
-	eng, name := m.eng, ms.Name
-	prompt := "Remove the relay of " + name + " (from " + common.Redact(ms.Relay.Upstream) + ")?"
+	eng, name, label := m.eng, ms.Name, common.MountLabel(ms.Name)
+	prompt := "Remove the relay of " + label + " (from " + common.Redact(ms.Relay.Upstream) + ")?"
 	if ms.Relay.FromMaster {
 		prompt += " The master's next update brings it back."
 	}
@@ -283,9 +294,9 @@ func (m *Model) requestRemoveRelay() {
 		prompt: prompt,
 		action: func() tea.Msg {
 			if err := eng.RemoveRelay(name); err != nil {
-				return resultMsg{err: fmt.Errorf("could not remove the relay of %s: %w", name, err)}
+				return resultMsg{err: fmt.Errorf("could not remove the relay of %s: %w", label, err)}
 			}
-			return resultMsg{text: "relay of " + name + " removed"}
+			return resultMsg{text: "relay of " + label + " removed"}
 		},
 	}
 }
@@ -342,9 +353,16 @@ func (m *Model) hostPort() string {
 	return net.JoinHostPort(host, port)
 }
 
-// listenURL is where a player listens to mount ("" for none).
+// listenURL is where a player listens to mount ("" for none): a remote
+// server's mount at that server.
 func (m *Model) listenURL(mount string) string {
 	if mount == "" {
+		return ""
+	}
+	if server, path := common.SplitMount(mount); server != "" && m.fleet != nil {
+		if base := m.fleet.listenBase(server); base != "" {
+			return base + path
+		}
 		return ""
 	}
 	return "http://" + m.hostPort() + mount

@@ -44,6 +44,7 @@
 //	                                 for another local mount; enter adds, esc cancels, other keys are text)
 //	R                                remove the selected mount's relay, asks y/N
 //	e                                server event log on/off
+//	enter (servers pane), 0          fleet console: only that server's mounts; all servers' again
 //	t                                next theme
 //	v                                show/hide the source and admin passwords
 //	q                                quit (asks when sources are connected); ctrl+c quits at once
@@ -56,6 +57,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/remote"
 	"github.com/icedeck/icedeck/tui/meter"
 )
 
@@ -123,7 +125,14 @@ type Analyzer interface {
 
 // Options configure Run and NewModel.
 type Options struct {
-	Engine     Engine     // required
+	// Engine is the engine in this process; nil only with Remotes (icedeck
+	// watch).
+	Engine Engine
+	// Remotes are other servers shown beside Engine: the fleet console.
+	// With any, a servers pane is shown, every server's mounts are in one
+	// table (a remote's named "SERVER/path"), and actions go to the
+	// mount's server. The caller closes them after Run.
+	Remotes    []*remote.Client
 	Auditioner Auditioner // optional: nil says "audition not available"
 	Recorder   Recorder   // optional: nil says "recording not available"
 	Analyzer   Analyzer   // optional: nil leaves the loudness columns and the Source tab's meter out

@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"errors"
+	"io"
 	"sync"
 
 	"github.com/icedeck/icedeck/engine"
 	"github.com/icedeck/icedeck/playback"
+	"github.com/icedeck/icedeck/tui/common"
 )
 
 // Tapper opens an in-process reader on a mount (*engine.Server does).
@@ -22,13 +25,17 @@ type PlayerAuditioner struct {
 	mount string
 }
 
-// NewAuditioner auditions srv's mounts on player.
+// NewAuditioner auditions srv's mounts on player; srv may be nil when no
+// engine runs in this process (icedeck watch plays remote streams only).
 func NewAuditioner(srv Tapper, player *playback.Player) *PlayerAuditioner {
 	return &PlayerAuditioner{srv: srv, player: player}
 }
 
 // Audition switches to mount; the old one stops at once.
 func (a *PlayerAuditioner) Audition(mount string) error {
+	if a.srv == nil {
+		return errors.New("no engine runs in this process")
+	}
 	t, err := a.srv.Tap(mount)
 	if err != nil {
 		return err
@@ -38,6 +45,15 @@ func (a *PlayerAuditioner) Audition(mount string) error {
 	a.mount = mount
 	a.mu.Unlock()
 	return nil
+}
+
+// PlayStream plays a stream opened elsewhere (a remote server's mount),
+// shown as mount; the old one stops at once.
+func (a *PlayerAuditioner) PlayStream(body io.ReadCloser, contentType, mount string) {
+	a.player.Play(body, contentType, common.MountLabel(mount))
+	a.mu.Lock()
+	a.mount = mount
+	a.mu.Unlock()
 }
 
 // StopAudition stops playing.

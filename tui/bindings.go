@@ -36,11 +36,15 @@ func (m *Model) globalBindings() []common.Binding {
 		common.Bind(k.Quit, m.quit).OnHelp(),
 		common.Do(k.Help, func() { m.help = !m.help }).OnHelp(),
 		common.Do(k.NextPane, m.cycleFocus).OnHelp(),
-		common.Do(k.PrevPane, m.cycleFocus),
+		common.Do(k.PrevPane, m.cycleFocusBack),
 		common.Do(k.NextTab, func() { m.showTab((m.shownTab() + 1) % numTabs) }),
 		common.Do(k.PrevTab, func() { m.showTab((m.shownTab() + numTabs - 1) % numTabs) }),
 	}
 	bs = append(bs, tabs...)
+	if m.fleet != nil {
+		bs = append(bs, common.Bind(k.AllServers, func() tea.Cmd { return m.scopeTo("") }).OnHelp().
+			OffIf(m.fleet.Scope() == "", "every server's mounts are shown already (enter on a server shows only its own)"))
+	}
 	return append(bs,
 		common.Do(k.Zoom, func() { m.zoom = !m.zoom }).OnHelp(),
 		common.Do(k.Log, m.toggleLog),
@@ -62,6 +66,10 @@ func (m *Model) mountBindings() []common.Binding {
 	ms, ok := m.mounts.Selected()
 	ro := m.opts.ReadOnly
 	const none = "no mount selected"
+	remoteRO := "" // a remote server watched without admin credentials
+	if m.fleet != nil && ok {
+		remoteRO = m.fleet.readOnly(ms.Name)
+	}
 	onMounts := m.focus == paneMounts
 	noAudition := "audition not available (no audio output configured)"
 	enter := common.Bind(k.Audition, m.toggleAudition).
@@ -71,7 +79,7 @@ func (m *Model) mountBindings() []common.Binding {
 		enter = enter.OnHelp()
 	}
 	moving := m.moveIDs()
-	remove := common.Do(k.RemoveRelay, m.requestRemoveRelay).OffIf(ro, relaysOff).OffIf(!ok, none).
+	remove := common.Do(k.RemoveRelay, m.requestRemoveRelay).OffIf(ro, relaysOff).OffIf(remoteRO != "", remoteRO).OffIf(!ok, none).
 		OffIf(ms.Relay == nil, ms.Name+" is not relayed: R removes a pull relay (a adds one)")
 	if ms.Relay != nil {
 		remove = remove.OnHelp()
@@ -80,10 +88,10 @@ func (m *Model) mountBindings() []common.Binding {
 		enter,
 		common.Bind(k.Play, m.toggleAudition).OffIf(m.opts.Auditioner == nil, noAudition).OffIf(!ok, none),
 		common.Bind(k.Copy, m.copyURL).OnHelp().OffIf(!ok, none),
-		common.Do(k.Title, m.promptTitle).OnHelp().OffIf(ro, titlesOff).OffIf(!ok, none),
-		common.Do(k.KickSource, m.requestKickSourceOf).OffIf(ro, clientsOff).OffIf(!ok, none).
+		common.Do(k.Title, m.promptTitle).OnHelp().OffIf(ro, titlesOff).OffIf(remoteRO != "", remoteRO).OffIf(!ok, none),
+		common.Do(k.KickSource, m.requestKickSourceOf).OffIf(ro, clientsOff).OffIf(remoteRO != "", remoteRO).OffIf(!ok, none).
 			OffIf(ms.Source == nil, ms.Name+" has no source connected"),
-		common.Do(k.Move, m.requestMove).OnHelp().OffIf(ro, clientsOff).OffIf(!ok, none).
+		common.Do(k.Move, m.requestMove).OnHelp().OffIf(ro, clientsOff).OffIf(remoteRO != "", remoteRO).OffIf(!ok, none).
 			OffIf(moving == nil && ms.ListenerCount == 0, "no listener on "+ms.Name+" to move"),
 		common.Bind(k.Record, m.toggleRecord).OffIf(m.opts.Recorder == nil, "recording not available").OffIf(!ok, none),
 		remove,
@@ -96,13 +104,20 @@ func (m *Model) panes() []struct {
 	name string
 	p    common.Pane
 } {
-	return []struct {
+	ps := []struct {
 		name string
 		p    common.Pane
 	}{
 		{"the mounts list", m.mounts}, {"the Listeners tab", m.listeners}, {"the Source tab", m.source},
 		{"the Events tab", m.mountEvs}, {"the event log", m.logView},
 	}
+	if m.servers != nil {
+		ps = append(ps, struct {
+			name string
+			p    common.Pane
+		}{"the servers list", m.servers})
+	}
+	return ps
 }
 
 // whereKeyWorks says why a key did nothing: where it does work, or that
@@ -319,14 +334,19 @@ func (m *Model) showTab(t tab) {
 	}
 }
 
-// cycleFocus moves the keyboard between the mounts list and the lower
-// pane; a zoom follows it.
-func (m *Model) cycleFocus() {
-	if m.focus == paneMounts {
-		m.focus = paneDetail
-	} else {
-		m.focus = paneMounts
+// cycleFocus moves the keyboard from the mounts list to the lower pane,
+// then (the fleet console) to the servers, and round; a zoom follows it.
+func (m *Model) cycleFocus() { m.moveFocus(1) }
+
+func (m *Model) cycleFocusBack() { m.moveFocus(-1) }
+
+func (m *Model) moveFocus(d int) {
+	order := []pane{paneMounts, paneDetail}
+	if m.servers != nil {
+		order = append(order, paneServers)
 	}
+	i := slices.Index(order, m.focus)
+	m.focus = order[(i+d+len(order))%len(order)]
 }
 
 // toggleLog shows the server event log in the lower pane, with the
@@ -381,9 +401,13 @@ func (m *Model) toggleReveal() {
 }
 
 func (m *Model) quit() tea.Cmd {
-	if m.snap.Sources > 0 {
+	sources := m.snap.Sources
+	if m.fleet != nil {
+		sources = m.fleet.localSources() // quitting cuts no remote server's
+	}
+	if sources > 0 {
 		m.confirm = &confirmation{
-			prompt: plural(m.snap.Sources, "source is", "sources are") + " connected. Quit icedeck and stop the server?",
+			prompt: plural(sources, "source is", "sources are") + " connected. Quit icedeck and stop the server?",
 			action: tea.Quit,
 		}
 		return nil

@@ -12,15 +12,16 @@ import (
 // screen is where each part of the screen is, in rows; computed by layout
 // in Update and read by View and the mouse handlers alike.
 type screen struct {
-	tiny             bool
-	headerH          int // the title line, the command lines, the admin line
-	cmdLines         []string
-	mountsY, mountsH int
-	tabsY            int // -1: no tabs line
-	bodyY, bodyH     int
-	audY, audH       int
-	statusY, helpY   int
-	tabX             [numTabs][2]int // x range of each tab label on the tabs line
+	tiny               bool
+	headerH            int // the title line, the command lines, the admin line
+	cmdLines           []string
+	serversY, serversH int // the fleet console's servers; 0 high without
+	mountsY, mountsH   int
+	tabsY              int // -1: no tabs line
+	bodyY, bodyH       int
+	audY, audH         int
+	statusY, helpY     int
+	tabX               [numTabs][2]int // x range of each tab label on the tabs line
 }
 
 // minDetail is the least the lower pane keeps: the tabs line, a table
@@ -53,9 +54,18 @@ func (m *Model) layout() {
 		l.audH = meter.Height
 	}
 	rest := max(h-l.headerH-2-l.audH, 0) // 2 = status + help lines
-	l.mountsY = l.headerH
+	l.serversY = l.headerH
+	if m.servers != nil && !m.help && rest >= 8 {
+		// Always in view: a server going down must show, whatever is zoomed.
+		l.serversH = m.servers.WantHeight(max(rest/4, 3))
+		rest -= l.serversH
+	}
+	if m.servers != nil {
+		m.servers.SetSize(w, l.serversH)
+	}
+	l.mountsY = l.serversY + l.serversH
 	l.tabsY = -1
-	zoom := m.zoom && m.picker == nil // a choice is offered in the lower pane
+	zoom := m.zoom && m.picker == nil && m.focus != paneServers // a choice is offered in the lower pane; the servers list has no zoom
 	switch {
 	case m.help:
 		// The full help takes the whole middle.
@@ -94,7 +104,7 @@ func (m *Model) tabPrefix() string {
 	if !ok {
 		return " (no mount) "
 	}
-	return " " + ms.Name + " "
+	return " " + common.MountLabel(ms.Name) + " "
 }
 
 func (m *Model) tabLabels() [numTabs]string {
@@ -111,7 +121,7 @@ func (m *Model) tabLabels() [numTabs]string {
 // of the screen width (the last one clipped), so it can be copied whole
 // from an 80-column terminal.
 func (m *Model) commandLines(n int) []string {
-	if n <= 0 {
+	if n <= 0 || m.fleet != nil && m.fleet.local == nil { // icedeck watch feeds no server of its own
 		return nil
 	}
 	w := m.width

@@ -20,6 +20,7 @@ import (
 	"github.com/icedeck/icedeck/tui/keys"
 	"github.com/icedeck/icedeck/tui/listeners"
 	"github.com/icedeck/icedeck/tui/mounts"
+	"github.com/icedeck/icedeck/tui/servers"
 	"github.com/icedeck/icedeck/tui/source"
 )
 
@@ -30,6 +31,7 @@ type pane int
 const (
 	paneMounts pane = iota
 	paneDetail
+	paneServers // the fleet console's servers
 )
 
 // tab is the detail tab shown for the selected mount.
@@ -56,6 +58,10 @@ type (
 		// listeners is the mount whose Listeners tab was open when the
 		// poll began, read with its listeners; nil when none was.
 		listeners *engine.MountSnapshot
+		// servers are the fleet console's servers, read with snap, whose
+		// mounts are those of scope.
+		servers []serverState
+		scope   string
 	}
 	// listenersMsg is a mount read with its listeners, when the
 	// selection moves to it with the Listeners tab open.
@@ -169,6 +175,23 @@ type Model struct {
 
 	lay      screen // where everything is, computed in Update
 	helpLine string // the one-line help, computed in Update
+
+	// The fleet console (Options.Remotes): nil fleet without remotes.
+	fleet     *fleet
+	servers   *servers.Model
+	serverOut map[string]*outRate // each server's outgoing bandwidth
+	stale     map[string]bool     // servers whose figures are the last known
+	down      int                 // servers not answering, or refusing
+	// localAnalysis: this process measures its mounts' audio (the fleet
+	// console always has an Analyzer, for remote icedecks' figures).
+	localAnalysis bool
+}
+
+// outRate follows one server's outgoing bandwidth between polls.
+type outRate struct {
+	bytes uint64
+	at    time.Time
+	bps   float64 // -1 before two readings
 }
 
 // flashTicks is how many ticks a status message stays.
@@ -177,7 +200,7 @@ const flashTicks = 25
 // NewModel builds the model: loads the theme, reads a first snapshot and
 // the recent events, and subscribes to new ones (Close ends that).
 func NewModel(opts Options) (*Model, error) {
-	if opts.Engine == nil {
+	if opts.Engine == nil && len(opts.Remotes) == 0 {
 		return nil, errors.New("tui: Options.Engine is nil")
 	}
 	if opts.Tick <= 0 {
@@ -205,6 +228,22 @@ func NewModel(opts Options) (*Model, error) {
 	if opts.Admin != nil {
 		m.admin[0], m.admin[1] = opts.Admin()
 	}
+	if len(opts.Remotes) > 0 {
+		f, err := newFleet(opts.Engine, opts.Remotes)
+		if err != nil {
+			return nil, err
+		}
+		m.fleet, m.eng, m.cfg = f, f, f.Config()
+		m.opts.Recorder = fleetRecorder{f: f, local: opts.Recorder}
+		m.opts.Analyzer = fleetAnalyzer{f: f, local: opts.Analyzer}
+		m.localAnalysis = opts.Analyzer != nil
+		if opts.Auditioner != nil {
+			m.opts.Auditioner = fleetAuditioner{Auditioner: opts.Auditioner, f: f}
+		}
+		m.servers = servers.New(m.styles, m.keys, m.scopeTo)
+		m.serverOut = map[string]*outRate{}
+	}
+	opts = m.opts
 	m.mounts = mounts.New(m.styles, m.keys, m.health.Flags)
 	m.listeners = listeners.New(m.styles, m.keys, opts.ReadOnly)
 	m.source = source.New(m.styles, m.keys, opts.Analyzer != nil)
@@ -214,6 +253,9 @@ func NewModel(opts Options) (*Model, error) {
 	m.store.Add(m.eng.Events(500)...)
 	m.evCh, m.evCancel = m.eng.Subscribe(256)
 	first := snapshotMsg{snap: m.eng.Summary(), pushes: m.eng.Pushes(), aud: m.pollAudition()}
+	if m.fleet != nil {
+		first.servers = m.fleet.servers()
+	}
 	first.recording = pollRecording(opts.Recorder, first.snap.Mounts)
 	pollAudio(opts.Analyzer, &first)
 	m.applySnapshot(first)
@@ -254,10 +296,15 @@ func (m *Model) listenersShown() string {
 // poll reads the engine and the optional player off the UI goroutine: the
 // summary, and the listeners of the one mount whose tab is open.
 func (m *Model) poll() tea.Cmd {
-	eng, aud, rec, ana := m.eng, m.opts.Auditioner, m.opts.Recorder, m.opts.Analyzer
+	eng, aud, rec, ana, f := m.eng, m.opts.Auditioner, m.opts.Recorder, m.opts.Analyzer, m.fleet
 	want := m.listenersShown()
 	return func() tea.Msg {
-		msg := snapshotMsg{snap: eng.Summary(), pushes: eng.Pushes()}
+		var msg snapshotMsg
+		if f != nil {
+			msg.scope = f.Scope() // before the summary, which follows it
+			msg.servers = f.servers()
+		}
+		msg.snap, msg.pushes = eng.Summary(), eng.Pushes()
 		if want != "" {
 			if ms, ok := eng.Mount(want); ok {
 				msg.listeners = &ms
@@ -385,7 +432,15 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 	m.hist.Observe(&m.snap)
 	m.mounts.SetMarks(m.aud.Mount, m.aud.Silent(), m.recording)
 	m.mounts.SetPushed(pushedMounts(m.pushes))
-	m.mounts.SetAudio(msg.audio, m.opts.Analyzer != nil)
+	analysed := m.opts.Analyzer != nil
+	if m.fleet != nil {
+		// Loudness columns when some server measures: not for Icecasts alone.
+		analysed = m.localAnalysis || len(msg.audio) > 0
+	}
+	m.mounts.SetAudio(msg.audio, analysed)
+	if m.fleet != nil {
+		m.applyServers(msg.servers)
+	}
 	m.mounts.SetSnapshot(snap.Mounts, snap.Time)
 	if l := msg.listeners; l != nil {
 		if sel, ok := m.mounts.Selected(); ok && sel.Name == l.Name {
@@ -445,7 +500,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case snapshotMsg:
 		// A poll begun before a relay was added may arrive after the
 		// fresher snapshot that came with it; the older one is dropped.
-		if !msg.snap.Time.Before(m.snap.Time) {
+		if !msg.snap.Time.Before(m.snap.Time) && (m.fleet == nil || msg.scope == m.fleet.Scope()) {
 			m.applySnapshot(msg)
 		}
 		return m.tick()
@@ -668,8 +723,11 @@ func (m *Model) typeInput(k tea.KeyPressMsg) tea.Cmd {
 
 // focusedPane is the pane with the keyboard.
 func (m *Model) focusedPane() common.Pane {
-	if m.focus == paneMounts {
+	switch m.focus {
+	case paneMounts:
 		return m.mounts
+	case paneServers:
+		return m.servers
 	}
 	return m.detailPane()
 }

@@ -52,6 +52,9 @@ func (m *Model) render() string {
 	if l.headerH > 1+len(l.cmdLines) {
 		add(s.Warn.Render(common.Clip(m.adminLine(), w)))
 	}
+	if l.serversH > 0 {
+		add(m.servers.View(m.focus == paneServers && !m.help))
+	}
 	if l.mountsH > 0 {
 		add(m.mounts.View(m.focus == paneMounts && !m.help))
 	}
@@ -74,6 +77,9 @@ func (m *Model) render() string {
 func (m *Model) headerBar() string {
 	s, sn, w := m.styles, &m.snap, m.width
 	parts := []string{" icedeck"}
+	if m.fleet != nil {
+		parts = append(parts, m.fleetWord())
+	}
 	if m.opts.ReadOnly {
 		parts = append(parts, "READ-ONLY")
 	}
@@ -253,6 +259,9 @@ func (m *Model) handleClick(ms tea.Mouse) {
 		return
 	}
 	switch {
+	case ms.Y >= l.serversY && ms.Y < l.serversY+l.serversH:
+		m.focus = paneServers
+		m.servers.Click(ms.Y - l.serversY)
 	case ms.Y >= l.mountsY && ms.Y < l.mountsY+l.mountsH:
 		m.focus = paneMounts
 		m.mounts.Click(ms.Y - l.mountsY)
@@ -285,6 +294,8 @@ func (m *Model) handleWheel(ms tea.Mouse) {
 	l := &m.lay
 	switch {
 	case l.tiny:
+	case ms.Y >= l.serversY && ms.Y < l.serversY+l.serversH:
+		m.servers.Move(d / 3)
 	case ms.Y >= l.mountsY && ms.Y < l.mountsY+l.mountsH:
 		m.mounts.Scroll(d)
 	case ms.Y >= l.bodyY && ms.Y < l.bodyY+l.bodyH:

@@ -260,3 +260,24 @@ func Clamp(v, lo, hi int) int {
 	}
 	return v
 }
+
+// SplitMount parts a mount's name as the fleet console keys it: a remote
+// server's mount is "SERVER/path", a local one "/path" (server "").
+func SplitMount(name string) (server, mount string) {
+	if strings.HasPrefix(name, "/") {
+		return "", name
+	}
+	if i := strings.IndexByte(name, '/'); i > 0 {
+		return name[:i], name[i:]
+	}
+	return "", name
+}
+
+// MountLabel names a mount for prompts and messages: "/live", or
+// "/live on edge-1" for a remote server's.
+func MountLabel(name string) string {
+	if server, mount := SplitMount(name); server != "" {
+		return mount + " on " + server
+	}
+	return name
+}

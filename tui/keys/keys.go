@@ -22,6 +22,9 @@ type KeyMap struct {
 	Zoom               key.Binding
 	Log                key.Binding // the server event log
 
+	// The fleet console's servers.
+	Scope, AllServers key.Binding // enter (servers pane), 0
+
 	// Lists.
 	Filter, Sort, SortReverse, Clear key.Binding
 	EventFilter                      key.Binding // the event views' level and type
@@ -62,6 +65,9 @@ func New() KeyMap {
 		Tab4:     b("4", "graphs", "4"),
 		Zoom:     b("z", "zoom", "z"),
 		Log:      b("e", "event log", "e"),
+
+		Scope:      b("enter", "this server's mounts", "enter"),
+		AllServers: b("0", "all servers", "0"),
 
 		Filter:      b("/", "filter", "/"),
 		Sort:        b("s", "sort", "s"),

@@ -40,6 +40,7 @@ func (c SortColumn) String() string {
 
 const (
 	colMark      = iota // cursor (unfocused), audition, recording
+	colServer           // the fleet console's server, when all servers are shown
 	colName             //
 	colState            //
 	colHealth           // the health flags
@@ -57,13 +58,18 @@ const (
 // are left out (width 0). The flexing columns grow to their longest
 // cell (set in measure), so a wide terminal gives its room to FORMAT and
 // TITLE rather than to padding.
-func columns(audio bool) []common.Column {
+func columns(audio, servers bool) []common.Column {
 	lufs, tp := common.Column{Title: "LUFS", Width: 5, Right: true, Drop: 3}, common.Column{Title: "TP", Width: 5, Right: true, Drop: 3}
 	if !audio {
 		lufs, tp = common.Column{}, common.Column{}
 	}
+	server := common.Column{}
+	if servers {
+		server = common.Column{Title: "SERVER", Width: 6}
+	}
 	return []common.Column{
 		{Title: "", Width: 3},
+		server,
 		{Title: "MOUNT", Width: 10, Flex: 2},
 		{Title: "STATE", Width: 8},
 		{Title: "HEALTH", Width: 6, Flex: 1},
@@ -109,11 +115,40 @@ type Model struct {
 
 	audio    map[string]engine.AudioStats // nil without the analysis
 	analysed bool
+
+	// The fleet console: mounts are named "SERVER/path" (local ones
+	// "/path"); the MOUNT column shows the path.
+	fleet       bool
+	showServers bool            // the SERVER column: every server's mounts are shown
+	stale       map[string]bool // servers whose mounts are shown as last known, dimmed
+}
+
+// SetServers tells the table it shows a fleet's mounts: whether to show
+// the SERVER column, and which servers' figures are old (dimmed).
+func (m *Model) SetServers(show bool, stale map[string]bool) {
+	m.fleet, m.stale = true, stale
+	if show != m.showServers {
+		m.showServers = show
+		m.cols = columns(m.analysed, show)
+		m.measure()
+	}
+}
+
+// serverAndPath parts a mount's name for its two columns.
+func (m *Model) serverAndPath(name string) (server, path string) {
+	if !m.fleet {
+		return "", name
+	}
+	server, path = common.SplitMount(name)
+	if server == "" {
+		server = "local"
+	}
+	return server, path
 }
 
 // New returns an empty table; flags gives a mount's health flags.
 func New(s *themes.Styles, k *keys.KeyMap, flags func(name string) []health.Flag) *Model {
-	return &Model{styles: s, keys: k, cols: columns(false), flags: flags}
+	return &Model{styles: s, keys: k, cols: columns(false, false), flags: flags}
 }
 
 // SetSize implements common.Pane.
@@ -143,7 +178,7 @@ func (m *Model) SetAudio(audio map[string]engine.AudioStats, analysed bool) {
 	m.audio = audio
 	if analysed != m.analysed {
 		m.analysed = analysed
-		m.cols = columns(analysed)
+		m.cols = columns(analysed, m.showServers)
 	}
 }
 
@@ -253,10 +288,12 @@ func (m *Model) rebuild() {
 // measure sets the flexing columns' limits from the data and lays the
 // columns out for the width.
 func (m *Model) measure() {
-	name, format, flags := 10, 8, 6
+	name, format, flags, server := 10, 8, 6, 6
 	for i := range m.all {
 		ms := &m.all[i]
-		name = max(name, common.Width(ms.Name))
+		srv, path := m.serverAndPath(ms.Name)
+		name = max(name, common.Width(path))
+		server = max(server, common.Width(srv))
 		format = max(format, common.Width(Format(ms)))
 		flags = max(flags, common.Width(flagWords(m.flags(ms.Name))))
 	}
@@ -266,6 +303,9 @@ func (m *Model) measure() {
 		m.cols[c].Width, m.cols[c].Max = common.Clamp(longest, least, limit), longest
 	}
 	set(colName, name, 10, 20)
+	if m.showServers {
+		set(colServer, server, 6, 16)
+	}
 	set(colFormat, format, 8, 14)
 	set(colHealth, flags, 6, 12)
 	// The sorted column's title carries the arrow, whole.
@@ -426,6 +466,7 @@ func (m *Model) View(focused bool) string {
 			lines = append(lines, s.Selected.Render(common.Fit(b.String(), m.width)))
 			continue
 		}
+		clear(paints) // a stale row before dimmed them all
 		paints[colMark] = markPaint
 		if selected {
 			paints[colMark] = dim // without focus, the cursor is a dim ▸ only
@@ -437,6 +478,12 @@ func (m *Model) View(focused bool) string {
 		paints[colRate], paints[colUptime] = common.Paint{}, common.Paint{}
 		if ms.Source == nil {
 			paints[colRate], paints[colUptime] = dim, dim
+		}
+		if srv, _ := common.SplitMount(ms.Name); m.stale[srv] {
+			// Last known figures of a server that does not answer now.
+			for c := colServer; c < numCols; c++ {
+				paints[c] = dim
+			}
 		}
 		common.WriteStyledRow(&b, m.cols, widths, cells, paints)
 		lines = append(lines, b.String())
@@ -525,7 +572,7 @@ func (m *Model) cells(ms *engine.MountSnapshot, flags []health.Flag, cursor bool
 		marks += "●"
 	}
 	out[colMark] = marks
-	out[colName] = ms.Name
+	out[colServer], out[colName] = m.serverAndPath(ms.Name)
 	out[colState] = m.State(ms)
 	out[colHealth] = flagCell(flags, max(m.widths[colHealth], 1))
 	out[colLUFS], out[colTP] = m.audioCells(ms.Name)
