@@ -311,12 +311,13 @@ func plural(n int, one, many string) string {
 // ffmpegCommand is a ready command line to feed this server, with the
 // content type Icecast-compatible servers want from ffmpeg.
 func (m *Model) ffmpegCommand() string {
-	user := m.cfg.SourceUser
+	user, pw := m.cfg.SourceUser, "••••"
 	if user == "" {
 		user = "source"
 	}
-	pw := "••••"
 	switch {
+	case m.remoteScope() != "":
+		user, pw = "source", "PASSWORD" // a remote server's, whose password is not known here
 	case m.cfg.SourcePassword == "":
 		pw = "PASSWORD"
 	case m.reveal:
@@ -327,7 +328,7 @@ func (m *Model) ffmpegCommand() string {
 
 // adminLine shows the admin credentials once v reveals them.
 func (m *Model) adminLine() string {
-	if !m.reveal || m.admin[1] == "" {
+	if !m.reveal || m.admin[1] == "" || m.remoteScope() != "" {
 		return ""
 	}
 	return " admin " + m.admin[0] + " / " + m.admin[1] + "  ·  http://" + m.hostPort() + "/admin/"

@@ -117,7 +117,7 @@ func (f *fleet) Summary() engine.Snapshot {
 		out.BytesOut += s.BytesOut
 		out.Clients += s.Clients
 		out.Unknown |= s.Unknown
-		if f.local == nil {
+		if f.local == nil || !f.shows(localName, scope) {
 			out.Addrs = append(out.Addrs, s.Addrs...)
 			if !s.Started.IsZero() && (out.Started.IsZero() || s.Started.Before(out.Started)) {
 				out.Started = s.Started

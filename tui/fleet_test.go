@@ -15,6 +15,7 @@ import (
 	"github.com/icedeck/icedeck/engine"
 	"github.com/icedeck/icedeck/engine/control"
 	"github.com/icedeck/icedeck/internal/testkit"
+	"github.com/icedeck/icedeck/playback"
 	"github.com/icedeck/icedeck/remote"
 )
 
@@ -124,7 +125,9 @@ func TestFleetConsole(t *testing.T) {
 	kicked := testkit.Listen(t, ic.Addr, "/ice.mp3", "User-Agent", "kick-me/1.0")
 	icy := testkit.Listen(t, ic.Addr, "/ice.mp3", "Icy-MetaData", "1", "User-Agent", "icy-ear/1.0")
 
-	m, err := NewModel(Options{Engine: local, NoColor: true, Remotes: []*remote.Client{
+	player := playback.NewPlayer(playback.Options{NoDevice: true, Logger: testkit.Logger(t)})
+	defer player.Close()
+	m, err := NewModel(Options{Engine: local, NoColor: true, Auditioner: NewAuditioner(local, player), Remotes: []*remote.Client{
 		dialRemote(t, "deck", "http://admin:deck-admin@"+deck.addr),
 		dialRemote(t, "ice", "http://admin:"+testkit.IcecastAdminPassword+"@"+ic.Addr),
 		dialRemote(t, "", "http://admin:wrong@"+ic.Addr),
@@ -209,6 +212,14 @@ func TestFleetConsole(t *testing.T) {
 		return slices.Contains(testkit.ICYTitles(icy.Bytes(), metaint), "StreamTitle='Fleet Title 42';")
 	})
 
+	// p auditions the Icecast's mount, over HTTP: the tone is heard.
+	press(t, m, "p")
+	testkit.Eventually(t, 15*time.Second, "the Icecast's mount auditioned", func() bool {
+		st := m.opts.Auditioner.AuditionStatus()
+		return st.Mount == "ice/ice.mp3" && st.Codec == "MP3" && st.Levels.PeakDB[0] > -30
+	})
+	press(t, m, "x")
+
 	// enter on a server shows its mounts alone; 0 shows all again.
 	press(t, m, "tab") // from the Listeners pane to the servers
 	if m.focus != paneServers {
@@ -221,15 +232,18 @@ func TestFleetConsole(t *testing.T) {
 		press(t, m, "j")
 	}
 	press(t, m, "enter")
-	until("only the deck's mounts", func(scr string) bool {
-		return strings.Contains(scr, "/edge.mp3") && !strings.Contains(scr, "/ice.mp3") && !strings.Contains(scr, "/studio.mp3")
+	until("only the deck's mounts", func(string) bool {
+		return slices.Equal(m.mounts.Order(), []string{"deck/edge.mp3"})
 	})
-	if scr := plain(m); !strings.Contains(scr, "server deck (0: all)") {
-		t.Errorf("the header does not say the scope:\n%s", scr)
+	// The header and the source command are the deck's, whose source
+	// password this console does not know.
+	if scr := plain(m); !strings.Contains(scr, "server deck (0: all)") || !strings.Contains(scr, deck.addr) ||
+		!strings.Contains(scr, "icecast://source:PASSWORD@"+deck.addr+"/") || strings.Contains(scr, localAddr) {
+		t.Errorf("the header is not the deck's:\n%s", scr)
 	}
 	press(t, m, "0")
-	until("all mounts again", func(scr string) bool {
-		return strings.Contains(scr, "/edge.mp3") && strings.Contains(scr, "/ice.mp3") && strings.Contains(scr, "/studio.mp3")
+	until("all mounts again", func(string) bool {
+		return slices.Equal(m.mounts.Order(), []string{"/studio.mp3", "deck/edge.mp3", "ice/ice.mp3"})
 	})
 
 	// The icedeck goes away: shown unreachable, its mount dimmed but kept,

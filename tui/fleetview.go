@@ -163,3 +163,15 @@ func (m *Model) fleetWord() string {
 	}
 	return w
 }
+
+// remoteScope is the remote server shown alone ("" for the local engine
+// or all servers): the header's address and command are then its own.
+func (m *Model) remoteScope() string {
+	if m.fleet == nil {
+		return ""
+	}
+	if scope := m.fleet.Scope(); scope != localName {
+		return scope
+	}
+	return ""
+}
