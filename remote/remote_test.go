@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/internal/testkit"
 )
 
 // seam is the shape the console reads a server through (its Engine and
@@ -178,5 +181,42 @@ func TestReadSSE(t *testing.T) {
 	err = readSSE(strings.NewReader("data: "+strings.Repeat("x", 70<<10)+"\n\n"), func(string, []byte) {})
 	if err == nil || !strings.Contains(err.Error(), "longer than") {
 		t.Fatalf("a huge line: %v", err)
+	}
+}
+
+// Listen opens a mount as a player does, on an icedeck and on the real
+// Icecast: the source's bytes come, with the content type and no ICY
+// blocks; a mount that is not there is the server's 404.
+func TestListen(t *testing.T) {
+	t.Parallel()
+	ic := testkit.StartIcecast(t, "")
+	d := startDeck(t, "", nil)
+	tone := testkit.Media(t, "tone.mp3")
+	for _, s := range []struct{ url, addr, password string }{
+		{icecastURL(ic), ic.Addr, testkit.IcecastSourcePassword},
+		{"http://admin:" + deckAdmin + "@" + d.addr, d.addr, deckSource},
+	} {
+		feed(t, s.addr, s.password, "/heard.mp3")
+		c := dial(t, s.url, Options{})
+		body, ct, err := c.Listen(context.Background(), "/heard.mp3")
+		if err != nil {
+			t.Fatalf("%s: %v", s.addr, err)
+		}
+		got := make([]byte, 4096)
+		_, err = io.ReadFull(body, got)
+		body.Close()
+		if err != nil || ct != "audio/mpeg" {
+			t.Fatalf("%s: %q, %v", s.addr, ct, err)
+		}
+		// A run of the fixture, from wherever the burst began: no ICY
+		// block cut into it.
+		if !bytes.Contains(tone, got[1024:2048]) {
+			t.Errorf("%s: the bytes heard are not the source's", s.addr)
+		}
+		_, _, err = c.Listen(context.Background(), "/missing.mp3")
+		var he *httpError
+		if !errors.As(err, &he) || he.code != 404 {
+			t.Errorf("%s: a missing mount: %v", s.addr, err)
+		}
 	}
 }
