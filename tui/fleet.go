@@ -118,7 +118,11 @@ func (f *fleet) Summary() engine.Snapshot {
 		out.Clients += s.Clients
 		out.Unknown |= s.Unknown
 		if f.local == nil || !f.shows(localName, scope) {
-			out.Addrs = append(out.Addrs, s.Addrs...)
+			for _, a := range s.Addrs {
+				if !slices.Contains(out.Addrs, a) {
+					out.Addrs = append(out.Addrs, a)
+				}
+			}
 			if !s.Started.IsZero() && (out.Started.IsZero() || s.Started.Before(out.Started)) {
 				out.Started = s.Started
 			}
@@ -330,11 +334,7 @@ func (f *fleet) servers() []serverState {
 			if ms.Source == nil {
 				continue
 			}
-			rate := ms.Source.Bitrate1s
-			if rate == 0 || ms.Unknown.Has(engine.UnknownBitrate) {
-				rate = ms.Source.Ice.Bitrate
-			}
-			ss.estimate += float64(rate) * float64(max(ms.ListenerCount, 0))
+			ss.estimate += float64(sourceRate(ms.Source)) * float64(max(ms.ListenerCount, 0))
 		}
 		if ss.time.IsZero() {
 			ss.time = st.LastOK
@@ -479,4 +479,13 @@ func (a fleetAuditioner) Audition(name string) error {
 	}
 	sp.PlayStream(body, ct, name)
 	return nil
+}
+
+// sourceRate is a source's bits/s: measured, else as its headers state
+// (0 when neither is known).
+func sourceRate(s *engine.SourceSnapshot) int {
+	if s.Bitrate1s > 0 {
+		return s.Bitrate1s
+	}
+	return s.Ice.Bitrate
 }

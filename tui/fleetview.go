@@ -20,6 +20,7 @@ import (
 func (m *Model) applyServers(ss []serverState) {
 	rows := make([]servers.Row, 0, len(ss))
 	stale := map[string]bool{}
+	bps := map[string]float64{}
 	m.down = 0
 	seen := map[string]bool{}
 	for _, s := range ss {
@@ -42,13 +43,12 @@ func (m *Model) applyServers(ss []serverState) {
 			stale[st.Name] = true
 		}
 		row.Sources, row.Listeners, row.Out = "–", "–", "–"
+		bps[st.Name] = -1
 		if known {
-			row.Sources = common.Count(s.sources)
-			if !s.unknown.Has(engine.UnknownListeners) {
-				row.Listeners = common.Count(s.listeners)
-			}
+			row.Sources, row.Listeners = common.Count(s.sources), common.Count(s.listeners)
 			if r := m.serverRate(st.Name, s); r >= 0 {
 				row.Out = common.Rate(r) + "b/s"
+				bps[st.Name] = r
 			}
 		}
 		switch {
@@ -66,7 +66,7 @@ func (m *Model) applyServers(ss []serverState) {
 			delete(m.serverOut, name)
 		}
 	}
-	m.stale = stale
+	m.stale, m.serverBps = stale, bps
 	scope := m.fleet.Scope()
 	m.servers.SetRows(rows, scope)
 	m.mounts.SetServers(scope == "" && len(rows) > 1, stale)
@@ -117,11 +117,13 @@ func (m *Model) serverRate(name string, s serverState) float64 {
 		return r.bps
 	}
 	dt := s.time.Sub(r.at).Seconds()
-	if dt <= 0 {
+	if dt <= 0 || s.bytesOut == r.bytes && dt < 10 {
+		// Icecast adds up the bytes sent every few seconds, not at every
+		// write: the rate is taken from one change to the next.
 		return r.bps
 	}
 	if s.bytesOut < r.bytes { // restarted
-		r.bytes, r.at = s.bytesOut, s.time
+		r.bytes, r.at, r.bps = s.bytesOut, s.time, s.estimate
 		return r.bps
 	}
 	k := 1 - math.Exp(-dt/2)
@@ -174,4 +176,26 @@ func (m *Model) remoteScope() string {
 		return scope
 	}
 	return ""
+}
+
+// fleetRates are the header's in and out bits/s for the servers shown:
+// out is what their lines say, in their sources' bitrates, measured or
+// stated (-1 when none tells).
+func (m *Model) fleetRates(snap engine.Snapshot) (in, out float64) {
+	in, out = -1, -1
+	scope := m.fleet.Scope()
+	for name, r := range m.serverBps {
+		if r >= 0 && (scope == "" || scope == name) {
+			out = max(out, 0) + r
+		}
+	}
+	for _, ms := range snap.Mounts {
+		if ms.Source == nil {
+			continue
+		}
+		if rate := sourceRate(ms.Source); rate > 0 {
+			in = max(in, 0) + float64(rate)
+		}
+	}
+	return in, out
 }

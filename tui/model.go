@@ -182,6 +182,7 @@ type Model struct {
 	serverOut map[string]*outRate // each server's outgoing bandwidth
 	stale     map[string]bool     // servers whose figures are the last known
 	down      int                 // servers not answering, or refusing
+	serverBps map[string]float64  // each server's outgoing bits/s as shown (-1: not told)
 	// localAnalysis: this process measures its mounts' audio (the fleet
 	// console always has an Analyzer, for remote icedecks' figures).
 	localAnalysis bool
@@ -215,7 +216,6 @@ func NewModel(opts Options) (*Model, error) {
 	m := &Model{
 		opts:   opts,
 		eng:    opts.Engine,
-		cfg:    opts.Engine.Config(),
 		styles: &st,
 		theme:  th.Name,
 		keys:   &km,
@@ -233,7 +233,7 @@ func NewModel(opts Options) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.fleet, m.eng, m.cfg = f, f, f.Config()
+		m.fleet, m.eng = f, f
 		m.opts.Recorder = fleetRecorder{f: f, local: opts.Recorder}
 		m.opts.Analyzer = fleetAnalyzer{f: f, local: opts.Analyzer}
 		m.localAnalysis = opts.Analyzer != nil
@@ -244,6 +244,7 @@ func NewModel(opts Options) (*Model, error) {
 		m.serverOut = map[string]*outRate{}
 	}
 	opts = m.opts
+	m.cfg = m.eng.Config()
 	m.mounts = mounts.New(m.styles, m.keys, m.health.Flags)
 	m.listeners = listeners.New(m.styles, m.keys, opts.ReadOnly)
 	m.source = source.New(m.styles, m.keys, opts.Analyzer != nil)
@@ -440,6 +441,7 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 	m.mounts.SetAudio(msg.audio, analysed)
 	if m.fleet != nil {
 		m.applyServers(msg.servers)
+		m.inRate, m.outRate = m.fleetRates(snap)
 	}
 	m.mounts.SetSnapshot(snap.Mounts, snap.Time)
 	if l := msg.listeners; l != nil {
