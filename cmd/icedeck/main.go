@@ -55,6 +55,7 @@ type options struct {
 	readOnly  bool
 	genSource bool
 	genAdmin  bool
+	remotes   []remoteSpec // --remote and [[remote]]: shown by the interface beside the engine
 
 	args        []string         // the command line, read again on reload
 	accessLog   string           // path of the access log, "" for none
@@ -172,6 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: icedeck [flags]            interface with the relay running\n"+
 			"       icedeck --headless [flags] the relay alone, logging every event\n"+
+			"       icedeck watch [flags] URL  the interface over remote icedecks and Icecasts, no relay (icedeck watch --help)\n"+
 			"       icedeck play URL           audition any stream URL with a level meter\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -214,6 +216,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.theme, "theme", "", "colour theme (default, light, high-contrast, catppuccin-mocha, gruvbox-dark, dracula, nord, or one of yours)")
 	fs.StringVar(&o.themeDir, "theme-dir", defaultThemeDir(), "directory with your own theme files")
 	fs.BoolVar(&o.readOnly, "read-only", false, "interface only watches: disconnect and move keys are off")
+	var remoteArgs repeatFlag
+	fs.Var(&remoteArgs, "remote", "NAME=URL (or URL): a remote icedeck or Icecast the interface shows beside this one, repeatable; with [[remote]] sections; --headless ignores them")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -238,6 +242,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.ctl.AdminPassword == "" {
 		o.ctl.AdminPassword, o.genAdmin = randomPassword(), true
 	}
+	remotes, err := gatherRemotes(o.file, remoteArgs)
+	if err != nil {
+		return nil, fmt.Errorf("--remote: %w", err)
+	}
+	o.remotes = remotes
 	if err := o.validate(); err != nil {
 		return nil, configError{err}
 	}
@@ -294,6 +303,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "test" {
 		return runTest(args[1:], os.Stdin, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "watch" {
+		return runWatch(args[1:], stderr)
 	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -459,6 +471,11 @@ func runHeadless(ctx context.Context, o *options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "icedeck:", err)
 		return 1
 	}
+	if len(o.remotes) > 0 {
+		// One configuration serves both modes: its [[remote]] sections
+		// must not stop a headless start, nor be taken for watched.
+		st.log.Warn("remote servers are shown by the interface only: headless ignores them", "remotes", remoteNames(o.remotes))
+	}
 	code := 0
 	for done := false; !done; {
 		select {
@@ -498,13 +515,9 @@ func defaultThemeDir() string {
 // would print — the log, a library's complaints on stderr — goes to the log
 // file, never over the screen.
 func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
-	if err := os.MkdirAll(filepath.Dir(o.logFile), 0o755); err != nil {
-		fmt.Fprintln(stderr, "icedeck:", err)
-		return 1
-	}
-	lf, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	lf, err := openInterfaceLog(o.logFile)
 	if err != nil {
-		fmt.Fprintln(stderr, "icedeck: log file:", err)
+		fmt.Fprintln(stderr, "icedeck:", err)
 		return 1
 	}
 	defer lf.Close()
@@ -529,13 +542,13 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 			_ = st.reload() // the interface shows the outcome from its event
 		}
 	}()
-	restore, err := playback.RedirectStderr(o.logFile)
-	if err != nil {
-		log.Warn("stderr stays on the terminal; library messages may show over the screen", "err", err)
-		restore = func() error { return nil }
+	restore := stderrToLog(o.logFile, log)
+	remotes, err := dialRemotes(o.remotes, "", 0, log)
+	if err != nil { // the URLs and names were checked with the flags: not expected
+		log.Error("remote servers not shown", "err", err)
 	}
 	player := playback.NewPlayer(playback.Options{Logger: log})
-	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv, Analyzer: st.analysis,
+	uiErr := tui.Run(ctx, tui.Options{Engine: srv, Remotes: remotes, Auditioner: tui.NewAuditioner(srv, player), Recorder: srv, Analyzer: st.analysis,
 		Theme: o.theme, ThemeDir: o.themeDir, ReadOnly: o.readOnly, LogFile: o.logFile,
 		// v shows the admin password, in this mode otherwise only in the log; a reload may change it.
 		Admin: func() (string, string) {
@@ -544,6 +557,7 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 			return st.o.ctl.AdminUser, st.o.ctl.AdminPassword
 		}})
 	_ = player.Close()
+	closeRemotes(remotes)
 	_ = restore()
 	code := st.stop()
 	if uiErr != nil {
@@ -551,6 +565,30 @@ func runInterface(ctx context.Context, o *options, stderr io.Writer) int {
 		code = 1
 	}
 	return code
+}
+
+// openInterfaceLog opens the log file of a process whose interface has
+// the terminal, creating its directory.
+func openInterfaceLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	return f, nil
+}
+
+// stderrToLog sends stderr (a sound library's complaints) to the log file
+// while the interface has the screen; the function returned puts it back.
+func stderrToLog(path string, log *slog.Logger) (restore func() error) {
+	restore, err := playback.RedirectStderr(path)
+	if err != nil {
+		log.Warn("stderr stays on the terminal; library messages may show over the screen", "err", err)
+		return func() error { return nil }
+	}
+	return restore
 }
 
 // runPlay auditions a stream URL with a one-line meter until Ctrl+C or the

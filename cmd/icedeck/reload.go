@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/icedeck/icedeck/engine/control"
@@ -53,6 +54,10 @@ func (st *station) reload() error {
 	}
 	if o.file != nil {
 		logWarnings(st.log, o.file)
+	}
+	if !o.headless && !slices.EqualFunc(o.remotes, st.o.remotes, func(a, b remoteSpec) bool { return a.RemoteSection == b.RemoteSection }) {
+		// The interface was given its clients at start; they stay.
+		st.log.Warn("the remote servers changed: the interface shows the new ones at the next start", "remotes", remoteNames(o.remotes))
 	}
 	o.hup = st.o.hup
 	st.o = o

@@ -452,12 +452,6 @@ func ParseConfig(name string, data []byte) (File, error) {
 		return File{}, err
 	}
 	f.Path = name
-	for i := range f.Remotes {
-		// Read and checked, so a file written for the fleet console is
-		// right, but this build's interface shows the local engine only.
-		f.Warnings = append(f.Warnings, ConfigWarning{File: name, Line: f.lines.table("remote", i),
-			Msg: fmt.Sprintf("[[remote]] %s: not used yet: the interface shows this server only", f.Remotes[i].DisplayName())})
-	}
 	if errs = append(errs, f.check()...); len(errs) > 0 {
 		return File{}, errors.Join(errs...)
 	}

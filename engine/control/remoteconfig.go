@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
 )
 
 // RemoteSection is one [[remote]]: another server the console shows
@@ -67,8 +68,31 @@ func (r RemoteSection) DisplayName() string {
 	return u.Host
 }
 
+// LocalName is what the console calls the engine in its own process; no
+// remote server may be called so.
+const LocalName = "local"
+
+// CheckRemoteName says what is wrong with a remote server's name, the
+// rule for [[remote]] and the command line alike: the console shows a
+// remote mount as NAME/mount, so a "/" would make it ambiguous, a space
+// would read as two columns, and "local" is the engine in the console's
+// own process.
+func CheckRemoteName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("remote name is empty")
+	case strings.Contains(name, "/"):
+		return fmt.Errorf("remote name %q: a name cannot have \"/\" in it (its mounts are shown as NAME/mount)", name)
+	case strings.EqualFold(name, LocalName):
+		return fmt.Errorf("remote name %q: the name of the engine in this process; give the server another", name)
+	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return fmt.Errorf("remote name %q: has spaces or control characters", name)
+	}
+	return nil
+}
+
 // checkRemotes lists what is wrong with the [[remote]] sections: a URL
-// missing, two shown under the same name.
+// missing, a name the console cannot show, two shown under the same name.
 func (f File) checkRemotes() []error {
 	var errs []error
 	seen := map[string]int{}
@@ -79,6 +103,14 @@ func (f File) checkRemotes() []error {
 			continue
 		}
 		name := r.DisplayName()
+		if err := CheckRemoteName(name); err != nil {
+			key := "name"
+			if r.Name == "" {
+				key = "url" // the name is the URL's host
+			}
+			errs = append(errs, &ConfigError{File: f.Path, Line: f.lines.at("remote", i, key), Msg: err.Error()})
+			continue
+		}
 		if j, dup := seen[name]; dup {
 			errs = append(errs, &ConfigError{File: f.Path, Line: f.lines.at("remote", i, "name"),
 				Msg: fmt.Sprintf("remote %q: the name of remote %d too; give each its own name", name, j+1)})
@@ -87,4 +119,13 @@ func (f File) checkRemotes() []error {
 		seen[name] = i
 	}
 	return errs
+}
+
+// RemoteLine is the line of the i-th [[remote]], 0 when unknown: for the
+// command line's errors about it.
+func (f File) RemoteLine(i int) int {
+	if f.lines == nil {
+		return 0
+	}
+	return f.lines.table("remote", i)
 }
