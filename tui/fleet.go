@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/icedeck/icedeck/engine"
+	"github.com/icedeck/icedeck/engine/control"
 	"github.com/icedeck/icedeck/remote"
 	"github.com/icedeck/icedeck/tui/common"
 )
 
 // localName is the in-process engine's name in the servers pane.
-const localName = "local"
+const localName = control.LocalName
 
 // fleet is the Engine the interface reads when it shows remote servers:
 // the in-process engine (none under icedeck watch) and every remote
@@ -38,12 +38,10 @@ func newFleet(local Engine, remotes []*remote.Client) (*fleet, error) {
 	f := &fleet{local: local, remotes: remotes, byName: map[string]*remote.Client{}}
 	for _, c := range remotes {
 		name := c.Name()
-		switch {
-		case name == "" || strings.ContainsAny(name, "/ \t"):
-			return nil, fmt.Errorf("tui: remote %q: a server's name may not be empty nor hold / or spaces", name)
-		case name == localName:
-			return nil, fmt.Errorf("tui: remote %q: %q names this process's engine", name, localName)
-		case f.byName[name] != nil:
+		if err := control.CheckRemoteName(name); err != nil {
+			return nil, fmt.Errorf("tui: %w", err)
+		}
+		if f.byName[name] != nil {
 			return nil, fmt.Errorf("tui: two remote servers are called %q", name)
 		}
 		f.byName[name] = c

@@ -5,7 +5,6 @@ import (
 	"net"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +206,7 @@ func TestFleetConsole(t *testing.T) {
 	}
 	press(t, m, "enter")
 	until("the title set", func(scr string) bool { return strings.Contains(scr, `title of /ice.mp3 on ice set: "Fleet Title 42"`) })
-	metaint := icyMetaint(t, icy.Head)
+	metaint := testkit.ICYMetaint(t, icy.Head)
 	testkit.Eventually(t, 15*time.Second, "the title in the ICY stream", func() bool {
 		return slices.Contains(testkit.ICYTitles(icy.Bytes(), metaint), "StreamTitle='Fleet Title 42';")
 	})
@@ -266,35 +265,4 @@ func TestFleetConsole(t *testing.T) {
 	restarted := startRemoteDeck(t, deck.addr)
 	feedMP3(t, restarted.addr, "deck-src", "/edge.mp3")
 	until("the deck back", func(scr string) bool { return strings.Contains(serverLine(scr, "deck"), " up ") })
-}
-
-func icyMetaint(t *testing.T, head string) int {
-	t.Helper()
-	m := regexp.MustCompile(`(?i)icy-metaint: ?(\d+)`).FindStringSubmatch(head)
-	if m == nil {
-		t.Fatalf("not an ICY listener: %q", head)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
-// icedeck watch: no engine in this process, remote servers only.
-func TestFleetWithoutEngine(t *testing.T) {
-	d := startRemoteDeck(t, "")
-	feedMP3(t, d.addr, "deck-src", "/only.mp3")
-	m, err := NewModel(Options{NoColor: true, Remotes: []*remote.Client{dialRemote(t, "deck", "http://admin:deck-admin@"+d.addr)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	update(t, m, tea.WindowSizeMsg{Width: 120, Height: 30})
-	untilScreen(t, m, "the deck's mount", func() bool { return slices.Equal(m.mounts.Order(), []string{"deck/only.mp3"}) })
-	scr := plain(m)
-	if strings.Contains(scr, "ffmpeg") || !strings.Contains(scr, d.addr) || strings.Contains(scr, "local") {
-		t.Errorf("watching only: no source command, the deck's address, no local server:\n%s", scr)
-	}
-	// Quitting stops no server: no question asked.
-	if _, cmd := m.Update(keyMsg("q")); cmd == nil || m.confirm != nil {
-		t.Errorf("q asked before quitting a watch:\n%s", plain(m))
-	}
 }
