@@ -266,3 +266,25 @@ func TestFleetConsole(t *testing.T) {
 	feedMP3(t, restarted.addr, "deck-src", "/edge.mp3")
 	until("the deck back", func(scr string) bool { return strings.Contains(serverLine(scr, "deck"), " up ") })
 }
+
+// icedeck watch: no engine in this process, remote servers only.
+func TestFleetWithoutEngine(t *testing.T) {
+	t.Parallel()
+	d := startRemoteDeck(t, "")
+	feedMP3(t, d.addr, "deck-src", "/only.mp3")
+	m, err := NewModel(Options{NoColor: true, Remotes: []*remote.Client{dialRemote(t, "deck", "http://admin:deck-admin@"+d.addr)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	update(t, m, tea.WindowSizeMsg{Width: 120, Height: 30})
+	untilScreen(t, m, "the deck's mount", func() bool { return slices.Equal(m.mounts.Order(), []string{"deck/only.mp3"}) })
+	scr := plain(m)
+	if strings.Contains(scr, "ffmpeg") || !strings.Contains(scr, d.addr) || strings.Contains(scr, "local") {
+		t.Errorf("watching only: no source command, the deck's address, no local server:\n%s", scr)
+	}
+	// Quitting stops no server: no question asked.
+	if _, cmd := m.Update(keyMsg("q")); cmd == nil || m.confirm != nil {
+		t.Errorf("q asked before quitting a watch:\n%s", plain(m))
+	}
+}
