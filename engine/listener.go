@@ -36,6 +36,8 @@ type listener struct {
 	metaLeft     int  // audio bytes before the next ICY block
 	metaGen      uint64
 	pending      [2][]byte // response head, Ogg headers, or the rest of a metadata block
+	fd           int32     // the socket, once a batch (batch_linux.go) has asked for it
+	hasFD        bool
 	lastProgress time.Time // last write, or last sweep that had nothing to write
 	lastWrite    time.Time // last write, or last check that the client is still there
 
@@ -124,6 +126,10 @@ type shard struct {
 
 	list  []*listener
 	swept uint64 // ring head when the last sweep began: what is older went out
+
+	batch      *batch // where the shard's writes go to the kernel in batches
+	batchTried bool
+	batched    atomic.Uint64 // writes sent in batches, for the tests
 }
 
 // writer is the scratch of one vectored write: a shard's, or one lent
@@ -174,6 +180,7 @@ func (sh *shard) add(l *listener) {
 
 func (sh *shard) run() {
 	defer sh.m.srv.wg.Done()
+	defer func() { sh.batch.release() }()
 	timer := time.NewTimer(idleSweep)
 	defer timer.Stop()
 	for {
@@ -241,46 +248,80 @@ func (sh *shard) wait(now time.Time) time.Duration {
 }
 
 func (sh *shard) sweep(now time.Time) {
-	for i := 0; i < len(sh.list); {
-		l := sh.list[i]
-		if reason, done := sh.service(l, now); done {
-			last := len(sh.list) - 1
-			sh.list[i] = sh.list[last]
-			sh.list[last] = nil
-			sh.list = sh.list[:last]
-			sh.count.Add(-1)
-			if reason == ReasonMoved {
-				sh.m.srv.adopt(l)
-			} else {
-				sh.m.srv.closeListener(l, reason)
-			}
+	b := sh.batcher()
+	// Compacted in place, in order: a listener keeps its place in the
+	// sweep, and one kept is never written over one not yet seen.
+	keep := sh.list[:0]
+	for _, l := range sh.list {
+		if b != nil && l.raw != nil {
+			keep = sh.queue(b, l, keep, now)
 			continue
 		}
-		i++
+		if reason, done := sh.service(l, now); done {
+			sh.drop(l, reason)
+			continue
+		}
+		keep = append(keep, l)
 	}
+	if b != nil {
+		keep = sh.flush(b, keep, now)
+	}
+	clear(sh.list[len(keep):])
+	sh.list = keep
 	// The last listener's vectors would pin their chunks' slabs until the
 	// next sweep, after the ring let them go.
 	clear(sh.bufs[:cap(sh.bufs)])
 }
 
+// drop takes l out of the shard's count and closes it, or moves it on.
+func (sh *shard) drop(l *listener, reason Reason) {
+	sh.count.Add(-1)
+	if reason == ReasonMoved {
+		sh.m.srv.adopt(l)
+	} else {
+		sh.m.srv.closeListener(l, reason)
+	}
+}
+
+// turn is what a sweep found for one listener before its write.
+type turn struct {
+	head          uint64 // the ring's head: l is offered what is older
+	moving, ended bool
+}
+
+// toFrame says the write stops at the next frame boundary: the listener
+// leaves a live mount there.
+func (t turn) toFrame() bool { return t.moving && !t.ended }
+
 // service moves one listener forward. It reports done with a reason when
 // the listener must go.
 func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
+	t, reason, done := sh.ready(l, now)
+	if done {
+		return reason, true
+	}
+	wrote, err := sh.send(l, t.head, t.toFrame(), now)
+	return sh.settle(l, t, wrote, err, now)
+}
+
+// ready is the part of a listener's turn before its write: done with a
+// reason when it must go, else how far it is owed.
+func (sh *shard) ready(l *listener, now time.Time) (t turn, _ Reason, done bool) {
 	if r := l.kickReason(); r != ReasonNone {
-		return r, true
+		return t, r, true
 	}
 	if l.until != 0 && now.UnixNano() >= l.until {
-		return ReasonTimeLimit, true
+		return t, ReasonTimeLimit, true
 	}
 	m := sh.m
 	r := m.ring
-	head := r.head.Load()
+	t.head = r.head.Load()
 	if l.waitSync {
-		sh.findSync(l, head)
+		sh.findSync(l, t.head)
 	} else if l.seq < r.tail.Load() {
 		if !m.skipSlow.Load() {
 			m.slowDrops.Add(1)
-			return ReasonTooSlow, true
+			return t, ReasonTooSlow, true
 		}
 		// Skip to live: the newest frame boundary buffered. The logical
 		// stream goes on, so no header pages are resent.
@@ -289,17 +330,22 @@ func (sh *shard) service(l *listener, now time.Time) (Reason, bool) {
 
 	// A listener moving off a live mount leaves at a frame boundary; off a
 	// mount whose source is gone, once it has had every byte.
-	moving := l.moveTo.Load() != nil
-	ended := m.ended.Load()
-	if moving && !ended && (l.waitSync || sh.atFrame(l)) {
-		return ReasonMoved, true
+	t.moving = l.moveTo.Load() != nil
+	t.ended = m.ended.Load()
+	if t.toFrame() && (l.waitSync || sh.atFrame(l)) {
+		return t, ReasonMoved, true
 	}
+	return t, ReasonNone, false
+}
 
-	wrote, err := sh.send(l, head, moving && !ended, now)
+// settle is the part of a listener's turn after its write (wrote is false
+// when it was owed nothing): done with a reason when it must go.
+func (sh *shard) settle(l *listener, t turn, wrote bool, err error, now time.Time) (Reason, bool) {
+	m := sh.m
 	if !wrote {
 		l.lastProgress = now
-		if ended && head == r.head.Load() {
-			if moving {
+		if t.ended && t.head == m.ring.head.Load() {
+			if t.moving {
 				return ReasonMoved, true
 			}
 			return ReasonSourceEnded, true
@@ -335,6 +381,17 @@ func writeReason(err error) Reason {
 // pending, then audio with ICY blocks spliced in (to the next frame
 // boundary when toFrame). wrote is false when it was owed nothing.
 func (w *writer) send(l *listener, head uint64, toFrame bool, now time.Time) (wrote bool, err error) {
+	if !w.offer(l, head, toFrame) {
+		return false, nil
+	}
+	n, err := w.w.write(l, w.bufs)
+	w.sent(l, w.segs, n, now)
+	return true, err
+}
+
+// offer gathers into w.bufs and w.segs what l is owed up to head; false
+// when it is owed nothing.
+func (w *writer) offer(l *listener, head uint64, toFrame bool) bool {
 	w.bufs, w.segs = w.bufs[:0], w.segs[:0]
 	for i, p := range l.pending {
 		if len(p) > 0 {
@@ -345,18 +402,19 @@ func (w *writer) send(l *listener, head uint64, toFrame bool, now time.Time) (wr
 	if !l.waitSync {
 		w.gather(l, head, toFrame)
 	}
-	if len(w.bufs) == 0 {
-		return false, nil
+	return len(w.bufs) > 0
+}
+
+// sent advances l by the n bytes the kernel took of what segs describe.
+func (w *writer) sent(l *listener, segs []seg, n int, now time.Time) {
+	if n <= 0 {
+		return
 	}
-	n, err := w.w.write(l, w.bufs)
-	if n > 0 {
-		w.apply(l, n)
-		l.lastProgress, l.lastWrite = now, now
-		l.bytesSent.Add(uint64(n))
-		w.m.bytesOut.Add(uint64(n))
-		w.m.srv.bytesOut.Add(uint64(n))
-	}
-	return true, err
+	w.apply(l, segs, n)
+	l.lastProgress, l.lastWrite = now, now
+	l.bytesSent.Add(uint64(n))
+	w.m.bytesOut.Add(uint64(n))
+	w.m.srv.bytesOut.Add(uint64(n))
 }
 
 // writers lends scratch to the goroutines admitting listeners.
@@ -460,8 +518,8 @@ func (w *writer) gather(l *listener, head uint64, toFrame bool) {
 var zeroMeta = []byte{0}
 
 // apply advances the listener by the n bytes the kernel accepted.
-func (w *writer) apply(l *listener, n int) {
-	for _, s := range w.segs {
+func (w *writer) apply(l *listener, segs []seg, n int) {
+	for _, s := range segs {
 		k := min(n, s.n)
 		switch s.kind {
 		case segPending:
