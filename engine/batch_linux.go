@@ -155,7 +155,7 @@ func (sh *shard) flush(b *batch, keep []*listener, now time.Time) []*listener {
 			n, err = sh.w.write(l, b.vecs[j])
 		case r >= 0:
 			n = int(r)
-		case r != -int32(unix.EAGAIN):
+		case r != -int32(unix.EAGAIN) && r != -int32(unix.EINTR): // both: nothing sent, try next sweep
 			err = unix.Errno(-r)
 		}
 		sh.sent(l, b.segs[j], n, now)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/icedeck/icedeck/internal/testkit"
 	"golang.org/x/sys/unix"
@@ -27,6 +28,13 @@ func needURing(t *testing.T) {
 		t.Skipf("io_uring refused by this kernel (%v): skipping (under CI=true it fails)", err)
 	}
 	u.close()
+}
+
+// The ring's structures are the kernel's, byte for byte.
+func TestURingLayout(t *testing.T) {
+	if sq, cq, p := unsafe.Sizeof(uringSQE{}), unsafe.Sizeof(uringCQE{}), unsafe.Sizeof(uringParams{}); sq != 64 || cq != 16 || p != 120 {
+		t.Fatalf("sizes: SQE %d, CQE %d, params %d; the kernel's are 64, 16, 120", sq, cq, p)
+	}
 }
 
 // slowConn reads a little at a time, so the server finds its socket full
