@@ -14,28 +14,6 @@ import (
 	"github.com/icedeck/icedeck/internal/testkit"
 )
 
-// seam is the shape the console reads a server through (its Engine and
-// Recorder); the in-process engine is one, and so is a Client.
-type seam interface {
-	Summary() engine.Snapshot
-	Mount(name string) (engine.MountSnapshot, bool)
-	Pushes() []engine.PushStatus
-	Subscribe(buffer int) (<-chan engine.Event, func())
-	Events(n int) []engine.Event
-	KickListener(mount string, id uint64) error
-	KickSource(mount string) error
-	MoveListeners(from, to string, ids []uint64) (int, error)
-	SetTitle(mount, title, url string) error
-	AddRelay(rc engine.RelayConfig) error
-	RemoveRelay(mount string) error
-	Config() engine.Config
-	StartRecording(mount string) (string, error)
-	StopRecording(mount string) error
-	Recording(mount string) bool
-}
-
-var _, _ seam = (*Client)(nil), (*engine.Server)(nil)
-
 // Dial takes the credentials from the URL unless given apart, names the
 // server by its address, and refuses what is not a server's address.
 func TestDial(t *testing.T) {

@@ -96,18 +96,29 @@ func qualify(server, mount string) string {
 // Summary adds up the servers in scope; the mounts of remote ones are
 // renamed.
 func (f *fleet) Summary() engine.Snapshot {
-	scope := f.Scope()
-	var out engine.Snapshot
-	if f.local != nil && f.shows(localName, scope) {
-		out = f.local.Summary()
-	} else {
-		out.Time = time.Now()
+	_, snap, _ := f.read()
+	return snap
+}
+
+// read reads every server once: the summary of those in scope (scope, as
+// it was read) and every server's line for the servers pane.
+func (f *fleet) read() (scope string, out engine.Snapshot, lines []serverState) {
+	scope = f.Scope()
+	out.Time = time.Now()
+	if f.local != nil {
+		s := f.local.Summary()
+		lines = append(lines, newServerState(remote.Status{Name: localName, Kind: remote.KindIcedeck, Version: s.ServerID,
+			State: remote.StateUp, LastOK: s.Time}, true, s))
+		if f.shows(localName, scope) {
+			out = s
+		}
 	}
 	for _, c := range f.remotes {
+		s := c.Summary()
+		lines = append(lines, newServerState(c.Status(), false, s))
 		if !f.shows(c.Name(), scope) {
 			continue
 		}
-		s := c.Summary()
 		out.Sources += s.Sources
 		out.Listeners += s.Listeners
 		out.Taps += s.Taps
@@ -130,7 +141,7 @@ func (f *fleet) Summary() engine.Snapshot {
 			out.Mounts = append(out.Mounts, ms)
 		}
 	}
-	return out
+	return scope, out, lines
 }
 
 // Mount reads one mount with its listeners from its server.
@@ -322,31 +333,19 @@ type serverState struct {
 	time     time.Time
 }
 
-// servers reads every server's line; nothing here waits on the network.
-func (f *fleet) servers() []serverState {
-	var out []serverState
-	add := func(st remote.Status, local bool, s engine.Snapshot) {
-		ss := serverState{status: st, local: local, sources: s.Sources, listeners: s.Listeners,
-			bytesOut: s.BytesOut, unknown: s.Unknown, time: s.Time}
-		for _, ms := range s.Mounts {
-			if ms.Source == nil {
-				continue
-			}
+// newServerState is a server's line from its status and summary.
+func newServerState(st remote.Status, local bool, s engine.Snapshot) serverState {
+	ss := serverState{status: st, local: local, sources: s.Sources, listeners: s.Listeners,
+		bytesOut: s.BytesOut, unknown: s.Unknown, time: s.Time}
+	for _, ms := range s.Mounts {
+		if ms.Source != nil {
 			ss.estimate += float64(sourceRate(ms.Source)) * float64(max(ms.ListenerCount, 0))
 		}
-		if ss.time.IsZero() {
-			ss.time = st.LastOK
-		}
-		out = append(out, ss)
 	}
-	if f.local != nil {
-		s := f.local.Summary()
-		add(remote.Status{Name: localName, Kind: remote.KindIcedeck, Version: s.ServerID, State: remote.StateUp, LastOK: s.Time}, true, s)
+	if ss.time.IsZero() {
+		ss.time = st.LastOK
 	}
-	for _, c := range f.remotes {
-		add(c.Status(), false, c.Summary())
-	}
-	return out
+	return ss
 }
 
 // listenBase is where a remote server's listeners connect
@@ -375,41 +374,40 @@ type fleetRecorder struct {
 	local Recorder // nil: local mounts are not recorded
 }
 
-func (r fleetRecorder) StartRecording(name string) (string, error) {
+// of is the recorder of a mount's server, and the mount's name there: a
+// remote client records through its server's API.
+func (r fleetRecorder) of(name string) (Recorder, string, error) {
 	_, c, mount, err := r.f.route(name)
 	switch {
 	case err != nil:
-		return "", err
+		return nil, "", err
 	case c != nil:
-		return c.StartRecording(mount)
+		return c, mount, nil
 	case r.local == nil:
-		return "", errors.New("recording not available")
+		return nil, "", errors.New("recording not available")
 	}
-	return r.local.StartRecording(mount)
+	return r.local, mount, nil
+}
+
+func (r fleetRecorder) StartRecording(name string) (string, error) {
+	rec, mount, err := r.of(name)
+	if err != nil {
+		return "", err
+	}
+	return rec.StartRecording(mount)
 }
 
 func (r fleetRecorder) StopRecording(name string) error {
-	_, c, mount, err := r.f.route(name)
-	switch {
-	case err != nil:
+	rec, mount, err := r.of(name)
+	if err != nil {
 		return err
-	case c != nil:
-		return c.StopRecording(mount)
-	case r.local == nil:
-		return errors.New("recording not available")
 	}
-	return r.local.StopRecording(mount)
+	return rec.StopRecording(mount)
 }
 
 func (r fleetRecorder) Recording(name string) bool {
-	_, c, mount, err := r.f.route(name)
-	switch {
-	case err != nil:
-		return false
-	case c != nil:
-		return c.Recording(mount)
-	}
-	return r.local != nil && r.local.Recording(mount)
+	rec, mount, err := r.of(name)
+	return err == nil && rec.Recording(mount)
 }
 
 // fleetAnalyzer reads local mounts' analysis from the local analyzer and

@@ -20,12 +20,9 @@ import (
 func (m *Model) applyServers(ss []serverState) {
 	rows := make([]servers.Row, 0, len(ss))
 	stale := map[string]bool{}
-	bps := map[string]float64{}
 	m.down = 0
-	seen := map[string]bool{}
 	for _, s := range ss {
 		st := s.status
-		seen[st.Name] = true
 		row := servers.Row{Name: st.Name, Kind: string(st.Kind), Version: st.Version}
 		if s.local {
 			row.Kind = "local"
@@ -33,7 +30,7 @@ func (m *Model) applyServers(ss []serverState) {
 		if st.Kind == remote.KindAuto {
 			row.Kind = "?"
 		}
-		row.State, row.Level = serverStateWord(st, s.time)
+		row.State, row.Level = serverStateWord(st)
 		if row.Level == servers.Bad {
 			m.down++
 		}
@@ -43,12 +40,10 @@ func (m *Model) applyServers(ss []serverState) {
 			stale[st.Name] = true
 		}
 		row.Sources, row.Listeners, row.Out = "–", "–", "–"
-		bps[st.Name] = -1
 		if known {
 			row.Sources, row.Listeners = common.Count(s.sources), common.Count(s.listeners)
 			if r := m.serverRate(st.Name, s); r >= 0 {
 				row.Out = common.Rate(r) + "b/s"
-				bps[st.Name] = r
 			}
 		}
 		switch {
@@ -61,12 +56,6 @@ func (m *Model) applyServers(ss []serverState) {
 		}
 		rows = append(rows, row)
 	}
-	for name := range m.serverOut {
-		if !seen[name] {
-			delete(m.serverOut, name)
-		}
-	}
-	m.stale, m.serverBps = stale, bps
 	scope := m.fleet.Scope()
 	m.servers.SetRows(rows, scope)
 	m.mounts.SetServers(scope == "" && len(rows) > 1, stale)
@@ -74,7 +63,7 @@ func (m *Model) applyServers(ss []serverState) {
 
 // serverStateWord is the STATE cell: how the server answers, and for one
 // that does not, since when.
-func serverStateWord(st remote.Status, now time.Time) (string, servers.Level) {
+func serverStateWord(st remote.Status) (string, servers.Level) {
 	age := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -104,17 +93,21 @@ func serverStateWord(st remote.Status, now time.Time) (string, servers.Level) {
 // seconds from the bytes it counts, or estimated from its sources'
 // bitrates when it does not count them (-1 when neither is told).
 func (m *Model) serverRate(name string, s serverState) float64 {
-	if s.unknown.Has(engine.UnknownBytes) {
-		if s.estimate > 0 || !s.unknown.Has(engine.UnknownListeners) {
-			return s.estimate
-		}
-		return -1
-	}
 	r := m.serverOut[name]
-	if r == nil {
-		r = &outRate{bytes: s.bytesOut, at: s.time, bps: s.estimate}
-		m.serverOut[name] = r
+	switch {
+	case s.unknown.Has(engine.UnknownBytes):
+		if r == nil {
+			r = &outRate{}
+			m.serverOut[name] = r
+		}
+		r.bps = -1
+		if s.estimate > 0 || !s.unknown.Has(engine.UnknownListeners) {
+			r.bps = s.estimate
+		}
 		return r.bps
+	case r == nil:
+		m.serverOut[name] = &outRate{bytes: s.bytesOut, at: s.time, bps: s.estimate}
+		return s.estimate
 	}
 	dt := s.time.Sub(r.at).Seconds()
 	if dt <= 0 || s.bytesOut == r.bytes && dt < 10 {
@@ -184,9 +177,9 @@ func (m *Model) remoteScope() string {
 func (m *Model) fleetRates(snap engine.Snapshot) (in, out float64) {
 	in, out = -1, -1
 	scope := m.fleet.Scope()
-	for name, r := range m.serverBps {
-		if r >= 0 && (scope == "" || scope == name) {
-			out = max(out, 0) + r
+	for name, r := range m.serverOut {
+		if r.bps >= 0 && (scope == "" || scope == name) {
+			out = max(out, 0) + r.bps
 		}
 	}
 	for _, ms := range snap.Mounts {

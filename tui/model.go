@@ -179,10 +179,8 @@ type Model struct {
 	// The fleet console (Options.Remotes): nil fleet without remotes.
 	fleet     *fleet
 	servers   *servers.Model
-	serverOut map[string]*outRate // each server's outgoing bandwidth
-	stale     map[string]bool     // servers whose figures are the last known
+	serverOut map[string]*outRate // each server's outgoing bandwidth, once it has answered
 	down      int                 // servers not answering, or refusing
-	serverBps map[string]float64  // each server's outgoing bits/s as shown (-1: not told)
 	// localAnalysis: this process measures its mounts' audio (the fleet
 	// console always has an Analyzer, for remote icedecks' figures).
 	localAnalysis bool
@@ -192,7 +190,7 @@ type Model struct {
 type outRate struct {
 	bytes uint64
 	at    time.Time
-	bps   float64 // -1 before two readings
+	bps   float64 // as shown; -1: not told
 }
 
 // flashTicks is how many ticks a status message stays.
@@ -253,13 +251,7 @@ func NewModel(opts Options) (*Model, error) {
 	m.logView = events.New(m.styles, m.keys, m.store, "")
 	m.store.Add(m.eng.Events(500)...)
 	m.evCh, m.evCancel = m.eng.Subscribe(256)
-	first := snapshotMsg{snap: m.eng.Summary(), pushes: m.eng.Pushes(), aud: m.pollAudition()}
-	if m.fleet != nil {
-		first.servers = m.fleet.servers()
-	}
-	first.recording = pollRecording(opts.Recorder, first.snap.Mounts)
-	pollAudio(opts.Analyzer, &first)
-	m.applySnapshot(first)
+	m.applySnapshot(m.poll()().(snapshotMsg))
 	m.settle()
 	return m, nil
 }
@@ -302,10 +294,11 @@ func (m *Model) poll() tea.Cmd {
 	return func() tea.Msg {
 		var msg snapshotMsg
 		if f != nil {
-			msg.scope = f.Scope() // before the summary, which follows it
-			msg.servers = f.servers()
+			msg.scope, msg.snap, msg.servers = f.read() // each server read once
+		} else {
+			msg.snap = eng.Summary()
 		}
-		msg.snap, msg.pushes = eng.Summary(), eng.Pushes()
+		msg.pushes = eng.Pushes()
 		if want != "" {
 			if ms, ok := eng.Mount(want); ok {
 				msg.listeners = &ms
@@ -350,13 +343,6 @@ func pollAudio(a Analyzer, msg *snapshotMsg) {
 			msg.audio[ms.Name] = st
 		}
 	}
-}
-
-func (m *Model) pollAudition() AuditionStatus {
-	if m.opts.Auditioner == nil {
-		return AuditionStatus{}
-	}
-	return m.opts.Auditioner.AuditionStatus()
 }
 
 // pollRecording asks the recorder which mounts it writes (nil without one).
