@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,12 +20,44 @@ import (
 )
 
 // remoteDeck is an icedeck (engine and control plane) on a loopback port,
-// for the console to watch over the network.
+// for the console to watch over the network. Its sources and listeners
+// use a second port, srcAddr, so that stop can take the console's port
+// away first, as a crash or a cut cable would: a graceful shutdown ends
+// the sources while an API read may still be answered, and the console
+// would rightly show the mounts gone.
 type remoteDeck struct {
-	srv  *engine.Server
-	h    *control.Handler
-	addr string
-	done chan error
+	srv     *engine.Server
+	h       *control.Handler
+	api     *cutListener
+	addr    string
+	srcAddr string
+	done    chan error
+}
+
+// cutListener closes, on cut, itself and every connection it accepted.
+type cutListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *cutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *cutListener) cut() {
+	l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
 }
 
 // startRemoteDeck runs an icedeck on addr ("" for a free port; a port
@@ -48,8 +81,14 @@ func startRemoteDeck(t *testing.T, addr string) *remoteDeck {
 		ln, err = net.Listen("tcp", addr)
 		return err == nil
 	})
-	d := &remoteDeck{srv: srv, h: h, addr: ln.Addr().String(), done: make(chan error, 1)}
-	go func() { d.done <- srv.Serve(ln) }()
+	src, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &remoteDeck{srv: srv, h: h, api: &cutListener{Listener: ln}, addr: ln.Addr().String(),
+		srcAddr: src.Addr().String(), done: make(chan error, 2)}
+	go func() { d.done <- srv.Serve(d.api) }()
+	go func() { d.done <- srv.Serve(src) }()
 	t.Cleanup(d.stop)
 	return d
 }
@@ -59,9 +98,11 @@ func (d *remoteDeck) stop() {
 		return
 	}
 	d.h.Close()
+	d.api.cut()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = d.srv.Shutdown(ctx)
+	<-d.done
 	<-d.done
 	d.h = nil
 }
@@ -116,8 +157,8 @@ func TestFleetConsole(t *testing.T) {
 	feedMP3(t, localAddr, "local-src", "/studio.mp3")
 
 	deck := startRemoteDeck(t, "")
-	feedMP3(t, deck.addr, "deck-src", "/edge.mp3")
-	deckListener := testkit.Listen(t, deck.addr, "/edge.mp3")
+	feedMP3(t, deck.srcAddr, "deck-src", "/edge.mp3")
+	deckListener := testkit.Listen(t, deck.srcAddr, "/edge.mp3")
 	_ = deckListener
 
 	feedMP3(t, ic.Addr, testkit.IcecastSourcePassword, "/ice.mp3")
@@ -237,7 +278,8 @@ func TestFleetConsole(t *testing.T) {
 	// The header and the source command are the deck's, whose source
 	// password this console does not know.
 	if scr := plain(m); !strings.Contains(scr, "server deck (0: all)") || !strings.Contains(scr, deck.addr) ||
-		!strings.Contains(scr, "icecast://source:PASSWORD@"+deck.addr+"/") || strings.Contains(scr, localAddr) {
+		!strings.Contains(scr, "icecast://source:PASSWORD@"+deck.addr+"/") && !strings.Contains(scr, "icecast://source:PASSWORD@"+deck.srcAddr+"/") ||
+		strings.Contains(scr, localAddr) {
 		t.Errorf("the header is not the deck's:\n%s", scr)
 	}
 	press(t, m, "0")
@@ -263,7 +305,7 @@ func TestFleetConsole(t *testing.T) {
 		return strings.Contains(serverLine(scr, "ice"), " 2 ")
 	})
 	restarted := startRemoteDeck(t, deck.addr)
-	feedMP3(t, restarted.addr, "deck-src", "/edge.mp3")
+	feedMP3(t, restarted.srcAddr, "deck-src", "/edge.mp3")
 	until("the deck back", func(scr string) bool { return strings.Contains(serverLine(scr, "deck"), " up ") })
 }
 
