@@ -733,12 +733,18 @@ func TestListenersReadOnlyWhenShown(t *testing.T) {
 		e.mu.Unlock()
 		tickOnce(t, m)
 	}
+	// A list this long is read once a second, not at every tick.
+	if live.ListenerCount <= bigListeners {
+		t.Fatalf("/live.mp3 has %d listeners: not a long list", live.ListenerCount)
+	}
 	e.mu.Lock()
 	e.mountReads, e.listenersCopied = nil, 0
 	e.mu.Unlock()
-	tick()
+	for range int(time.Second / DefaultTick) {
+		tick()
+	}
 	if !slices.Equal(e.mountReads, []string{"/live.mp3"}) || e.listenersCopied != live.ListenerCount {
-		t.Fatalf("Listeners tab open: reads %v, %d listeners copied", e.mountReads, e.listenersCopied)
+		t.Fatalf("Listeners tab open for a second: reads %v, %d listeners copied", e.mountReads, e.listenersCopied)
 	}
 	press(t, m, "2")
 	e.mountReads, e.listenersCopied = nil, 0
@@ -758,6 +764,13 @@ func TestListenersReadOnlyWhenShown(t *testing.T) {
 	press(t, m, "j")
 	if !slices.Equal(e.mountReads, []string{"/live.opus"}) || m.listeners.Mount() != "/live.opus" {
 		t.Fatalf("next mount: reads %v, shown %s", e.mountReads, m.listeners.Mount())
+	}
+	// A short list is read at every tick.
+	e.mountReads = nil
+	tick()
+	tick()
+	if !slices.Equal(e.mountReads, []string{"/live.opus", "/live.opus"}) {
+		t.Fatalf("short list over two ticks: reads %v", e.mountReads)
 	}
 }
 

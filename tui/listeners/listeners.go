@@ -279,6 +279,9 @@ func (m *Model) Sort() (SortColumn, bool) { return m.sort, m.reverse }
 // Len is the number of listeners shown (after the filter).
 func (m *Model) Len() int { return len(m.rows) }
 
+// Total is the number of listeners read, before the filter.
+func (m *Model) Total() int { return len(m.ls) }
+
 // Bins returns the histogram's labels and counts.
 func (m *Model) Bins() ([]string, []int) { return binLabels, slices.Clone(m.bins) }
 
