@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/icedeck/icedeck/engine/frame"
@@ -54,12 +55,40 @@ func (h *headReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// headBuf is the reader of one request head.
+type headBuf struct {
+	hr headReader
+	br *bufio.Reader
+}
+
+// heads lends headBufs to handleConn. A reader of its own for each
+// connection was most of the garbage of admitting a listener, and while
+// thousands join, that garbage sets how far the heap grows and so the
+// memory kept once they have joined. The pool keeps as many as were
+// reading at once (hundreds while a busy server admits 1,000 a second),
+// hence a small buffer: a player's request head is a few hundred bytes,
+// and a longer one takes more reads, not a bigger buffer.
+var heads = sync.Pool{New: func() any {
+	h := &headBuf{}
+	h.br = bufio.NewReaderSize(&h.hr, 1<<10)
+	return h
+}}
+
 // handleConn reads one request head and routes it: sources and listeners
 // are served here on raw connections; anything else goes to net/http.
 func (s *Server) handleConn(c net.Conn) {
 	addr := c.RemoteAddr().String()
-	hr := &headReader{r: c, left: s.cfg().MaxHeaderBytes}
-	br := bufio.NewReaderSize(hr, 4096)
+	hb := heads.Get().(*headBuf)
+	hb.hr = headReader{r: c, left: s.cfg().MaxHeaderBytes}
+	hr, br := &hb.hr, hb.br
+	br.Reset(hr)
+	defer func() {
+		if hb != nil {
+			hb.hr = headReader{} // the connection and the record are not the pool's
+			br.Reset(hr)
+			heads.Put(hb)
+		}
+	}()
 	_ = c.SetReadDeadline(time.Now().Add(s.cfg().HeaderTimeout))
 	req, err := http.ReadRequest(br)
 	s.untrack(c)
@@ -80,6 +109,7 @@ func (s *Server) handleConn(c net.Conn) {
 	switch req.Method {
 	case "SOURCE", "PUT":
 		s.totals.requests.Add(1)
+		hb = nil // the source's stream is read through it, by a goroutine that may outlive this call
 		s.handleSource(c, br, req, addr)
 		return
 	case http.MethodGet, http.MethodHead:
@@ -379,8 +409,8 @@ func (s *Server) handleListener(c net.Conn, req *http.Request, m *mount, addr st
 	}
 	now := time.Now()
 	l := &listener{
-		conn: s.queueTLS(c), addr: addr, ua: req.UserAgent(), connected: now, request: requestLine(req), referer: req.Referer(),
-		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: now, lastWrite: now,
+		conn: s.queueTLS(c), addr: addr, ua: req.UserAgent(), connected: now.UnixNano(), request: requestLine(req), referer: req.Referer(),
+		icy: icy, mount: m, metaLeft: m.metaInt, lastProgress: monoAt(now), lastWrite: monoAt(now),
 	}
 	s.listenerSettings(l, s.aliased(req.URL.Path))
 	// Asked before its place in the stream is taken: a slow hook must
