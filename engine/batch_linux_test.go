@@ -143,7 +143,7 @@ func TestBatchRingFailure(t *testing.T) {
 	clients := make([]net.Conn, gapFrom)
 	for i := range clients {
 		sc, c := loopback(t, ln)
-		l := &listener{id: uint64(i + 1), conn: sc, mount: m, lastProgress: time.Now(), lastWrite: time.Now()}
+		l := &listener{id: uint64(i + 1), conn: sc, mount: m, lastProgress: monoAt(time.Now()), lastWrite: monoAt(time.Now())}
 		l.raw, _ = sc.(*net.TCPConn).SyscallConn()
 		sh.list = append(sh.list, l)
 		sh.count.Add(1)

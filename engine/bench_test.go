@@ -58,7 +58,7 @@ func BenchmarkFanout(b *testing.B) {
 				for i := 0; i < n; i++ {
 					c := loopbackPair(b, ln)
 					_ = c.(*net.TCPConn).SetWriteBuffer(listenerSendBuffer) // as front.go sets it
-					l := &listener{id: uint64(i + 1), conn: c, mount: m, icy: icy, metaLeft: m.metaInt, lastProgress: time.Now()}
+					l := &listener{id: uint64(i + 1), conn: c, mount: m, icy: icy, metaLeft: m.metaInt, lastProgress: monoAt(time.Now())}
 					l.raw, _ = c.(syscall.Conn).SyscallConn()
 					sh.list = append(sh.list, l)
 				}
@@ -185,7 +185,7 @@ func BenchmarkSnapshot10k(b *testing.B) {
 	}
 	m := newMount(s, "/big.mp3")
 	for i := 0; i < 10000; i++ {
-		l := &listener{id: uint64(i + 1), addr: fmt.Sprintf("10.0.%d.%d:5000", i/256, i%256), ua: "VLC/3.0.20 LibVLC/3.0.20", connected: time.Now(), mount: m}
+		l := &listener{id: uint64(i + 1), addr: fmt.Sprintf("10.0.%d.%d:5000", i/256, i%256), ua: "VLC/3.0.20 LibVLC/3.0.20", connected: time.Now().UnixNano(), mount: m}
 		m.listeners = append(m.listeners, l)
 	}
 	s.mounts[m.name] = m

@@ -254,6 +254,6 @@ func (s *Server) listenerSettings(l *listener, requested string) {
 		l.home = requested
 	}
 	if mc.MaxListenerDuration > 0 {
-		l.until = l.connected.Add(mc.MaxListenerDuration).UnixNano()
+		l.until = l.connected + int64(mc.MaxListenerDuration)
 	}
 }

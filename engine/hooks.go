@@ -389,7 +389,7 @@ func (s *Server) authorize(c net.Conn, req *http.Request, l *listener) bool {
 		}
 	}
 	if cc := clientOf(c); cc != nil && a.ListenerRemove != "" {
-		connected := l.connected
+		connected := l.connectedAt()
 		leave := func() {
 			dur := strconv.FormatInt(int64(time.Since(connected)/time.Second), 10)
 			f := append(form{"action", "listener_remove"}, who...)

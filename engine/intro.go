@@ -199,7 +199,7 @@ func (s *Server) sendIntro(l *listener, req *http.Request, head *[]byte) bool {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			reason = ReasonTimeout
 		}
-		dur, sent := time.Since(l.connected), l.bytesSent.Load()
+		dur, sent := time.Since(l.connectedAt()), l.bytesSent.Load()
 		s.finish(l.conn, ending{kind: KindListener, reason: reason, level: slog.LevelInfo, event: EventListenerLeft, mount: m.name, addr: l.addr,
 			message: fmt.Sprintf("listener %s left %s during its intro: %s after %s, %d bytes", l.addr, m.name, reason, dur.Round(time.Second), sent),
 			request: l.request, referer: l.referer, ua: l.ua, status: http.StatusOK, bytes: sent, dur: dur})

@@ -45,7 +45,7 @@ func TestFirstBytesWrittenOnAdmission(t *testing.T) {
 	defer ln.Close()
 	server, client := loopback(t, ln)
 	head := []byte("HTTP/1.0 200 OK\r\n\r\n")
-	l := &listener{conn: server, mount: m, lastProgress: time.Now(), lastWrite: time.Now()}
+	l := &listener{conn: server, mount: m, lastProgress: monoAt(time.Now()), lastWrite: monoAt(time.Now())}
 	l.raw, _ = server.(syscall.Conn).SyscallConn()
 	st := m.startFor(int(m.burst.Load()))
 	l.pending[0] = head
@@ -97,7 +97,7 @@ func TestFirstWriteFailureEndsListener(t *testing.T) {
 	// a player killed before the answer does.
 	_ = client.(*net.TCPConn).SetLinger(0)
 	client.Close()
-	l := &listener{conn: server, mount: m, lastProgress: time.Now()}
+	l := &listener{conn: server, mount: m, lastProgress: monoAt(time.Now())}
 	l.raw, _ = server.(syscall.Conn).SyscallConn()
 	l.pending[0] = []byte("HTTP/1.0 200 OK\r\n\r\n")
 	l.placeAt(m.startFor(1))

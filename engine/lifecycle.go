@@ -207,7 +207,7 @@ func (s *Server) callHome(m *mount) {
 func (s *Server) adopt(l *listener) {
 	from, to := l.mount, l.moveTo.Load()
 	from.removeListener(l)
-	from.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: ReasonMoved, Duration: time.Since(l.connected), Bytes: l.bytesSent.Load()})
+	from.recordDisconnect(Disconnect{Time: time.Now(), ID: l.id, Addr: l.addr, Reason: ReasonMoved, Duration: time.Since(l.connectedAt()), Bytes: l.bytesSent.Load()})
 	l.mount = to
 	l.moveTo.Store(nil)
 	if l.home == to.name {
@@ -217,7 +217,7 @@ func (s *Server) adopt(l *listener) {
 	st := to.startFor(1)
 	l.pending[1] = st.headers
 	l.placeAt(st)
-	l.lastProgress = time.Now()
+	l.lastProgress = monoAt(time.Now())
 	if why, _ := to.addListener(l); why != ReasonNone {
 		s.closeListener(l, ReasonSourceEnded)
 		return

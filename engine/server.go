@@ -707,7 +707,7 @@ func (s *Server) closeListener(l *listener, reason Reason) {
 	m := l.mount
 	m.removeListener(l)
 	now := time.Now()
-	dur, sent := now.Sub(l.connected), l.bytesSent.Load()
+	dur, sent := now.Sub(l.connectedAt()), l.bytesSent.Load()
 	s.later.push(func() {
 		m.recordDisconnect(Disconnect{Time: now, ID: l.id, Addr: l.addr, Reason: reason, Duration: dur, Bytes: sent})
 		level := slog.LevelInfo
