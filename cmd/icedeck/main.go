@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,12 +31,7 @@ import (
 )
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// The heap is mostly long-lived listener state (under 1 KiB each)
-		// and little is allocated per second, so a tighter target keeps
-		// memory per listener low at almost no cost in CPU.
-		debug.SetGCPercent(50)
-	}
+	initGC() // gc.go
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -335,6 +329,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	o.hup = hup
+	tuneGC(ctx, gcEvery)
 	if !o.headless {
 		return runInterface(ctx, o, stderr)
 	}
