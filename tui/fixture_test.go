@@ -401,14 +401,6 @@ func ansiWidth(s string) int { return ansi.StringWidth(s) }
 // refresh runs one poll, as a tick would, without scheduling the next tick.
 func refresh(m *Model) { m.Update(m.poll()()) }
 
-// tickOnce is one tick of the program: the poll it starts, and the reads
-// that come with it.
-func tickOnce(t testing.TB, m *Model) {
-	t.Helper()
-	_, cmd := m.Update(tickMsg{})
-	runOnce(t, m, cmd)
-}
-
 // untilScreen polls the engine through the model until ok holds, failing
 // with the screen after 15 s.
 func untilScreen(t *testing.T, m *Model, what string, ok func() bool) {

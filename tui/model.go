@@ -75,7 +75,6 @@ type (
 		cfg              engine.Config
 		adminUser, admin string
 	}
-	tickMsg   struct{}
 	eventsMsg []engine.Event
 	// resultMsg reports the end of an engine or player action, with a
 	// snapshot taken after it when the change should show at once.
@@ -269,8 +268,12 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(m.tick(), waitEvents(m.evCh), tea.RequestWindowSize, m.fetchListeners())
 }
 
+// tick reads the engine when the tick comes, so that a tick is one
+// message, one update and one render rather than two of each: an idle
+// interface's CPU is mostly its wake-ups.
 func (m *Model) tick() tea.Cmd {
-	return tea.Tick(m.opts.Tick, func(time.Time) tea.Msg { return tickMsg{} })
+	poll := m.poll()
+	return tea.Tick(m.opts.Tick, func(time.Time) tea.Msg { return poll() })
 }
 
 // listenersShown is the mount whose Listeners tab is on screen, the one
@@ -499,15 +502,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-	case tickMsg:
+	case snapshotMsg:
 		if m.flash != "" {
 			m.flashAge++
 			if m.flashAge > flashTicks {
 				m.flash = ""
 			}
 		}
-		return m.poll()
-	case snapshotMsg:
 		// A poll begun before a relay was added may arrive after the
 		// fresher snapshot that came with it; the older one is dropped.
 		if !msg.snap.Time.Before(m.snap.Time) && (m.fleet == nil || msg.scope == m.fleet.Scope()) {

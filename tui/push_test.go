@@ -41,8 +41,7 @@ func TestPushesOnSourceTab(t *testing.T) {
 	// Pushes are read with the snapshot, one call a tick.
 	e.addPushes()
 	before := e.polls
-	_, poll := m.Update(tickMsg{})
-	m.Update(poll()) // the snapshotMsg; its next tick is not run
+	refresh(m) // one tick's poll and its answer; the next tick is not run
 	if n := e.polls - before; n != 1 {
 		t.Errorf("Pushes called %d times for one tick, want 1", n)
 	}
