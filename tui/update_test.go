@@ -759,6 +759,13 @@ func TestListenersReadOnlyWhenShown(t *testing.T) {
 	if !slices.Equal(e.mountReads, []string{"/live.mp3"}) || m.listeners.Len() != live.ListenerCount {
 		t.Fatalf("Listeners tab again: reads %v, %d shown", e.mountReads, m.listeners.Len())
 	}
+	// A kick's answer reads the long list at once, not a second later.
+	e.mountReads = nil
+	_, cmd := m.Update(resultMsg{text: "disconnected 1 listener from /live.mp3"})
+	runOnce(t, m, cmd)
+	if !slices.Equal(e.mountReads, []string{"/live.mp3"}) {
+		t.Fatalf("after a kick: reads %v", e.mountReads)
+	}
 	// Another mount selected: its list, and only its.
 	e.mountReads = nil
 	press(t, m, "j")
