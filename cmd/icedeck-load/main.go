@@ -150,6 +150,10 @@ func main() {
 		// the machine, which makes the run's figures noisy.
 		res.others = float64((all1-all0)-(cpu1-cpu0)-(own1-own0)) / 100 / secs * 100
 		fmt.Printf("other processes: %.1f%% of one core while measuring\n", res.others)
+		// The load generator's own share: with the server's, whether the
+		// machine had room for both.
+		res.own = float64(own1-own0) / 100 / secs * 100
+		fmt.Printf("this load generator: %.1f%% of one core\n", res.own)
 		res.rssKiB = float64(rss1-rss0) / float64(*n)
 		fmt.Printf("server CPU: %.1f%% of one core, %.2f%% per 1000 listeners\n", res.cpu, res.cpu/float64(*n)*1000)
 		fmt.Printf("server RSS: %d KiB before listeners, %d KiB with them: %.2f KiB per listener\n", rss0, rss1, res.rssKiB)
@@ -510,6 +514,7 @@ type result struct {
 	listeners, failed, starved int
 	kbps                       int
 	rate, cpu, rssKiB, others  float64
+	own                        float64 // this program's CPU
 	ttfb, probe, latency       pct
 }
 
@@ -518,9 +523,9 @@ func (r result) String() string {
 	ms := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
 	}
-	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s probe_ttfb_p50_ms=%s probe_ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s others_cpu_pct=%.1f",
+	return fmt.Sprintf("RESULT label=%s listeners=%d kbps=%d failed=%d starved=%d rate_kbps=%.1f cpu_pct=%.1f cpu_per_1000=%.2f rss_kib_per_listener=%.2f ttfb_p50_ms=%s ttfb_p99_ms=%s probe_ttfb_p50_ms=%s probe_ttfb_p99_ms=%s latency_p50_ms=%s latency_p99_ms=%s latency_max_ms=%s others_cpu_pct=%.1f load_cpu_pct=%.1f",
 		cmpOr(r.label, "-"), r.listeners, r.kbps, r.failed, r.starved, r.rate, r.cpu, r.cpu/float64(r.listeners)*1000, r.rssKiB,
-		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.probe.p50), ms(r.probe.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max), r.others)
+		ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.probe.p50), ms(r.probe.p99), ms(r.latency.p50), ms(r.latency.p99), ms(r.latency.max), r.others, r.own)
 }
 
 func cmpOr(s, d string) string {
