@@ -335,9 +335,10 @@ func (m *Model) listenersEvery() time.Duration {
 }
 
 // fetchListeners reads the listeners of the mount whose tab just came
-// into view (or stayed hidden for a while), so the tab fills at once
-// rather than at the next tick. One read is in flight at a time; if it is
-// lost, the next poll reads the list anyway.
+// into view, or whose list a kick changed, so the tab fills at once
+// rather than at the next read (up to a second away for a long list).
+// One read is in flight at a time; if it is lost, a poll reads the list
+// anyway.
 func (m *Model) fetchListeners() tea.Cmd {
 	want := m.listenersShown()
 	if want == "" {
